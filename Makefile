@@ -1,0 +1,36 @@
+# Two commands for a fresh machine:  make demo  (the main job)  and  make test  (the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: demo test lint bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+
+# uv installs the stack in seconds; it ignores pip's config, so pass the local wheel folder along.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/uv pip install --python $(BIN)/python -q $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/prognos demo
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/ingest_http.py
+	$(BIN)/python benchmarks/ingest_mqtt.py
+	$(BIN)/python benchmarks/query_downsample.py
+
+clean:
+	rm -rf $(VENV) prognos-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,280 @@
+"""The ``prognos`` command: thin commands over the library. Errors become messages and exit codes here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from prognos import __version__
+from prognos.config import Settings
+from prognos.errors import ConfigError, InvalidInput, MissingExtra, PrognosError
+
+STORE = click.option(
+    "--store",
+    envvar="PROGNOS_STORE",
+    default=None,
+    help="Store URL: duckdb:///PATH (default duckdb:///prognos-data/prognos.duckdb) or postgresql://…",
+)
+
+
+def edge(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn prognos errors into a one-line message and an exit code (2 for bad input, 1 otherwise)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (InvalidInput, ConfigError) as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+        except (MissingExtra, PrognosError) as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="prognos")
+@click.option("--log-level", default="INFO", envvar="PROGNOS_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
+def main(log_level: str) -> None:
+    """prognos: IoT telemetry in, decisions out."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the output
+
+
+@main.command()
+@STORE
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8600).")
+@click.option("--mqtt", default=None, help="Also ingest from this broker: mqtt://HOST:PORT.")
+@click.option("--mqtt-client-id", default=None, help="Stable MQTT client id (the broker keeps the session by it).")
+@click.option("--mqtt-group", default=None, help="Shared subscription group: processes in one group split the load.")
+@edge
+def serve(
+    store: str | None,
+    host: str | None,
+    port: int | None,
+    mqtt: str | None,
+    mqtt_client_id: str | None,
+    mqtt_group: str | None,
+) -> None:
+    """Run the prognos server: HTTP API and ingestion (and MQTT with --mqtt)."""
+    settings = Settings.from_env(
+        store=store, host=host, port=port, mqtt=mqtt, mqtt_client_id=mqtt_client_id, mqtt_group=mqtt_group
+    )
+    from prognos.server.run import run
+
+    run(settings)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@STORE
+@click.option("--device-column", default=None, help="Column holding the device id.")
+@click.option("--device", default=None, help="One device id for every row (instead of --device-column).")
+@click.option("--ts-column", default=None, help="Timestamp column (default: ts, timestamp, time, datetime or date).")
+@click.option("--ts-format", default="ms", show_default=True, help="ms, s, us, iso, or a strftime pattern.")
+@click.option("--columns", default=None, help="Comma-separated value columns (default: every numeric column).")
+@click.option("--attribute-columns", default="", help="Comma-separated string state columns (e.g. mode).")
+@click.option("--lat-column", default=None)
+@click.option("--lon-column", default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@edge
+def import_(
+    file: Path,
+    store: str | None,
+    device_column: str | None,
+    device: str | None,
+    ts_column: str | None,
+    ts_format: str,
+    columns: str | None,
+    attribute_columns: str,
+    lat_column: str | None,
+    lon_column: str | None,
+    as_json: bool,
+) -> None:
+    """Import a CSV or Parquet file into the store."""
+    from tqdm import tqdm
+
+    from prognos.ingest import files
+    from prognos.store import open_store
+
+    mapping = files.Mapping(
+        device_column,
+        device,
+        ts_column,
+        ts_format,
+        _split(columns),
+        _split(attribute_columns) or (),
+        lat_column,
+        lon_column,
+    )
+    mapping.check()
+    st = open_store(Settings.from_env(store=store).store)
+    try:
+        _, total = files.batches(file) if file.exists() else (None, 0)
+        unit = "rows" if file.suffix.lower() in (".parquet", ".pq") else "B"
+        with tqdm(total=total, unit=unit, unit_scale=True, desc=f"import {file.name}", file=sys.stderr) as bar:
+            summary = files.import_file(file, mapping, st.write, bar.update)
+    finally:
+        st.close()
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=1))
+        return
+    click.echo(
+        f"{summary.rows} rows read: {summary.readings} readings ({summary.values} values) stored; "
+        f"{summary.rejected_rows} rows and {summary.rejected_values} values rejected"
+    )
+    for reason, count in summary.reasons.most_common():
+        click.echo(f"  {count:>8}  {reason}  (rows {', '.join(map(str, summary.examples[reason]))})")
+
+
+@main.command()
+@click.option("--devices", type=int, default=10, show_default=True)
+@click.option("--rate", type=float, default=1.0, show_default=True, help="Readings per second per device.")
+@click.option("--duration", type=float, default=60.0, show_default=True, help="Seconds of simulated time.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--target", required=True, help="http://HOST:PORT, mqtt://HOST:PORT or FILE.parquet")
+@click.option("--start", default=None, help="Start time (ISO or epoch ms); default now (files: now - duration).")
+@click.option("--fast", is_flag=True, help="Send as fast as the target takes it, not in real time.")
+@edge
+def simulate(devices: int, rate: float, duration: float, seed: int, target: str, start: str | None, fast: bool) -> None:
+    """Simulate a fleet (pumps, motors, fans) with faults and wear; write ground truth beside file output."""
+    from tqdm import tqdm
+
+    from prognos.sim import Fleet, send
+    from prognos.types import now_ms, parse_time
+
+    if devices < 1 or rate <= 0 or duration <= 0:
+        raise InvalidInput("--devices, --rate and --duration must be positive", field="devices")
+    dest = send.open_target(target)
+    t0 = (
+        parse_time(start, field="start")
+        if start
+        else now_ms() - (int(duration * 1000) if isinstance(dest, Path) else 0)
+    )
+    fleet = Fleet(devices, rate, duration, seed=seed, start=t0)
+    total = fleet.samples * devices
+    with tqdm(total=total, unit="readings", unit_scale=True, desc="simulate", file=sys.stderr) as bar:
+        if isinstance(dest, Path):
+            send.write_parquet(fleet, dest, bar.update)
+            click.echo(f"wrote {dest} and {send.truth_path(dest)}")
+        else:
+            n = send.run(fleet, dest, realtime=not fast, progress=bar.update)
+            click.echo(f"sent {n} readings from {devices} devices to {target}")
+
+
+@main.group()
+def devices() -> None:
+    """The device registry."""
+
+
+@devices.command("list")
+@STORE
+@click.option("--json", "as_json", is_flag=True)
+@edge
+def devices_list(store: str | None, as_json: bool) -> None:
+    """List registered devices with type, first and last seen."""
+    from prognos.store import open_store
+
+    st = open_store(Settings.from_env(store=store).store)
+    try:
+        rows = [d.as_dict() for d in st.devices()]
+    finally:
+        st.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    click.echo(f"{'DEVICE':<24} {'TYPE':<10} {'FIRST SEEN':<25} LAST SEEN")
+    for d in rows:
+        click.echo(f"{d['device_id']:<24} {d['type'] or '-':<10} {d['first_seen'] or '-':<25} {d['last_seen'] or '-'}")
+    click.echo(f"{len(rows)} devices")
+
+
+@main.command()
+@click.argument("device_id")
+@STORE
+@click.option("--keys", default=None, help="Comma-separated keys (default all).")
+@click.option("--start", default=None, help="ISO time or epoch ms (default: end - 1 day).")
+@click.option("--end", default=None, help="ISO time or epoch ms (default: now).")
+@click.option("--interval", default=None, help="Bucket size (e.g. 1m) to downsample.")
+@click.option("--agg", default="avg", show_default=True, help="avg, min, max or last.")
+@edge
+def query(
+    device_id: str,
+    store: str | None,
+    keys: str | None,
+    start: str | None,
+    end: str | None,
+    interval: str | None,
+    agg: str,
+) -> None:
+    """Print a device's stored telemetry as CSV."""
+    from prognos.server.devices import parse_duration
+    from prognos.store import Agg, open_store
+    from prognos.types import now_ms, parse_time, to_iso
+
+    t1 = parse_time(end, field="end") if end else now_ms()
+    t0 = parse_time(start, field="start") if start else t1 - 86_400_000
+    st = open_store(Settings.from_env(store=store).store)
+    try:
+        wanted = _split(keys)
+        if interval:
+            wanted = wanted or sorted(set(st.latest([device_id]).column("key").to_pylist()))
+            table = st.downsample(device_id, wanted, t0, t1, parse_duration(interval), Agg.parse(agg))
+        else:
+            table = st.read(device_id, t0, t1, wanted)
+    finally:
+        st.close()
+    click.echo("time,key,value")
+    for ts, key, value in zip(*table.to_pydict().values(), strict=True):
+        click.echo(f"{to_iso(ts)},{key},{value}")
+
+
+@main.command()
+@STORE
+@click.option("--days", type=float, required=True, help="Drop data older than this many days.")
+@edge
+def retain(store: str | None, days: float) -> None:
+    """Drop stored data older than N days."""
+    from prognos.store import open_store
+    from prognos.types import now_ms
+
+    if days <= 0:
+        raise InvalidInput(f"--days must be positive, got {days}", field="days", value=days)
+    st = open_store(Settings.from_env(store=store).store)
+    try:
+        n = st.retain(now_ms() - int(days * 86_400_000))
+    finally:
+        st.close()
+    click.echo(f"dropped {n} rows older than {days} days")
+
+
+@main.command()
+@STORE
+@click.option("--devices", type=int, default=12, show_default=True)
+@click.option("--rate", type=float, default=2.0, show_default=True)
+@click.option("--duration", type=float, default=20.0, show_default=True, help="Seconds to run.")
+@click.option("--port", type=int, default=8600, show_default=True)
+@edge
+def demo(store: str | None, devices: int, rate: float, duration: float, port: int) -> None:
+    """Run a server on the embedded store, stream a simulated fleet into it, show what was stored."""
+    from prognos.demo import run_demo
+
+    run_demo(Settings.from_env(store=store, port=port), devices=devices, rate=rate, duration=duration)
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+if __name__ == "__main__":
+    main()

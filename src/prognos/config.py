@@ -1,0 +1,48 @@
+"""Settings: explicit values, read from the environment once, at the edge (the CLI).
+
+Library objects never read the environment; they take these values as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from prognos.errors import ConfigError
+from prognos.store import DEFAULT_URL
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = DEFAULT_URL
+    host: str = "127.0.0.1"
+    port: int = 8600
+    mqtt: str | None = None  # mqtt://host:port
+    mqtt_client_id: str | None = None  # stable across restarts: the broker keeps the session by it
+    mqtt_group: str | None = None  # shared subscription group: processes in one group split the load
+    mqtt_session_expiry: int = 7 * 86_400
+    max_body: int = 16 * 1024 * 1024
+    max_future_ms: int = 86_400_000
+    max_pending: int = 1_000_000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
+        """``PROGNOS_<FIELD>`` variables, then explicit overrides (CLI options) that are not None."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"PROGNOS_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _convert(f.name, raw, f.type)
+        settings = cls(**values)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _convert(name: str, raw: str, kind: Any) -> Any:
+    if kind in ("int", int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"PROGNOS_{name.upper()}: expected an integer, got {raw!r}") from None
+    return raw

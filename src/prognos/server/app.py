@@ -1,0 +1,120 @@
+"""The app factory: store → writer → transports, and the one place errors become HTTP statuses."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from prognos import __version__
+from prognos.config import Settings
+from prognos.errors import InvalidInput, NotFound, PayloadTooLarge, PrognosError, StoreError
+from prognos.ingest import http as ingest_http
+from prognos.ingest.payload import Limits
+from prognos.server import devices
+from prognos.store import Store
+from prognos.store.base import redact
+from prognos.store.writer import BatchWriter, Overloaded
+
+log = logging.getLogger("prognos.server")
+
+
+def respond(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status, headers, media_type="application/json")
+
+
+def error_status(exc: Exception) -> int:
+    """The HTTP status of each prognos error: decided here and nowhere else."""
+    if isinstance(exc, PayloadTooLarge):
+        return 413
+    if isinstance(exc, InvalidInput):
+        return 400
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Overloaded | StoreError):
+        return 503
+    return 500
+
+
+async def on_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return respond({"error": {"type": "HTTPError", "message": exc.detail}}, exc.status_code)
+    status = error_status(exc)
+    body: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, InvalidInput):
+        body |= {"field": exc.field, "value": exc.value if _small(exc.value) else None}
+    if status == 500:
+        request_id = uuid.uuid4().hex
+        log.exception("unhandled error, request %s", request_id)
+        body = {"type": "InternalError", "message": f"internal error, request id {request_id}"}
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return respond({"error": body}, status, headers)
+
+
+def create_app(store: Store, settings: Settings = Settings()) -> Starlette:
+    """A server over ``store``; with ``settings.mqtt`` it also subscribes to the broker."""
+    writer = BatchWriter(store, max_pending=settings.max_pending)
+    limits = Limits(max_future_ms=settings.max_future_ms)
+    mqtt = None
+    if settings.mqtt:
+        from prognos.ingest.mqtt import MqttSource
+
+        mqtt = MqttSource.from_settings(settings, writer.submit, limits, on_device=_register(store))
+
+    async def health(request: Request) -> Response:
+        mqtt_status = mqtt.status() if mqtt else None
+        ok = mqtt_status is None or mqtt_status["connected"]
+        return respond(
+            {
+                "status": "ok" if ok else "degraded",
+                "version": __version__,
+                "store": redact(store.url),
+                "writer": asdict(writer.stats),
+                "mqtt": mqtt_status,
+            },
+            200 if ok else 503,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if mqtt:
+            mqtt.start()
+        try:
+            yield
+        finally:
+            if mqtt:
+                mqtt.stop()
+            writer.close()
+
+    routes = [
+        Route("/api/v1/health", health, methods=["GET"]),
+        *ingest_http.routes(writer.submit, limits, settings.max_body, respond),
+        *devices.routes(store, respond),
+    ]
+    # PrognosError and HTTPException are answered by the exception middleware; anything else is a bug
+    # and reaches the outermost handler, which answers 500 with a request id and logs the trace.
+    handlers = {PrognosError: on_error, HTTPException: on_error, Exception: on_error}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app.state.store, app.state.writer, app.state.mqtt = store, writer, mqtt
+    return app
+
+
+def _register(store: Store) -> Any:
+    def on_device(device_id: str, device_type: str | None) -> None:
+        store.update_device(device_id, {"type": device_type} if device_type else {}, create=True)
+
+    return on_device
+
+
+def _small(value: Any) -> bool:
+    return len(orjson.dumps(value, default=repr)) <= 4096

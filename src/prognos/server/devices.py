@@ -1,0 +1,133 @@
+"""The device registry and stored telemetry over HTTP (the same API the dashboard and scripts use)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pyarrow.compute as pc
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from prognos.errors import InvalidInput
+from prognos.ingest.http import read_body
+from prognos.store import Agg, Store, asof
+from prognos.types import now_ms, parse_time
+
+MAX_RAW_POINTS = 200_000
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1}
+
+
+def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
+    async def list_devices(request: Request) -> Response:
+        devices = await run_in_threadpool(store.devices)
+        return respond({"devices": [d.as_dict() for d in devices]})
+
+    async def get_device(request: Request) -> Response:
+        device_id = request.path_params["device_id"]
+        device = await run_in_threadpool(store.device, device_id)
+        latest = await run_in_threadpool(store.latest, [device_id])
+        out = device.as_dict()
+        out["latest"] = {r["key"]: {"ts": r["ts"], "value": r["value"]} for r in latest.to_pylist()}
+        return respond(out)
+
+    async def patch_device(request: Request) -> Response:
+        body = await read_body(request, 64 * 1024)
+        try:
+            changes = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"malformed JSON: {exc}", field="body") from None
+        if not isinstance(changes, dict):
+            raise InvalidInput("expected a JSON object of device fields", field="body", value=changes)
+        device_id = request.path_params["device_id"]
+        device = await run_in_threadpool(store.update_device, device_id, changes)
+        return respond(device.as_dict())
+
+    async def telemetry(request: Request) -> Response:
+        device_id = request.path_params["device_id"]
+        q = request.query_params
+        end = parse_time(q["end"], field="end") if "end" in q else now_ms()
+        start = parse_time(q["start"], field="start") if "start" in q else end - 86_400_000
+        keys = [k for k in q.get("keys", "").split(",") if k] or None
+        interval = _interval(q, start, end)
+        if interval is None:
+            table = await run_in_threadpool(store.read, device_id, start, end, keys)
+            if table.num_rows > MAX_RAW_POINTS:
+                raise InvalidInput(
+                    f"{table.num_rows} raw points exceed {MAX_RAW_POINTS}: ask for interval= or points=",
+                    field="interval",
+                )
+            agg = None
+        else:
+            agg = Agg.parse(q.get("agg", "avg"))
+            if keys is None:
+                latest = await run_in_threadpool(store.latest, [device_id])
+                keys = sorted(set(latest.column("key").to_pylist()))
+            table = await run_in_threadpool(store.downsample, device_id, keys, start, end, interval, agg)
+        return respond(
+            {
+                "device_id": device_id,
+                "start": start,
+                "end": end,
+                "interval": interval,
+                "agg": agg,
+                "series": _columns(table),
+            }
+        )
+
+    async def asof_join(request: Request) -> Response:
+        device_id = request.path_params["device_id"]
+        q = request.query_params
+        end = parse_time(q["end"], field="end") if "end" in q else now_ms()
+        start = parse_time(q["start"], field="start") if "start" in q else end - 3_600_000
+        keys = [k for k in q.get("keys", "").split(",") if k] or None
+        table = await run_in_threadpool(asof, store, device_id, start, end, keys)
+        return respond({"device_id": device_id, "columns": table.to_pydict()})
+
+    return [
+        Route("/api/v1/devices", list_devices, methods=["GET"]),
+        Route("/api/v1/devices/{device_id}", get_device, methods=["GET"]),
+        Route("/api/v1/devices/{device_id}", patch_device, methods=["PATCH"]),
+        Route("/api/v1/devices/{device_id}/telemetry", telemetry, methods=["GET"]),
+        Route("/api/v1/devices/{device_id}/asof", asof_join, methods=["GET"]),
+    ]
+
+
+def parse_duration(text: str, field: str = "interval") -> int:
+    """Milliseconds from ``500ms``, ``10s``, ``5m``, ``1h``, ``1d`` or a bare number of ms.
+
+    >>> parse_duration("5m")
+    300000
+    """
+    m = DURATION.match(text.strip())
+    if not m or float(m.group(1)) <= 0:
+        raise InvalidInput(
+            f"{field}: expected a duration like 500ms, 10s, 5m, 1h, got {text!r}", field=field, value=text
+        )
+    return max(1, int(float(m.group(1)) * UNIT_MS[m.group(2)]))
+
+
+def _interval(q: Any, start: int, end: int) -> int | None:
+    if "interval" in q:
+        return parse_duration(q["interval"])
+    if "points" in q:
+        points = q["points"]
+        if not points.isdigit() or int(points) < 1:
+            raise InvalidInput(f"points: expected a positive integer, got {points!r}", field="points", value=points)
+        return max(1, math.ceil((end - start) / int(points)))
+    return None
+
+
+def _columns(table: Any) -> dict[str, dict[str, list[Any]]]:
+    out = {}
+    keys = table.column("key")
+    for key in sorted(set(keys.to_pylist())):
+        part = table.filter(pc.equal(keys, key))
+        out[key] = {"ts": part.column("ts").to_pylist(), "values": part.column("value").to_pylist()}
+    return out

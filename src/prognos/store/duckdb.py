@@ -1,0 +1,207 @@
+"""The embedded default: one DuckDB file, no server to install.
+
+Writes go in as Arrow tables (``INSERT OR IGNORE … SELECT``, about a million rows a second); the
+primary key makes a repeated ``(device_id, key, ts)`` a no-op. A commit reaches DuckDB's write-ahead
+log before `write` returns, so an acknowledged reading survives a crash of the process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from prognos.errors import DeviceNotFound, StoreError, StoreUnavailable, require
+from prognos.store.base import (
+    LATEST,
+    LOCATIONS,
+    SERIES,
+    STATES,
+    Agg,
+    check_changes,
+    check_interval,
+    check_range,
+    seen_ranges,
+    to_tables,
+)
+from prognos.store.sql import DEVICE_COLUMNS, device_from_row, device_update
+from prognos.types import Device, Reading
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS telemetry (
+    device_id VARCHAR NOT NULL, key VARCHAR NOT NULL, ts BIGINT NOT NULL, value DOUBLE NOT NULL,
+    PRIMARY KEY (device_id, key, ts));
+CREATE TABLE IF NOT EXISTS states (
+    device_id VARCHAR NOT NULL, key VARCHAR NOT NULL, ts BIGINT NOT NULL, value VARCHAR NOT NULL,
+    PRIMARY KEY (device_id, key, ts));
+CREATE TABLE IF NOT EXISTS locations (
+    device_id VARCHAR NOT NULL, ts BIGINT NOT NULL, lat DOUBLE NOT NULL, lon DOUBLE NOT NULL,
+    PRIMARY KEY (device_id, ts));
+CREATE TABLE IF NOT EXISTS latest (
+    device_id VARCHAR NOT NULL, key VARCHAR NOT NULL, ts BIGINT NOT NULL, value DOUBLE NOT NULL,
+    PRIMARY KEY (device_id, key));
+CREATE TABLE IF NOT EXISTS devices (
+    device_id VARCHAR PRIMARY KEY, type VARCHAR, name VARCHAR, lat DOUBLE, lon DOUBLE,
+    tags VARCHAR NOT NULL DEFAULT '{}', first_seen BIGINT, last_seen BIGINT);
+"""
+
+AGG_SQL = {
+    Agg.AVG: "avg(value)",
+    Agg.MIN: "min(value)",
+    Agg.MAX: "max(value)",
+    Agg.LAST: "arg_max(value, ts)",
+}
+
+
+class DuckDBStore:
+    def __init__(self, path: str | Path) -> None:
+        duckdb = require("duckdb", "all")
+        self.path = Path(path)
+        self.url = f"duckdb:///{self.path}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(
+                str(self.path),
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+            )
+        except duckdb.IOException as exc:
+            raise StoreUnavailable(
+                f"cannot open {self.path}: {exc}. DuckDB allows one process per file: "
+                "stop the server using it, or ask that server over HTTP"
+            ) from None
+        self._con.execute(SCHEMA)
+        self._write_lock = threading.Lock()  # one writer; readers use their own cursors
+
+    def _cursor(self) -> Any:
+        return self._con.cursor()
+
+    def write(self, readings: Sequence[Reading]) -> int:
+        if not readings:
+            return 0
+        telemetry, states, locations = to_tables(readings)
+        seen = seen_ranges(readings)
+        devices = pa.table(
+            {
+                "device_id": list(seen),
+                "lo": [v[0] for v in seen.values()],
+                "hi": [v[1] for v in seen.values()],
+            }
+        )
+        with self._write_lock:
+            cur = self._cursor()
+            try:
+                cur.begin()
+                cur.register("t", telemetry)
+                cur.execute("INSERT OR IGNORE INTO telemetry SELECT device_id, key, ts, value FROM t")
+                if states.num_rows:
+                    cur.register("s", states)
+                    cur.execute("INSERT OR IGNORE INTO states SELECT device_id, key, ts, value FROM s")
+                if locations.num_rows:
+                    cur.register("l", locations)
+                    cur.execute("INSERT OR IGNORE INTO locations SELECT device_id, ts, lat, lon FROM l")
+                if telemetry.num_rows:
+                    cur.execute("""
+                        INSERT INTO latest SELECT device_id, key, max(ts), arg_max(value, ts) FROM t GROUP BY ALL
+                        ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, value = excluded.value
+                        WHERE excluded.ts > latest.ts""")
+                cur.register("d", devices)
+                cur.execute("""
+                    INSERT INTO devices (device_id, first_seen, last_seen) SELECT device_id, lo, hi FROM d
+                    ON CONFLICT (device_id) DO UPDATE SET
+                        first_seen = least(devices.first_seen, excluded.first_seen),
+                        last_seen = greatest(devices.last_seen, excluded.last_seen)""")
+                cur.commit()
+            except Exception as exc:
+                cur.rollback()
+                raise StoreError(f"write of {len(readings)} readings failed: {exc}") from exc
+            finally:
+                cur.close()
+        return telemetry.num_rows + states.num_rows + locations.num_rows
+
+    def read(self, device_id: str, start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
+        check_range(start, end)
+        sql = "SELECT ts, key, value FROM telemetry WHERE device_id = ? AND ts >= ? AND ts < ?"
+        params: list[Any] = [device_id, start, end]
+        if keys is not None:
+            sql += " AND list_contains(?, key)"
+            params.append(list(keys))
+        return self._arrow(sql + " ORDER BY ts, key", params, SERIES)
+
+    def downsample(
+        self, device_id: str, keys: Sequence[str], start: int, end: int, interval: int, agg: Agg
+    ) -> pa.Table:
+        check_range(start, end)
+        check_interval(interval)
+        sql = f"""SELECT ts // $i * $i AS bucket, key, {AGG_SQL[agg]} FROM telemetry
+                  WHERE device_id = $d AND ts >= $s AND ts < $e AND list_contains($k, key)
+                  GROUP BY ALL ORDER BY bucket, key"""
+        return self._arrow(sql, {"i": interval, "d": device_id, "s": start, "e": end, "k": list(keys)}, SERIES)
+
+    def latest(self, device_ids: Sequence[str] | None = None) -> pa.Table:
+        sql, params = "SELECT device_id, key, ts, value FROM latest", []
+        if device_ids is not None:
+            sql, params = sql + " WHERE list_contains(?, device_id)", [list(device_ids)]
+        return self._arrow(sql + " ORDER BY device_id, key", params, LATEST)
+
+    def states(self, device_id: str, start: int, end: int) -> pa.Table:
+        check_range(start, end)
+        sql = """SELECT ts, key, value FROM states WHERE device_id = $d AND ts >= $s AND ts < $e
+                 UNION ALL
+                 SELECT max(ts), key, arg_max(value, ts) FROM states WHERE device_id = $d AND ts < $s GROUP BY key
+                 ORDER BY ts, key"""
+        return self._arrow(sql, {"d": device_id, "s": start, "e": end}, STATES)
+
+    def locations(self, device_id: str, start: int, end: int) -> pa.Table:
+        check_range(start, end)
+        sql = """SELECT ts, lat, lon FROM locations WHERE device_id = $d AND ts >= $s AND ts < $e
+                 UNION ALL
+                 (SELECT ts, lat, lon FROM locations WHERE device_id = $d AND ts < $s ORDER BY ts DESC LIMIT 1)
+                 ORDER BY ts"""
+        return self._arrow(sql, {"d": device_id, "s": start, "e": end}, LOCATIONS)
+
+    def retain(self, cutoff: int) -> int:
+        with self._write_lock:
+            cur = self._cursor()
+            n = 0
+            for table in ("telemetry", "states", "locations"):
+                n += cur.execute(f"DELETE FROM {table} WHERE ts < ?", [cutoff]).fetchone()[0]
+            cur.execute("DELETE FROM latest WHERE ts < ?", [cutoff])
+            cur.close()
+        return n
+
+    def devices(self) -> list[Device]:
+        rows = self._cursor().execute(f"SELECT {DEVICE_COLUMNS} FROM devices ORDER BY device_id").fetchall()
+        return [device_from_row(r) for r in rows]
+
+    def device(self, device_id: str) -> Device:
+        row = (
+            self._cursor().execute(f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = ?", [device_id]).fetchone()
+        )
+        if row is None:
+            raise DeviceNotFound(device_id)
+        return device_from_row(row)
+
+    def update_device(self, device_id: str, changes: Mapping[str, Any], create: bool = False) -> Device:
+        sets, params = device_update(check_changes(changes))
+        with self._write_lock:
+            cur = self._cursor()
+            if create:
+                cur.execute("INSERT OR IGNORE INTO devices (device_id) VALUES (?)", [device_id])
+            if sets:
+                cur.execute(f"UPDATE devices SET {sets} WHERE device_id = ?", [*params, device_id])
+            cur.close()
+        return self.device(device_id)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _arrow(self, sql: str, params: Any, schema: pa.Schema) -> pa.Table:
+        cur = self._cursor()
+        try:
+            table = cur.sql(sql, params=params).to_arrow_table()
+        finally:
+            cur.close()
+        return table.rename_columns(schema.names).cast(schema)

@@ -1,0 +1,118 @@
+"""Group commit: one writer thread turns many small submissions into few large transactions.
+
+HTTP requests and MQTT messages each `submit` their readings and get a future that completes
+once the readings are durable (the store's transaction committed), so a transport acknowledges
+only what is stored. While one transaction runs, new submissions queue up and go in together
+with the next: the batch grows with the load and the latency of a quiet system stays one commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from prognos.errors import PrognosError
+from prognos.store.base import Store
+from prognos.types import Reading
+
+log = logging.getLogger(__name__)
+
+
+class Overloaded(PrognosError, RuntimeError):
+    """More readings are waiting for the store than the configured bound: retry later."""
+
+
+@dataclass
+class WriterStats:
+    readings: int = 0
+    values: int = 0
+    batches: int = 0
+    failures: int = 0
+    pending: int = 0
+    last_error: str | None = None
+
+
+class BatchWriter:
+    def __init__(self, store: Store, max_batch: int = 50_000, max_pending: int = 1_000_000) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self.max_pending = max_pending
+        self.stats = WriterStats()
+        self._queue: deque[tuple[Sequence[Reading], Future[int]]] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="prognos-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, readings: Sequence[Reading], block: bool = False, timeout: float | None = None) -> Future[int]:
+        """Queue readings; the future gives the number of values once they are durable.
+
+        When more than ``max_pending`` readings wait, raise `Overloaded` (or wait, with ``block``).
+        """
+        fut: Future[int] = Future()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self.stats.pending + len(readings) > self.max_pending and self.stats.pending:
+                if not block:
+                    raise Overloaded(f"{self.stats.pending} readings are waiting for the store; retry later")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise Overloaded("timed out waiting for the store")
+                self._cond.wait(remaining)
+            if self._closed:
+                raise PrognosError("the writer is closed")
+            self._queue.append((readings, fut))
+            self.stats.pending += len(readings)
+            self._cond.notify_all()
+        return fut
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then stop."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch: list[Reading] = []
+                futures: list[tuple[Future[int], Sequence[Reading]]] = []
+                n = 0
+                while self._queue and (n == 0 or n + len(self._queue[0][0]) <= self.max_batch):
+                    readings, fut = self._queue.popleft()
+                    batch.extend(readings)
+                    futures.append((fut, readings))
+                    n += len(readings)
+            self._commit(batch, futures)
+
+    def _commit(self, batch: list[Reading], futures: list[tuple[Future[int], Sequence[Reading]]]) -> None:
+        try:
+            self.store.write(batch)
+        except Exception as exc:  # the store failed: every waiting transport must hear it
+            log.error("store write of %d readings failed: %s", len(batch), exc)
+            self.stats.failures += 1
+            self.stats.last_error = str(exc)
+            outcome: BaseException | None = exc
+        else:
+            outcome = None
+            self.stats.batches += 1
+            self.stats.readings += len(batch)
+            self.stats.values += sum(len(r.values) for r in batch)
+        with self._cond:
+            self.stats.pending -= len(batch)
+            self._cond.notify_all()
+        for fut, readings in futures:
+            if outcome is None:
+                fut.set_result(sum(len(r.values) for r in readings))
+            else:
+                fut.set_exception(outcome)

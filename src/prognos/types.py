@@ -1,0 +1,127 @@
+"""The shared vocabulary: plain frozen values, no I/O.
+
+Timestamps are integers of milliseconds since the Unix epoch, UTC, everywhere inside prognos;
+conversion to and from text happens at the edges (`to_iso`, `parse_time`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prognos.errors import InvalidInput
+
+DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one device reported at one instant.
+
+    ``values`` are numeric sensor values; ``attributes`` are string state (``mode=running``) that
+    stays in force until changed; ``location`` is ``(lat, lon)`` in degrees.
+
+    >>> Reading("pump-1", 1_700_000_000_000, {"temp": 21.5}, {"mode": "running"}).values["temp"]
+    21.5
+    """
+
+    device_id: str
+    ts: int
+    values: Mapping[str, float] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    location: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One rejected item of a batch: where it was, which field, the bad value and why."""
+
+    index: int | None
+    field: str
+    value: Any
+    reason: str
+    device_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {
+            "index": self.index,
+            "field": self.field,
+            "value": _jsonable(self.value),
+            "reason": self.reason,
+        }
+        if self.device_id is not None:
+            out["device_id"] = self.device_id
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A device in the registry. It appears on first telemetry; metadata is edited later."""
+
+    device_id: str
+    type: str | None = None
+    name: str | None = None
+    location: tuple[float, float] | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    first_seen: int | None = None
+    last_seen: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "device_id": self.device_id,
+            "type": self.type,
+            "name": self.name,
+            "location": None if self.location is None else {"lat": self.location[0], "lon": self.location[1]},
+            "tags": dict(self.tags),
+            "first_seen": None if self.first_seen is None else to_iso(self.first_seen),
+            "last_seen": None if self.last_seen is None else to_iso(self.last_seen),
+        }
+
+
+def now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def to_iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str | int | float, *, field: str = "time") -> int:
+    """Epoch milliseconds from an integer, an ISO-8601 string (UTC unless an offset is given) or 'now'.
+
+    >>> parse_time("2024-01-01T00:00:00Z")
+    1704067200000
+    >>> parse_time(1704067200000)
+    1704067200000
+    """
+    if isinstance(text, bool):
+        raise InvalidInput(f"{field}: expected epoch ms or ISO-8601 time, got {text!r}", field=field, value=text)
+    if isinstance(text, int | float):
+        return int(text)
+    s = text.strip()
+    if s.lstrip("-").isdigit():
+        return int(s)
+    if s == "now":
+        return now_ms()
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"{field}: expected epoch ms or ISO-8601 time, got {text!r}", field=field, value=text
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "…"

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from prognos.config import Settings
+from prognos.server import create_app
+from prognos.server.background import BackgroundServer
+from prognos.store import Store, open_store
+from tests.services import free_port
+
+
+@dataclass
+class Live:
+    url: str
+    http: httpx.Client
+    store: Store
+
+
+@pytest.fixture
+def live(tmp_path) -> Iterator[Live]:
+    """A real prognos server on loopback over a fresh DuckDB store."""
+    store = open_store(f"duckdb:///{tmp_path}/live.duckdb")
+    app = create_app(store, Settings(max_body=1024 * 1024))
+    with (
+        BackgroundServer(app, port=free_port()) as server,
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
+        yield Live(server.url, http, store)
+    store.close()

@@ -1,0 +1,105 @@
+"""Real services for tests: start them when they are down, never skip.
+
+PostgreSQL is the machine's own (started here if it is not running). Mosquitto runs as a private
+broker per test session on a free port, so tests may stop and restart it without disturbing others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+PG_URL = os.environ.get("PROGNOS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def wait_port(host: str, port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s") from None
+            time.sleep(0.1)
+
+
+def ensure_postgres() -> str:
+    """Return the test database URL, starting the machine's PostgreSQL if it is down."""
+    try:
+        wait_port("127.0.0.1", 5432, timeout=1)
+    except TimeoutError:
+        version = sorted(os.listdir("/etc/postgresql"))[-1]
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=True)
+        wait_port("127.0.0.1", 5432)
+    return PG_URL
+
+
+@contextlib.contextmanager
+def pg_schema(base_url: str) -> Iterator[str]:
+    """A fresh schema; yields a URL whose search_path points at it."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base_url, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield f"{base_url}?options=-csearch_path%3D{name}"
+    finally:
+        with psycopg.connect(base_url, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mosquitto:
+    """A private Mosquitto broker with the configuration prognos recommends (see README)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="prognos-mosquitto-"))
+        (self.dir / "mosquitto.conf").write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"persistence true\npersistence_location {self.dir}/\n"
+            "max_queued_messages 0\nmax_inflight_messages 0\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> Mosquitto:
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.dir / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port("127.0.0.1", self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+def mosquitto_binary() -> str:
+    found = glob.glob("/usr/sbin/mosquitto") or glob.glob("/usr/bin/mosquitto")
+    if not found:
+        raise RuntimeError("mosquitto is not installed: apt-get install mosquitto")
+    return found[0]
