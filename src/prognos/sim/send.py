@@ -182,7 +182,8 @@ class MqttTarget:
         self.client.max_inflight_messages_set(inflight)
         self.client.max_queued_messages_set(0)
         self._slots = threading.BoundedSemaphore(inflight)
-        self._pending: dict[int, tuple[str, int]] = {}
+        self._pending: dict[int, tuple[str, int] | None] = {}
+        self._early: set[int] = set()
         self._lock = threading.Lock()
         self.record = record
         self.acked: list[tuple[str, int]] = []
@@ -194,24 +195,36 @@ class MqttTarget:
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
         with self._lock:
-            key = self._pending.pop(mid, None)
-            if key is not None:
-                self.acknowledged += 1
-                if self.record:
-                    self.acked.append(key)
+            if mid not in self._pending:  # PUBACK before publish() returned: settle it there
+                self._early.add(mid)
+                return
+            self._settle(mid)
+
+    def _settle(self, mid: int) -> None:
+        key = self._pending.pop(mid)
+        self.acknowledged += key is not None
+        if self.record and key is not None:
+            self.acked.append(key)
         self._slots.release()
+
+    def _publish(self, topic: str, body: Any, key: tuple[str, int] | None) -> None:
+        self._slots.acquire()
+        # Not under self._lock: paho calls on_publish holding its own lock (lock-order deadlock).
+        info = self.client.publish(topic, orjson.dumps(body), qos=1)
+        with self._lock:
+            self._pending[info.mid] = key
+            self.published += key is not None
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+                self._settle(info.mid)
 
     def register(self, fleet: Fleet) -> None:
         for d in fleet.devices:
-            self.client.publish("v1/gateway/connect", orjson.dumps({"device": d.device_id, "type": d.type}), qos=1)
+            self._publish("v1/gateway/connect", {"device": d.device_id, "type": d.type}, None)
 
     def send(self, readings: list[Reading]) -> None:
         for r in readings:
-            self._slots.acquire()
-            with self._lock:
-                info = self.client.publish(f"prognos/devices/{r.device_id}/telemetry", orjson.dumps(_item(r)), qos=1)
-                self._pending[info.mid] = (r.device_id, r.ts)
-                self.published += 1
+            self._publish(f"prognos/devices/{r.device_id}/telemetry", _item(r), (r.device_id, r.ts))
 
     def close(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
