@@ -1,8 +1,8 @@
 """File import: CSV and Parquet rows → readings, with a column mapping and a summary of rejects.
 
 One row is one reading. The mapping names the device (a column, or one fixed id for the whole
-file), the timestamp column and its format, the numeric value columns (default: every other
-numeric column) and optional state and location columns. A bad cell rejects that value, a bad
+file), the timestamp column and its format, the numeric value columns (default: every column not
+mapped to something else) and optional state and location columns. A bad cell rejects that value, a bad
 timestamp or device id its row; the summary counts both with a reason and the first rows seen.
 """
 
@@ -121,16 +121,9 @@ def convert(batch: pa.RecordBatch, m: Mapping, first_row: int, summary: ImportSu
             f"no timestamp column: name one with --ts-column (columns: {', '.join(names)})", field="ts_column"
         )
     special = {ts_column, m.device_column, m.lat_column, m.lon_column, *m.attribute_columns}
-    value_columns = (
-        list(m.columns)
-        if m.columns
-        else [
-            n
-            for n in names
-            if n not in special
-            and (pa.types.is_integer(batch.schema.field(n).type) or pa.types.is_floating(batch.schema.field(n).type))
-        ]
-    )
+    # By default every unmapped column is a sensor: a text cell in it is a reject the summary shows,
+    # never a column silently skipped because one bad cell made it text.
+    value_columns = list(m.columns) if m.columns else [n for n in names if n not in special]
     for name in value_columns:
         if not KEY.match(name):
             raise InvalidInput(f"column {name!r} is not a valid key name", field="column", value=name)
@@ -160,7 +153,9 @@ def convert(batch: pa.RecordBatch, m: Mapping, first_row: int, summary: ImportSu
             if isinstance(v, float) and math.isfinite(v):
                 vals[name] = v
             else:
-                summary.reject(f"{name}: expected a finite number", row, False)
+                summary.reject(
+                    f"{name}: expected a finite number (text state? name it in --attribute-columns)", row, False
+                )
         state = {n: a[i] for n, a in attrs.items() if a[i] is not None}
         loc = None
         if lat is not None and lon is not None and _is_location(lat[i], lon[i]):

@@ -1,0 +1,62 @@
+"""Group commit: futures complete after the write, failures reach every waiter, the bound holds."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from prognos.errors import StoreError
+from prognos.store import MemoryStore
+from prognos.store.writer import BatchWriter, Overloaded
+from prognos.types import Reading
+
+T = 1_700_000_000_000
+
+
+class SlowStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.batches: list[int] = []
+        self.fail = False
+
+    def write(self, readings):
+        self.gate.wait(10)
+        if self.fail:
+            raise StoreError("disk full")
+        self.batches.append(len(readings))
+        return super().write(readings)
+
+
+def test_submissions_queued_during_a_commit_go_in_together():
+    store = SlowStore()
+    w = BatchWriter(store)
+    futures = [w.submit([Reading("d", T + i, {"a": 1.0})]) for i in range(50)]
+    assert not futures[-1].done()  # nothing is acknowledged before it is written
+    store.gate.set()
+    assert all(f.result(10) == 1 for f in futures)
+    assert len(store.batches) <= 2 and sum(store.batches) == 50
+    w.close()
+
+
+def test_a_failed_write_reaches_every_waiter():
+    store = SlowStore()
+    store.fail = True
+    store.gate.set()
+    w = BatchWriter(store)
+    f = w.submit([Reading("d", T, {"a": 1.0})])
+    with pytest.raises(StoreError, match="disk full"):
+        f.result(10)
+    assert w.stats.failures == 1 and w.stats.pending == 0
+    w.close()
+
+
+def test_the_pending_bound_sheds_load():
+    store = SlowStore()
+    w = BatchWriter(store, max_pending=10)
+    w.submit([Reading("d", T + i, {"a": 1.0}) for i in range(8)])
+    with pytest.raises(Overloaded):
+        w.submit([Reading("d", T + 100 + i, {"a": 1.0}) for i in range(8)])
+    store.gate.set()
+    w.close()
