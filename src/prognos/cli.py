@@ -66,7 +66,7 @@ def serve(
     mqtt_client_id: str | None,
     mqtt_group: str | None,
 ) -> None:
-    """Run the prognos server: HTTP API and ingestion (and MQTT with --mqtt)."""
+    """Run the server: HTTP API and ingestion, MQTT with --mqtt."""
     settings = Settings.from_env(
         store=store, host=host, port=port, mqtt=mqtt, mqtt_client_id=mqtt_client_id, mqtt_group=mqtt_group
     )
@@ -147,7 +147,12 @@ def import_(
 @click.option("--fast", is_flag=True, help="Send as fast as the target takes it, not in real time.")
 @edge
 def simulate(devices: int, rate: float, duration: float, seed: int, target: str, start: str | None, fast: bool) -> None:
-    """Simulate a fleet (pumps, motors, fans) with faults and wear; write ground truth beside file output."""
+    """Simulate a fleet of machines with faults and wear.
+
+    Pumps, motors and fans with correlated sensors, operating regimes, injected faults (spike, drift,
+    stuck sensor, rising vibration, overheating) and wear to failure. File output gets the ground
+    truth beside it as NAME.truth.json.
+    """
     from tqdm import tqdm
 
     from prognos.sim import Fleet, send
@@ -179,17 +184,21 @@ def devices() -> None:
 
 @devices.command("list")
 @STORE
+@click.option("--api", default=None, help="Ask a running server (http://HOST:PORT) instead of opening the store.")
 @click.option("--json", "as_json", is_flag=True)
 @edge
-def devices_list(store: str | None, as_json: bool) -> None:
+def devices_list(store: str | None, api: str | None, as_json: bool) -> None:
     """List registered devices with type, first and last seen."""
-    from prognos.store import open_store
+    if api:
+        rows = _api_get(api, "/api/v1/devices")["devices"]
+    else:
+        from prognos.store import open_store
 
-    st = open_store(Settings.from_env(store=store).store)
-    try:
-        rows = [d.as_dict() for d in st.devices()]
-    finally:
-        st.close()
+        st = open_store(Settings.from_env(store=store).store)
+        try:
+            rows = [d.as_dict() for d in st.devices()]
+        finally:
+            st.close()
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
@@ -266,10 +275,24 @@ def retain(store: str | None, days: float) -> None:
 @click.option("--port", type=int, default=8600, show_default=True)
 @edge
 def demo(store: str | None, devices: int, rate: float, duration: float, port: int) -> None:
-    """Run a server on the embedded store, stream a simulated fleet into it, show what was stored."""
+    """Simulate a fleet into a live server, show what was stored.
+
+    Runs on the embedded store with nothing else to install.
+    """
     from prognos.demo import run_demo
 
     run_demo(Settings.from_env(store=store, port=port), devices=devices, rate=rate, duration=duration)
+
+
+def _api_get(api: str, path: str) -> Any:
+    httpx = __import__("prognos.errors", fromlist=["require"]).require("httpx", "serve")
+    try:
+        resp = httpx.get(api.rstrip("/") + path, timeout=30)
+    except httpx.HTTPError as exc:
+        raise PrognosError(f"cannot reach {api}: {exc}") from None
+    if resp.status_code >= 400:
+        raise PrognosError(f"{api}{path} answered {resp.status_code}: {resp.text[:300]}")
+    return resp.json()
 
 
 def _split(text: str | None) -> list[str] | None:

@@ -97,6 +97,8 @@ def test_bad_messages_are_reported_to_the_device_and_good_values_kept(broker):
     publish(pub, "prognos/devices/bad id!/telemetry", {"ts": T, "values": {"x": 1}})  # invalid id in the topic
     publish(pub, "v1/gateway/telemetry", b'["not", "a", "gateway"]')
     publish(pub, "v1/gateway/connect", {"nodevice": 1})
+    for topic in ("prognos/devices/a/b/telemetry", "prognos/devices/dev-1/telemetry/x", "prognos/devices//telemetry"):
+        publish(pub, topic, {"ts": T, "values": {"zz": 1}})  # unknown shapes: never stored
     publish(pub, "prognos/devices/dev-1/telemetry", {"ts": T + 1, "values": {"y": 3}})
     eventually(lambda: count(store, "dev-1") == 2)
     assert store.read("dev-1", T, T + 10).to_pylist() == [{"ts": T, "key": "ok", "value": 1.0},

@@ -173,7 +173,7 @@ def _values(doc: dict[str, Any], prefix: str, index: int | None, dev: str | None
     for key, v in doc.items():
         t = type(v)
         if (t is float and math.isfinite(v)) or t is int:
-            if KEY.match(key):
+            if key in _GOOD_KEYS or _good_key(key):
                 values[key] = float(v)
                 continue
             reason = "invalid key: expected letters, digits and _ . : / - starting with a letter or _"
@@ -188,6 +188,17 @@ def _values(doc: dict[str, Any], prefix: str, index: int | None, dev: str | None
             reason = f"expected a number, got {_kind(v)}"
         out.rejections.append(Rejection(index, prefix + key, v, reason, dev))
     return values
+
+
+_GOOD_KEYS: set[str] = set()  # key names already checked: a set lookup per value instead of a regex
+
+
+def _good_key(key: str) -> bool:
+    if not KEY.match(key):
+        return False
+    if len(_GOOD_KEYS) < 100_000:
+        _GOOD_KEYS.add(key)
+    return True
 
 
 def _attributes(doc: Any, index: int | None, dev: str | None, out: Decoded) -> dict[str, str]:

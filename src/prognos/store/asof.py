@@ -47,7 +47,7 @@ def _pivot(series: pa.Table) -> pa.Table:
         present[at] = True
         columns.append(pa.array(values, pa.float64(), mask=~present))
         names.append(key)
-    return pa.table(columns, names=names)
+    return pa.Table.from_arrays(columns, names=names)
 
 
 def _in_force(ts: np.ndarray, change_ts: np.ndarray, values: pa.ChunkedArray) -> pa.Array:

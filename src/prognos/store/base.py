@@ -169,15 +169,15 @@ def to_tables(readings: Sequence[Reading]) -> tuple[pa.Table, pa.Table, pa.Table
             lat.append(r.location[0])
             lon.append(r.location[1])
     s, i, f = pa.string(), pa.int64(), pa.float64()
-    telemetry = pa.table(
+    telemetry = pa.Table.from_arrays(
         [pa.array(dev, s), pa.array(key, s), pa.array(ts, i), pa.array(val, f)],
         names=["device_id", "key", "ts", "value"],
     )
-    states = pa.table(
+    states = pa.Table.from_arrays(
         [pa.array(s_dev, s), pa.array(s_key, s), pa.array(s_ts, i), pa.array(s_val, s)],
         names=["device_id", "key", "ts", "value"],
     )
-    locations = pa.table(
+    locations = pa.Table.from_arrays(
         [pa.array(l_dev, s), pa.array(l_ts, i), pa.array(lat, f), pa.array(lon, f)],
         names=["device_id", "ts", "lat", "lon"],
     )

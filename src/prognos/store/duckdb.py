@@ -70,9 +70,13 @@ class DuckDBStore:
         except duckdb.IOException as exc:
             raise StoreUnavailable(
                 f"cannot open {self.path}: {exc}. DuckDB allows one process per file: "
-                "stop the server using it, or ask that server over HTTP"
+                "stop the server using it, or ask that server over HTTP (e.g. prognos devices list --api URL)"
             ) from None
         self._con.execute(SCHEMA)
+        # Registering Arrow data makes DuckDB import pandas once (~2 s): pay that at start-up, not in
+        # the first write, where every reading waiting for its acknowledgement would pay it.
+        self._con.register("_warm_up", pa.Table.from_pydict({"x": [1]}))
+        self._con.unregister("_warm_up")
         self._write_lock = threading.Lock()  # one writer; readers use their own cursors
 
     def _cursor(self) -> Any:
@@ -83,7 +87,7 @@ class DuckDBStore:
             return 0
         telemetry, states, locations = to_tables(readings)
         seen = seen_ranges(readings)
-        devices = pa.table(
+        devices = pa.Table.from_pydict(
             {
                 "device_id": list(seen),
                 "lo": [v[0] for v in seen.values()],

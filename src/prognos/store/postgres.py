@@ -197,4 +197,4 @@ class PostgresStore:
         with self._pool.connection() as con:
             rows = con.execute(sql, params).fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
-        return pa.table([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
+        return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
