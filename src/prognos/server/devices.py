@@ -52,9 +52,7 @@ def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
     async def telemetry(request: Request) -> Response:
         device_id = request.path_params["device_id"]
         q = request.query_params
-        end = parse_time(q["end"], field="end") if "end" in q else now_ms()
-        start = parse_time(q["start"], field="start") if "start" in q else end - 86_400_000
-        keys = [k for k in q.get("keys", "").split(",") if k] or None
+        start, end, keys = _window(q, default_span=86_400_000)
         interval = _interval(q, start, end)
         if interval is None:
             table = await run_in_threadpool(store.read, device_id, start, end, keys)
@@ -83,10 +81,7 @@ def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
 
     async def asof_join(request: Request) -> Response:
         device_id = request.path_params["device_id"]
-        q = request.query_params
-        end = parse_time(q["end"], field="end") if "end" in q else now_ms()
-        start = parse_time(q["start"], field="start") if "start" in q else end - 3_600_000
-        keys = [k for k in q.get("keys", "").split(",") if k] or None
+        start, end, keys = _window(request.query_params, default_span=3_600_000)
         table = await run_in_threadpool(asof, store, device_id, start, end, keys)
         return respond({"device_id": device_id, "columns": table.to_pydict()})
 
@@ -111,6 +106,14 @@ def parse_duration(text: str, field: str = "interval") -> int:
             f"{field}: expected a duration like 500ms, 10s, 5m, 1h, got {text!r}", field=field, value=text
         )
     return max(1, int(float(m.group(1)) * UNIT_MS[m.group(2)]))
+
+
+def _window(q: Any, default_span: int) -> tuple[int, int, list[str] | None]:
+    """``start``, ``end`` (ISO or epoch ms; default: the span before now) and ``keys`` of a query."""
+    end = parse_time(q["end"], field="end") if "end" in q else now_ms()
+    start = parse_time(q["start"], field="start") if "start" in q else end - default_span
+    keys = [k for k in q.get("keys", "").split(",") if k] or None
+    return start, end, keys
 
 
 def _interval(q: Any, start: int, end: int) -> int | None:
