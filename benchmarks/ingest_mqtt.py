@@ -85,7 +85,11 @@ def prognos(n: int, args: argparse.Namespace) -> tuple[float, int]:
         pub.wait()
     broker.stop()
     store = open_store(store_url)
-    stored = store._cursor().execute("SELECT count(DISTINCT (device_id, ts)) FROM telemetry").fetchone()[0]  # type: ignore[attr-defined]
+    stored = (
+        store._cursor()
+        .execute("SELECT count(DISTINCT (device_id, ts)) FROM telemetry JOIN series USING (series_id)")
+        .fetchone()[0]
+    )  # type: ignore[attr-defined]
     store.close()
     return n / (t_last - t0), stored
 

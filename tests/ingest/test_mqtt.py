@@ -233,11 +233,12 @@ def test_kill_9_while_publishing_loses_nothing_acknowledged_and_duplicates_nothi
     store = open_store(store_url)
     try:
         con = store._cursor()  # type: ignore[attr-defined]
-        stored = set(con.execute("SELECT DISTINCT device_id, ts FROM telemetry").fetchall())
+        rows = "telemetry JOIN series USING (series_id)"
+        stored = set(con.execute(f"SELECT DISTINCT device_id, ts FROM {rows}").fetchall())
         dupes = con.execute(
-            "SELECT count(*) FROM (SELECT device_id, key, ts FROM telemetry GROUP BY ALL HAVING count(*) > 1)"
+            f"SELECT count(*) FROM (SELECT device_id, key, ts FROM {rows} GROUP BY ALL HAVING count(*) > 1)"
         ).fetchone()[0]
-        sizes = {n for (n,) in con.execute("SELECT count(*) FROM telemetry GROUP BY device_id, ts").fetchall()}
+        sizes = {n for (n,) in con.execute(f"SELECT count(*) FROM {rows} GROUP BY device_id, ts").fetchall()}
     finally:
         store.close()
     assert acked - stored == set(), f"{len(acked - stored)} acknowledged readings missing"

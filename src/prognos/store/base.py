@@ -10,7 +10,7 @@ Query results are Arrow tables so that a year of data crosses no Python loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -190,3 +190,34 @@ def redact(url: str) -> str:
 
     password = urlsplit(url).password
     return url.replace(f":{password}@", ":***@") if password else url
+
+
+Pairs = list[tuple[str, str]]
+
+
+class SeriesIds:
+    """``(device_id, key)`` → integer series id, cached; unknown pairs are created by ``create``.
+
+    ``create`` must commit the new series on its own (not in the caller's transaction), so the cache
+    never holds an id the database does not have.
+    """
+
+    def __init__(self, create: Callable[[Pairs], dict[tuple[str, str], int]]) -> None:
+        self._create = create
+        self._ids: dict[str, dict[str, int]] = {}
+
+    def column(self, readings: Sequence[Reading]) -> list[int]:
+        """The series id of every numeric value, in the order `to_tables` lays the values out."""
+        missing: set[tuple[str, str]] = set()
+        for r in readings:
+            known = self._ids.get(r.device_id, {})
+            if not r.values.keys() <= known.keys():
+                missing.update((r.device_id, k) for k in r.values if k not in known)
+        if missing:
+            for (device_id, key), sid in self._create(sorted(missing)).items():
+                self._ids.setdefault(device_id, {})[key] = sid
+        out: list[int] = []
+        for r in readings:
+            if r.values:
+                out += map(self._ids[r.device_id].__getitem__, r.values)
+        return out
