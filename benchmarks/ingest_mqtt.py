@@ -75,7 +75,7 @@ def baseline(n: int, args: argparse.Namespace) -> float:
 def prognos(n: int, args: argparse.Namespace) -> tuple[float, int]:
     broker = Mosquitto().start()
     path = tempfile.mkdtemp(prefix="prognos-bench-mqtt-")
-    store_url = f"duckdb:///{path}/bench.duckdb"
+    store_url = f"duckdb:///{path}/bench.duckdb{args.store_options}"
     with Server(store_url, "--mqtt", broker.url, "--mqtt-client-id", "bench-prognos") as server:
         time.sleep(0.3)
         t0, pub = publish(broker, args.devices, args.rate, args.seconds)
@@ -99,6 +99,7 @@ def main() -> None:
     p.add_argument("--devices", type=int, default=100)
     p.add_argument("--rate", type=float, default=10.0)
     p.add_argument("--seconds", type=float, default=60.0, help="simulated seconds (messages = devices × rate × s)")
+    p.add_argument("--store-options", default="", help="appended to the DuckDB URL, e.g. ?threads=1")
     p.add_argument("--rounds", type=int, default=3, help="baseline/prognos pairs; the median ratio is reported")
     args = p.parse_args()
     n = expected(args.devices, args.rate, args.seconds)

@@ -18,3 +18,11 @@ def test_bad_values_name_the_variable():
         open_store("sqlite:///x")
     with pytest.raises(ConfigError, match="names no file"):
         open_store("duckdb://")
+
+
+def test_duckdb_url_options(tmp_path):
+    store = open_store(f"duckdb:///{tmp_path}/a.duckdb?threads=1")
+    assert store._con.execute("SELECT current_setting('threads')").fetchone() == (1,)  # type: ignore[attr-defined]
+    store.close()
+    with pytest.raises(ConfigError, match="threads must be a positive integer"):
+        open_store(f"duckdb:///{tmp_path}/b.duckdb?threads=zero")

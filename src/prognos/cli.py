@@ -14,7 +14,7 @@ import click
 
 from prognos import __version__
 from prognos.config import Settings
-from prognos.errors import ConfigError, InvalidInput, MissingExtra, PrognosError
+from prognos.errors import ConfigError, InvalidInput, MissingExtra, PrognosError, require
 
 STORE = click.option(
     "--store",
@@ -285,7 +285,7 @@ def demo(store: str | None, devices: int, rate: float, duration: float, port: in
 
 
 def _api_get(api: str, path: str) -> Any:
-    httpx = __import__("prognos.errors", fromlist=["require"]).require("httpx", "serve")
+    httpx = require("httpx", "serve")
     try:
         resp = httpx.get(api.rstrip("/") + path, timeout=30)
     except httpx.HTTPError as exc:

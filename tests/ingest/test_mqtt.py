@@ -51,7 +51,7 @@ def publish(c: mqtt.Client, topic: str, body) -> None:
 
 def source(broker: Mosquitto, store, client_id: str, **kw) -> tuple[MqttSource, BatchWriter]:
     writer = BatchWriter(store)
-    src = MqttSource(broker.url, writer.submit, client_id=client_id, on_device=_register(store), **kw)
+    src = MqttSource(broker.url, writer.submit_then, client_id=client_id, on_device=_register(store), **kw)
     src.start()
     assert wait_connected(src)
     time.sleep(0.2)  # subscriptions settle

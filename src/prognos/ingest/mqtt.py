@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -38,7 +37,7 @@ log = logging.getLogger(__name__)
 DEVICE_TOPIC = "prognos/devices/+/telemetry"
 GATEWAY_TOPIC = "v1/gateway/telemetry"
 CONNECT_TOPIC = "v1/gateway/connect"
-Submit = Callable[..., "Future[int]"]
+Submit = Callable[..., None]  # BatchWriter.submit_then
 OnDevice = Callable[[str, "str | None"], None]
 
 
@@ -187,21 +186,19 @@ class MqttSource:
         self._store(decoded.readings, msg.mid, msg.qos)
 
     def _store(self, readings: list[Reading], mid: int, qos: int, attempt: int = 0) -> None:
-        fut = self.submit(readings, block=True)
-
-        def done(f: Future[int]) -> None:
-            if f.exception() is None:
+        def done(error: BaseException | None) -> None:  # on the writer thread, in submission order
+            if error is None:
                 self.stats.readings += len(readings)
                 if self._client is not None:
                     self._client.ack(mid, qos)
                 return
             # Not acknowledged: retry; if we die first, the broker redelivers.
             self.stats.write_retries += 1
-            self.stats.last_error = f"store write failed: {f.exception()}"
+            self.stats.last_error = f"store write failed: {error}"
             delay = min(30.0, 0.5 * 2**attempt)
             threading.Timer(delay, self._store, (readings, mid, qos, attempt + 1)).start()
 
-        fut.add_done_callback(done)
+        self.submit(readings, done, block=True)  # blocks when the store falls behind: back-pressure to the broker
 
     def _decode(self, topic: str, payload: bytes) -> Decoded | None:
         parts = topic.split("/")

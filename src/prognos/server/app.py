@@ -69,7 +69,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> Starlette:
     if settings.mqtt:
         from prognos.ingest.mqtt import MqttSource
 
-        mqtt = MqttSource.from_settings(settings, writer.submit, limits, on_device=_register(store))
+        mqtt = MqttSource.from_settings(settings, writer.submit_then, limits, on_device=_register(store))
 
     async def health(request: Request) -> Response:
         mqtt_status = mqtt.status() if mqtt else None

@@ -20,19 +20,34 @@ __all__ = ["DEFAULT_URL", "Agg", "MemoryStore", "Store", "asof", "open_store"]
 
 
 def open_store(url: str = DEFAULT_URL) -> Store:
-    """``memory://``, ``duckdb:///relative/path.duckdb`` (``duckdb:////abs/path``) or ``postgresql://…``."""
+    """``memory://``, ``duckdb:///relative/path.duckdb`` (``duckdb:////abs/path``) or ``postgresql://…``.
+
+    DuckDB takes ``?threads=N`` (default: one per core) to bound the cores its queries use.
+    """
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         return MemoryStore()
     if scheme == "duckdb":
         from prognos.store.duckdb import DuckDBStore
 
-        path = url.removeprefix("duckdb://").removeprefix("/")
+        parts = urlsplit(url)
+        path = (parts.netloc + parts.path).removeprefix("/")
         if not path:
             raise ConfigError(f"store URL {url!r} names no file: expected duckdb:///path/to/file.duckdb")
-        return DuckDBStore(path)
+        return DuckDBStore(path, threads=_int_option(parts.query, "threads", url))
     if scheme in ("postgresql", "postgres"):
         from prognos.store.postgres import PostgresStore
 
         return PostgresStore(url)
     raise ConfigError(f"unknown store URL {url!r}: expected memory://, duckdb:///PATH or postgresql://…")
+
+
+def _int_option(query: str, name: str, url: str) -> int | None:
+    from urllib.parse import parse_qs
+
+    values = parse_qs(query).get(name)
+    if not values:
+        return None
+    if not values[-1].isdigit() or int(values[-1]) < 1:
+        raise ConfigError(f"store URL {url!r}: {name} must be a positive integer, got {values[-1]!r}")
+    return int(values[-1])

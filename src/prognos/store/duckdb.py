@@ -64,7 +64,7 @@ AGG_SQL = {
 
 
 class DuckDBStore:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
         duckdb = require("duckdb", "all")
         self.path = Path(path)
         self.url = f"duckdb:///{self.path}"
@@ -72,7 +72,8 @@ class DuckDBStore:
         try:
             self._con = duckdb.connect(
                 str(self.path),
-                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+                | ({"threads": threads} if threads else {}),
             )
         except duckdb.IOException as exc:
             raise StoreUnavailable(

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -21,6 +21,9 @@ from prognos.store.base import Store
 from prognos.types import Reading
 
 log = logging.getLogger(__name__)
+
+
+Done = Callable[[BaseException | None], None]
 
 
 class Overloaded(PrognosError, RuntimeError):
@@ -43,7 +46,7 @@ class BatchWriter:
         self.max_batch = max_batch
         self.max_pending = max_pending
         self.stats = WriterStats()
-        self._queue: deque[tuple[Sequence[Reading], Future[int]]] = deque()
+        self._queue: deque[tuple[Sequence[Reading], Done]] = deque()
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="prognos-writer", daemon=True)
@@ -55,6 +58,21 @@ class BatchWriter:
         When more than ``max_pending`` readings wait, raise `Overloaded` (or wait, with ``block``).
         """
         fut: Future[int] = Future()
+        values = sum(len(r.values) for r in readings)
+
+        def done(error: BaseException | None) -> None:
+            fut.set_result(values) if error is None else fut.set_exception(error)
+
+        self.submit_then(readings, done, block, timeout)
+        return fut
+
+    def submit_then(
+        self, readings: Sequence[Reading], done: Done, block: bool = False, timeout: float | None = None
+    ) -> None:
+        """Queue readings; ``done(None)`` runs on the writer thread once they are durable, ``done(error)`` if not.
+
+        The lean form of `submit` for transports that acknowledge per message (no future per message).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self.stats.pending + len(readings) > self.max_pending and self.stats.pending:
@@ -66,10 +84,9 @@ class BatchWriter:
                 self._cond.wait(remaining)
             if self._closed:
                 raise PrognosError("the writer is closed")
-            self._queue.append((readings, fut))
+            self._queue.append((readings, done))
             self.stats.pending += len(readings)
             self._cond.notify_all()
-        return fut
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop."""
@@ -86,16 +103,16 @@ class BatchWriter:
                 if not self._queue:
                     return
                 batch: list[Reading] = []
-                futures: list[tuple[Future[int], Sequence[Reading]]] = []
+                callbacks: list[Done] = []
                 n = 0
                 while self._queue and (n == 0 or n + len(self._queue[0][0]) <= self.max_batch):
-                    readings, fut = self._queue.popleft()
+                    readings, done = self._queue.popleft()
                     batch.extend(readings)
-                    futures.append((fut, readings))
+                    callbacks.append(done)
                     n += len(readings)
-            self._commit(batch, futures)
+            self._commit(batch, callbacks)
 
-    def _commit(self, batch: list[Reading], futures: list[tuple[Future[int], Sequence[Reading]]]) -> None:
+    def _commit(self, batch: list[Reading], callbacks: list[Done]) -> None:
         try:
             self.store.write(batch)
         except Exception as exc:  # the store failed: every waiting transport must hear it
@@ -111,8 +128,8 @@ class BatchWriter:
         with self._cond:
             self.stats.pending -= len(batch)
             self._cond.notify_all()
-        for fut, readings in futures:
-            if outcome is None:
-                fut.set_result(sum(len(r.values) for r in readings))
-            else:
-                fut.set_exception(outcome)
+        for done in callbacks:  # in submission order, so per-message acknowledgements keep their order
+            try:
+                done(outcome)
+            except Exception:
+                log.exception("a write callback failed")
