@@ -103,3 +103,49 @@ def mosquitto_binary() -> str:
     if not found:
         raise RuntimeError("mosquitto is not installed: apt-get install mosquitto")
     return found[0]
+
+
+class ServerProcess:
+    """``prognos serve`` in its own process, as in production; ready once health says so."""
+
+    def __init__(self, store: str, *extra: str) -> None:
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="prognos-serve-", suffix=".log", delete=False)  # noqa: SIM115
+        cmd = [sys.executable, "-m", "prognos.cli", "--log-level", "WARNING", "serve", "--store", store,
+               "--port", str(self.port), *extra]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def __enter__(self) -> ServerProcess:
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                h = httpx.get(f"{self.url}/api/v1/health").json()
+                if h["mqtt"] is None or h["mqtt"]["connected"]:
+                    time.sleep(0.2)  # subscriptions settle
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {Path(self.log.name).read_text()}")
+            time.sleep(0.1)
+
+    def health(self) -> dict:
+        import httpx
+
+        return httpx.get(f"{self.url}/api/v1/health", timeout=10).json()
+
+    def kill(self) -> None:
+        """kill -9: no shutdown hook runs."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+        self.log.close()

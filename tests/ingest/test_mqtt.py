@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import orjson
@@ -24,7 +18,7 @@ from prognos.sim.send import MqttTarget, run
 from prognos.store import MemoryStore, open_store
 from prognos.store.writer import BatchWriter
 from prognos.types import now_ms
-from tests.services import Mosquitto, free_port
+from tests.services import Mosquitto, ServerProcess, free_port
 
 T = now_ms() - 60_000
 
@@ -152,46 +146,27 @@ def test_broker_loss_shows_in_health_and_prognos_reconnects(tmp_path):
     b.stop()
 
 
-def serve(store_url: str, broker: Mosquitto, client_id: str, group: str | None = None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "prognos.cli", "--log-level", "WARNING", "serve", "--store", store_url,
-           "--port", str(port), "--mqtt", broker.url, "--mqtt-client-id", client_id]  # fmt: skip
-    if group:
-        cmd += ["--mqtt-group", group]
-    log = tempfile.NamedTemporaryFile(prefix="prognos-serve-", suffix=".log", delete=False)  # noqa: SIM115
-    with log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{url}/api/v1/health").json()["mqtt"]["connected"]
-        except httpx.HTTPError:
-            assert proc.poll() is None, Path(log.name).read_text()
-            return False
-
-    eventually(up, timeout=30)
-    time.sleep(0.3)
-    return proc, url
+def serve(store_url: str, broker: Mosquitto, client_id: str, group: str | None = None) -> ServerProcess:
+    extra = ["--mqtt", broker.url, "--mqtt-client-id", client_id, *(["--mqtt-group", group] if group else [])]
+    return ServerProcess(store_url, *extra).__enter__()
 
 
 def test_shared_subscription_splits_the_load_between_two_processes(broker, fresh_pg):
-    a, url_a = serve(fresh_pg, broker, "t-share-a", group="g1")
-    b, url_b = serve(fresh_pg, broker, "t-share-b", group="g1")
+    a = serve(fresh_pg, broker, "t-share-a", group="g1")
+    b = serve(fresh_pg, broker, "t-share-b", group="g1")
     try:
         pub = publisher(broker, "t-share-pub")
         for i in range(400):
             pub.publish(f"prognos/devices/s-{i % 8}/telemetry", orjson.dumps({"ts": T + i, "values": {"x": i}}), qos=1)
         store = open_store(fresh_pg)
         eventually(lambda: sum(count(store, f"s-{d}") for d in range(8)) == 400)
-        got = [httpx.get(f"{u}/api/v1/health").json()["mqtt"]["readings"] for u in (url_a, url_b)]
+        got = [s.health()["mqtt"]["readings"] for s in (a, b)]
         assert sum(got) == 400 and min(got) > 0, got  # each message once, both processes took a share
         store.close()
         pub.loop_stop()
     finally:
-        for p in (a, b):
-            p.terminate()
-            p.wait(10)
+        for s in (a, b):
+            s.__exit__()
 
 
 def settle(url: str, quiet: float = 1.5, timeout: float = 90) -> None:
@@ -212,24 +187,22 @@ def settle(url: str, quiet: float = 1.5, timeout: float = 90) -> None:
 @pytest.mark.slow
 def test_kill_9_while_publishing_loses_nothing_acknowledged_and_duplicates_nothing(broker, tmp_path):
     store_url = f"duckdb:///{tmp_path}/kill.duckdb"
-    proc, _ = serve(store_url, broker, "t-kill")
+    server = serve(store_url, broker, "t-kill")
     fleet = Fleet(devices=20, rate=5, duration=30, seed=3, start=T - 3_600_000)
     target = MqttTarget(broker.url, client_id="t-kill-sim", inflight=200, record=True)
     sender = threading.Thread(target=run, args=(fleet, target), kwargs={"realtime": False})
     sender.start()
     while target.acknowledged < 1000:  # kill while the fleet is still publishing
         time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    server.kill()
     killed_at = target.acknowledged
-    proc, url = serve(store_url, broker, "t-kill")  # same client id: the broker kept the session
+    server = serve(store_url, broker, "t-kill")  # same client id: the broker kept the session
     sender.join(120)
     assert not sender.is_alive() and target.acknowledged > killed_at
     acked = set(target.acked)
     assert len(acked) == target.acknowledged == fleet.samples * 20 - _never_sent(fleet)
-    settle(url)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(30)
+    settle(server.url)
+    server.__exit__()
     store = open_store(store_url)
     try:
         con = store._cursor()  # type: ignore[attr-defined]
