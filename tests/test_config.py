@@ -26,3 +26,8 @@ def test_duckdb_url_options(tmp_path):
     store.close()
     with pytest.raises(ConfigError, match="threads must be a positive integer"):
         open_store(f"duckdb:///{tmp_path}/b.duckdb?threads=zero")
+
+
+def test_optional_integers_from_the_environment():
+    assert Settings.from_env({"PROGNOS_RETENTION_DAYS": "30"}).retention_days == 30
+    assert Settings.from_env({}).retention_days is None

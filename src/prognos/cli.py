@@ -57,6 +57,7 @@ def main(log_level: str) -> None:
 @click.option("--mqtt", default=None, help="Also ingest from this broker: mqtt://HOST:PORT.")
 @click.option("--mqtt-client-id", default=None, help="Stable MQTT client id (the broker keeps the session by it).")
 @click.option("--mqtt-group", default=None, help="Shared subscription group: processes in one group split the load.")
+@click.option("--retention-days", type=int, default=None, help="Drop data older than this, checked hourly.")
 @edge
 def serve(
     store: str | None,
@@ -65,10 +66,17 @@ def serve(
     mqtt: str | None,
     mqtt_client_id: str | None,
     mqtt_group: str | None,
+    retention_days: int | None,
 ) -> None:
     """Run the server: HTTP API and ingestion, MQTT with --mqtt."""
     settings = Settings.from_env(
-        store=store, host=host, port=port, mqtt=mqtt, mqtt_client_id=mqtt_client_id, mqtt_group=mqtt_group
+        store=store,
+        host=host,
+        port=port,
+        mqtt=mqtt,
+        mqtt_client_id=mqtt_client_id,
+        mqtt_group=mqtt_group,
+        retention_days=retention_days,
     )
     from prognos.server.run import run
 

@@ -26,6 +26,8 @@ class Settings:
     max_body: int = 16 * 1024 * 1024
     max_future_ms: int = 86_400_000
     max_pending: int = 1_000_000
+    retention_days: int | None = None  # the server drops older data every retention_check seconds
+    retention_check: int = 3600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
@@ -40,7 +42,7 @@ class Settings:
 
 
 def _convert(name: str, raw: str, kind: Any) -> Any:
-    if kind in ("int", int):
+    if kind in ("int", int, "int | None"):
         try:
             return int(raw)
         except ValueError:

@@ -74,6 +74,7 @@ def test_device_gateway_and_connect_topics_land_in_the_store(broker):
     assert src.status()["connected"] and src.status()["session_present"] is False
     src.stop()
     writer.close()
+    pub.disconnect()
     pub.loop_stop()
 
 
@@ -103,6 +104,7 @@ def test_bad_messages_are_reported_to_the_device_and_good_values_kept(broker):
     assert src.stats.rejected >= 10 and src.status()["connected"]
     src.stop()
     writer.close()
+    pub.disconnect()
     pub.loop_stop()
 
 
@@ -119,6 +121,7 @@ def test_messages_published_while_prognos_is_down_arrive_when_it_returns(broker)
     src2.stop()
     writer.close()
     writer2.close()
+    pub.disconnect()
     pub.loop_stop()
 
 
@@ -141,6 +144,7 @@ def test_broker_loss_shows_in_health_and_prognos_reconnects(tmp_path):
         publish(pub, "prognos/devices/r-1/telemetry", {"ts": T, "values": {"x": 1}})
         eventually(lambda: count(store, "r-1") == 1)
         assert http.get("/api/v1/health").json()["mqtt"]["connects"] >= 2
+        pub.disconnect()
         pub.loop_stop()
     store.close()
     b.stop()
@@ -163,6 +167,7 @@ def test_shared_subscription_splits_the_load_between_two_processes(broker, fresh
         got = [s.health()["mqtt"]["readings"] for s in (a, b)]
         assert sum(got) == 400 and min(got) > 0, got  # each message once, both processes took a share
         store.close()
+        pub.disconnect()
         pub.loop_stop()
     finally:
         for s in (a, b):

@@ -57,3 +57,32 @@ def test_unknown_route_and_method_are_clean_errors(live):
     assert live.http.get("/api/v1/nothing").status_code == 404
     r = live.http.delete("/api/v1/devices")
     assert r.status_code == 405 and "error" in r.json()
+
+
+def test_latest_values_of_the_fleet(live):
+    live.store.write([Reading("a", T, {"x": 1.0}), Reading("a", T + 1, {"x": 2.0}), Reading("b", T, {"y": 3.0})])
+    assert live.http.get("/api/v1/latest").json()["latest"] == {
+        "a": {"x": {"ts": T + 1, "value": 2.0}}, "b": {"y": {"ts": T, "value": 3.0}}
+    }  # fmt: skip
+    assert list(live.http.get("/api/v1/latest", params={"devices": "b"}).json()["latest"]) == ["b"]
+
+
+def test_the_server_applies_retention_by_itself(tmp_path):
+    from prognos.config import Settings
+    from prognos.server import create_app
+    from prognos.server.background import BackgroundServer
+    from prognos.store import open_store
+    from tests.services import free_port
+
+    store = open_store(f"duckdb:///{tmp_path}/r.duckdb")
+    old, new = now_ms() - 3 * 86_400_000, now_ms() - 1000
+    store.write([Reading("d", old, {"x": 1.0}), Reading("d", new, {"x": 2.0})])
+    app = create_app(store, Settings(retention_days=2, retention_check=1))
+    with BackgroundServer(app, port=free_port()):
+        import time
+
+        deadline = time.monotonic() + 10
+        while store.read("d", old - 1, now_ms()).num_rows != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert store.read("d", old - 1, now_ms()).column("ts").to_pylist() == [new]
+    store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +27,7 @@ from prognos.server import devices
 from prognos.store import Store
 from prognos.store.base import redact
 from prognos.store.writer import BatchWriter, Overloaded
+from prognos.types import now_ms
 
 log = logging.getLogger("prognos.server")
 
@@ -89,9 +92,12 @@ def create_app(store: Store, settings: Settings = Settings()) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if mqtt:
             mqtt.start()
+        retention = asyncio.create_task(_retain(store, settings)) if settings.retention_days else None
         try:
             yield
         finally:
+            if retention:
+                retention.cancel()
             if mqtt:
                 mqtt.stop()
             writer.close()
@@ -107,6 +113,18 @@ def create_app(store: Store, settings: Settings = Settings()) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.store, app.state.writer, app.state.mqtt = store, writer, mqtt
     return app
+
+
+async def _retain(store: Store, settings: Settings) -> None:
+    """Drop data older than the retention period, now and every ``retention_check`` seconds."""
+    assert settings.retention_days is not None
+    while True:
+        try:
+            dropped = await run_in_threadpool(store.retain, now_ms() - settings.retention_days * 86_400_000)
+            log.info("retention: dropped %d rows older than %d days", dropped, settings.retention_days)
+        except PrognosError as exc:
+            log.error("retention failed: %s", exc)
+        await asyncio.sleep(settings.retention_check)
 
 
 def _register(store: Store) -> Any:

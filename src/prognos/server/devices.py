@@ -29,6 +29,14 @@ def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
         devices = await run_in_threadpool(store.devices)
         return respond({"devices": [d.as_dict() for d in devices]})
 
+    async def latest(request: Request) -> Response:
+        ids = [d for d in request.query_params.get("devices", "").split(",") if d] or None
+        table = await run_in_threadpool(store.latest, ids)
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for r in table.to_pylist():
+            out.setdefault(r["device_id"], {})[r["key"]] = {"ts": r["ts"], "value": r["value"]}
+        return respond({"latest": out})
+
     async def get_device(request: Request) -> Response:
         device_id = request.path_params["device_id"]
         device = await run_in_threadpool(store.device, device_id)
@@ -87,6 +95,7 @@ def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
 
     return [
         Route("/api/v1/devices", list_devices, methods=["GET"]),
+        Route("/api/v1/latest", latest, methods=["GET"]),
         Route("/api/v1/devices/{device_id}", get_device, methods=["GET"]),
         Route("/api/v1/devices/{device_id}", patch_device, methods=["PATCH"]),
         Route("/api/v1/devices/{device_id}/telemetry", telemetry, methods=["GET"]),
