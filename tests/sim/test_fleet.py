@@ -70,3 +70,15 @@ def test_parquet_output_has_truth_beside_it_and_matches_the_stream(tmp_path):
     assert table.num_rows == len(streamed)
     row = table.filter(pc.equal(table.column("device_id"), streamed[0].device_id)).slice(0, 1).to_pylist()[0]
     assert all(row[k] == v for k, v in streamed[0].values.items())
+
+
+def test_every_fault_in_the_truth_is_visible_in_the_data():
+    """No fault may lie where the machine has already failed and sends nothing."""
+    for seed in range(5):
+        f = Fleet(30, 1, 3600, seed=seed, start=T, faults_per_device=2)
+        for d in f.devices:
+            for fault in d.faults:
+                assert fault.start < fault.end
+                assert f.start <= fault.start and fault.end <= f.start + 3_600_000
+                if d.failure is not None:
+                    assert fault.end <= d.failure, (seed, d.device_id, fault)

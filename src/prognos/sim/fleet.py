@@ -19,7 +19,7 @@ the same seed gives the same numbers whatever the consumer reads first.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -167,7 +167,9 @@ class Fleet:
             np.array(modes[:-1]),
         )
         for _ in range(rng.poisson(n_faults)):
-            dev.faults.append(self._fault(dev, rng))
+            fault = self._fault(dev, rng)
+            if failure is None or fault.start < failure:  # a failed machine sends nothing: no fault to see
+                dev.faults.append(fault if failure is None else replace(fault, end=min(fault.end, failure)))
         return dev
 
     def _fault(self, dev: SimDevice, rng: np.random.Generator) -> Fault:
