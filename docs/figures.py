@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from prognos.sim import Fleet  # noqa: E402
-from prognos.sim.fleet import MODES  # noqa: E402
+from prognos.sim import Fleet
+from prognos.sim.fleet import MODES
 
 OUT = Path(__file__).parent
 COLOURS = {"spike": "#d62728", "drift": "#9467bd", "stuck": "#7f7f7f", "vibration": "#ff7f0e", "overheat": "#8c564b"}
