@@ -1,0 +1,8 @@
+"""Series → model-ready windows: pure functions and fitted transforms, shared by training and serving."""
+
+from prognos.features.scaling import RegimeScaler
+from prognos.features.splits import by_unit
+from prognos.features.targets import rul
+from prognos.features.windows import last_window, sliding, window_ends
+
+__all__ = ["RegimeScaler", "by_unit", "last_window", "rul", "sliding", "window_ends"]
