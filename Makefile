@@ -9,9 +9,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
 
-# uv installs the stack in seconds; it ignores pip's config, so pass the local wheel folder along.
+# uv installs the stack in seconds; it ignores pip's config, so pass the local wheel folder along
+# (the CPU build of torch lives there; without it torch==2.13.0 resolves to the CUDA build).
+FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(wildcard /opt/wheels))
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/uv pip install --python $(BIN)/python -q $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS)) -e '.[dev]'
+	$(BIN)/uv pip install --python $(BIN)/python -q $(if $(FIND_LINKS),--find-links $(FIND_LINKS)) -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,0 +1,1 @@
+"""PyTorch model definitions: the only torch import besides ``prognos.train``."""

@@ -1,0 +1,1 @@
+"""Windows → fitted model → ONNX: the training loop, exports and evaluation. Imports torch."""

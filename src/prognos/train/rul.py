@@ -1,0 +1,58 @@
+"""The RUL estimator: hyper-parameters in, fitted network out (scikit-learn's contract)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prognos.errors import InvalidInput
+from prognos.models.rul import RULNet, pinball
+from prognos.train import export, loop
+
+
+class RULRegressor:
+    """Windows (n, window, sensors) → RUL quantiles (n, 3): 10 %, 50 %, 90 %.
+
+    The constructor only stores hyper-parameters; `fit` builds ``net_`` and ``history_``.
+    Targets are learned in units of ``cap`` so that the loss sees numbers near 1.
+    """
+
+    def __init__(self, channels: int = 16, kernel: int = 9, layers: int = 3, hidden: int = 32,
+                 dropout: float = 0.5, epochs: int = 80, batch: int = 256, lr: float = 1e-3, patience: int = 12,
+                 cap: float = 125.0, seed: int = 0, progress: bool = False) -> None:  # fmt: skip
+        self.channels, self.kernel, self.layers, self.hidden, self.dropout = channels, kernel, layers, hidden, dropout
+        self.epochs, self.batch, self.lr, self.patience = epochs, batch, lr, patience
+        self.cap, self.seed, self.progress = cap, seed, progress
+
+    def get_params(self) -> dict[str, Any]:
+        return dict(vars(self)) if not hasattr(self, "net_") else {k: v for k, v in vars(self).items() if
+                                                                   not k.endswith("_")}  # fmt: skip
+
+    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> RULRegressor:
+        _check(x, "x")
+        _check(x_val, "x_val")
+        if len(y) != len(x) or len(y_val) != len(x_val):
+            raise InvalidInput("targets and windows differ in length", field="y", value=(len(x), len(y)))
+        loop.seed_everything(self.seed)
+        self.net_ = RULNet(x.shape[2], x.shape[1], self.channels, self.kernel, self.layers, self.hidden, self.dropout)
+        self.history_ = loop.fit(self.net_, pinball, x, y / self.cap, x_val, y_val / self.cap, epochs=self.epochs,
+                                 batch=self.batch, lr=self.lr, patience=self.patience, seed=self.seed,
+                                 progress=self.progress, desc="rul")  # fmt: skip
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        _check(x, "x")
+        return loop.predict(self.net_, x) * self.cap
+
+    def to_onnx(self, path: str | Path, example: np.ndarray) -> Path:
+        """Export; the ONNX graph outputs quantiles in units of ``cap`` (multiply to get cycles)."""
+        return export.to_onnx(self.net_, example, path)
+
+
+def _check(x: np.ndarray, field: str) -> None:
+    if not isinstance(x, np.ndarray) or x.ndim != 3:
+        raise InvalidInput(f"{field}: expected windows of shape (n, window, sensors), got {np.shape(x)}", field=field)
+    if not np.isfinite(x).all():
+        raise InvalidInput(f"{field}: {int((~np.isfinite(x)).sum())} values are NaN or infinite", field=field)

@@ -1,0 +1,88 @@
+"""Checks every model family must pass, generated per family (River's check_estimator, in small).
+
+Input not mutated; outputs finite and of the documented shape; seeded runs reproducible;
+the ONNX export reproduces PyTorch within 1e-4 on held-out windows; bad input is refused clearly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prognos.errors import InvalidInput
+from prognos.train.export import PARITY_TOLERANCE, parity
+from prognos.train.rul import RULRegressor
+
+
+def rul_data(seed: int = 0):
+    """Tiny run-to-failure windows: a sensor that drifts as life runs out, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.uniform(0, 125, 400)
+    x = rng.normal(0, 0.3, (400, 12, 4))
+    x[:, :, 0] += (125 - y)[:, None] / 40 + np.linspace(0, 0.2, 12)
+    return x[:300], y[:300], x[300:], y[300:]
+
+
+FAMILIES = {
+    "rul": (lambda seed: RULRegressor(channels=8, kernel=3, layers=2, hidden=16, epochs=6, seed=seed), rul_data, 3),
+}
+
+
+@pytest.fixture(params=sorted(FAMILIES), scope="module")
+def family(request):
+    make, data, width = FAMILIES[request.param]
+    x, y, xv, yv = data()
+    model = make(0).fit(x, y, xv, yv)
+    return request.param, make, (x, y, xv, yv), width, model
+
+
+def test_fit_returns_self_and_learned_state_ends_in_underscore(family):
+    _, make, (x, y, xv, yv), _, _model = family
+    fresh = make(0)
+    assert not [k for k in vars(fresh) if k.endswith("_")]
+    assert fresh.fit(x, y, xv, yv) is fresh and [k for k in vars(fresh) if k.endswith("_")]
+
+
+def test_input_is_not_mutated(family):
+    _, make, (x, y, xv, yv), _, _model = family
+    copies = [a.copy() for a in (x, y, xv, yv)]
+    make(0).fit(x, y, xv, yv).predict(xv)
+    assert all(np.array_equal(a, b) for a, b in zip((x, y, xv, yv), copies, strict=True))
+
+
+def test_outputs_are_finite_and_shaped(family):
+    _, _, (_, _, xv, _), width, model = family
+    out = model.predict(xv)
+    assert out.shape == (len(xv), width) and np.isfinite(out).all()
+
+
+def test_seeded_runs_are_reproducible(family):
+    _, make, (x, y, xv, yv), _, _ = family
+    a = make(3).fit(x, y, xv, yv).predict(xv)
+    b = make(3).fit(x, y, xv, yv).predict(xv)
+    assert np.array_equal(a, b)
+
+
+def test_onnx_reproduces_pytorch_on_held_out_windows(family, tmp_path):
+    _, _, (x, _, xv, _), _, model = family
+    path = model.to_onnx(tmp_path / "m.onnx", x)
+    assert parity(model.net_, path, xv) <= PARITY_TOLERANCE
+
+
+def test_bad_input_is_refused_with_the_field(family):
+    _, make, (x, y, xv, yv), _, model = family
+    with pytest.raises(InvalidInput, match="shape"):
+        model.predict(xv[:, :, 0])
+    bad = xv.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(InvalidInput, match="NaN"):
+        model.predict(bad)
+    with pytest.raises(InvalidInput, match="length"):
+        make(0).fit(x, y[:-1], xv, yv)
+
+
+def test_rul_quantiles_are_ordered_and_the_model_learns():
+    x, y, xv, yv = rul_data(1)
+    q = RULRegressor(channels=8, kernel=3, layers=2, hidden=16, epochs=40, seed=0).fit(x, y, xv, yv).predict(xv)
+    assert (q[:, 0] <= q[:, 1]).all() and (q[:, 1] <= q[:, 2]).all()
+    assert np.sqrt(np.mean((q[:, 1] - yv) ** 2)) < 0.6 * yv.std()  # far better than predicting the mean
