@@ -86,3 +86,11 @@ def test_rul_quantiles_are_ordered_and_the_model_learns():
     q = RULRegressor(channels=8, kernel=3, layers=2, hidden=16, epochs=40, seed=0).fit(x, y, xv, yv).predict(xv)
     assert (q[:, 0] <= q[:, 1]).all() and (q[:, 1] <= q[:, 2]).all()
     assert np.sqrt(np.mean((q[:, 1] - yv) ** 2)) < 0.6 * yv.std()  # far better than predicting the mean
+
+
+def test_gradient_boosting_baseline_learns_on_the_same_windows():
+    from prognos.train.baselines import GradientBoostingRUL
+
+    x, y, xv, yv = rul_data(2)
+    q = GradientBoostingRUL(max_iter=50).fit(x, y).predict(xv)
+    assert q.shape == (len(xv), 3) and np.sqrt(np.mean((q[:, 1] - yv) ** 2)) < 0.6 * yv.std()
