@@ -54,7 +54,7 @@ def package(
     name: str,
     example: np.ndarray,
     held_out: np.ndarray,
-    metrics: dict[str, float],
+    metrics: dict[str, Any],
     data: dict[str, Any],
     training_seconds: float,
 ) -> Path:
