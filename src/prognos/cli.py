@@ -212,6 +212,28 @@ def train(task: str, source: str, data_root: str, out: Path, seed: int, epochs: 
                f"trained in {card['training_seconds']:.1f} s -> {out}")  # fmt: skip
 
 
+@main.command()
+@click.option("--benchmark", default="cmapss", show_default=True, help="cmapss (SKAB, AI4I and the simulator follow).")
+@click.option("--subsets", default="FD001,FD002,FD003,FD004", show_default=True)
+@click.option("--seeds", type=int, default=3, show_default=True, help="Figures are medians over this many seeds.")
+@click.option("--data", "data_root", envvar="PROGNOS_DATA", default="../shared/data", show_default=True)
+@click.option("--report", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
+@click.option("--epochs", type=int, default=None, help="At most this many epochs per model.")
+@edge
+def evaluate(benchmark: str, subsets: str, seeds: int, data_root: str, report: Path, epochs: int | None) -> None:
+    """Score models under a published protocol, beside the best published results."""
+    from prognos.train import evaluate as ev
+
+    if benchmark != "cmapss":
+        raise InvalidInput(f"unknown or not yet available benchmark {benchmark!r}: available: cmapss",
+                           field="benchmark", value=benchmark)  # fmt: skip
+    root = Path(data_root) / "cmapss" if (Path(data_root) / "cmapss").is_dir() else Path(data_root)
+    rows = ev.cmapss_rows(root, [s.strip().upper() for s in subsets.split(",")], seeds, epochs)
+    click.echo(ev.markdown(rows))
+    js, md = ev.write_report(rows, report)
+    click.echo(f"reports: {js} {md}")
+
+
 @main.group()
 def devices() -> None:
     """The device registry."""

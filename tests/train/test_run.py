@@ -40,3 +40,19 @@ def test_unknown_task_and_benchmark_are_named(tmp_path):
     assert bad_source.returncode == 2 and "unknown benchmark 'kaggle:x'" in bad_source.stderr
     missing = subprocess.run([*base, "--task", "rul", "--source", "cmapss:FD002"], capture_output=True, text=True)
     assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+def test_evaluate_prints_the_table_and_writes_json_and_markdown(tmp_path):
+    (tmp_path / "data").mkdir()
+    data = tiny_cmapss(tmp_path / "data")
+    out = subprocess.run([sys.executable, "-m", "prognos.cli", "evaluate", "--subsets", "fd001", "--seeds", "1",
+                          "--epochs", "2", "--data", str(data), "--report", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "| FD001 | 1D-CNN quantile (deep) |" in out.stdout and "10.61 / 169.0" in out.stdout
+    report = json.loads((tmp_path / "r" / "cmapss.json").read_text())
+    assert {r["model"] for r in report["rows"]} == {"1D-CNN quantile (deep)", "gradient boosting (classic)"}
+    assert "best published" in (tmp_path / "r" / "cmapss.md").read_text()
+    bad = subprocess.run([sys.executable, "-m", "prognos.cli", "evaluate", "--benchmark", "nope"], capture_output=True,
+                         text=True)  # fmt: skip
+    assert bad.returncode == 2 and "unknown or not yet available benchmark 'nope'" in bad.stderr
