@@ -227,8 +227,7 @@ def evaluate(benchmark: str, subsets: str, seeds: int, data_root: str, report: P
     if benchmark != "cmapss":
         raise InvalidInput(f"unknown or not yet available benchmark {benchmark!r}: available: cmapss",
                            field="benchmark", value=benchmark)  # fmt: skip
-    root = Path(data_root) / "cmapss" if (Path(data_root) / "cmapss").is_dir() else Path(data_root)
-    rows = ev.cmapss_rows(root, [s.strip().upper() for s in subsets.split(",")], seeds, epochs)
+    rows = ev.cmapss_rows(data_root, [s.strip().upper() for s in subsets.split(",")], seeds, epochs)
     click.echo(ev.markdown(rows))
     js, md = ev.write_report(rows, report)
     click.echo(f"reports: {js} {md}")

@@ -50,12 +50,14 @@ class Subset:
 
 
 def load(root: str | Path, subset: str) -> Subset:
-    """Read one subset from the folder holding the NASA files."""
+    """Read one subset from the folder holding the NASA files (or the folder that holds ``cmapss/``)."""
     subset = subset.upper()
     if subset not in SUBSETS:
         raise InvalidInput(f"unknown C-MAPSS subset {subset!r}: expected one of {', '.join(SUBSETS)}", field="subset",
                            value=subset)  # fmt: skip
     root = Path(root)
+    if (root / "cmapss").is_dir():  # the folder of all benchmarks, as ../shared/data is laid out
+        root = root / "cmapss"
     paths = {k: root / f"{k}_{subset}.txt" for k in ("train", "test", "RUL")}
     for p in paths.values():
         if not p.exists():

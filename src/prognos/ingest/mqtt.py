@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from prognos.errors import ConfigError, InvalidInput, require
-from prognos.ingest.payload import Decoded, Limits, decode_device, decode_gateway, parse_json
+from prognos.ingest.payload import Decoded, Limits, check_device_id, decode_device, decode_gateway, parse_json
 from prognos.types import Reading
 
 if TYPE_CHECKING:
@@ -214,8 +214,6 @@ class MqttSource:
     def _connect_device(self, doc: Any) -> None:
         if not isinstance(doc, dict) or not isinstance(doc.get("device"), str):
             raise InvalidInput('expected {"device": "<id>", "type": "<type>"}', field="device", value=doc)
-        from prognos.ingest.payload import check_device_id
-
         device_type = doc.get("type")
         if device_type is not None and not isinstance(device_type, str):
             raise InvalidInput("type: expected a string", field="type", value=device_type)

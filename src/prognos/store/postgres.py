@@ -131,16 +131,17 @@ class PostgresStore:
 
     def _create_series(self, pairs: Pairs) -> dict[tuple[str, str], int]:
         # Committed on its own; several processes may add the same series at once: the unique key settles it.
+        columns = [[d for d, _ in pairs], [k for _, k in pairs]]
         with self._pool.connection() as con:
             con.execute(
                 """INSERT INTO series (device_id, key) SELECT * FROM unnest(%s::text[], %s::text[])
                            ON CONFLICT (device_id, key) DO NOTHING""",
-                [[d for d, _ in pairs], [k for _, k in pairs]],
+                columns,
             )
             rows = con.execute(
                 """SELECT device_id, key, series_id FROM series
                                   JOIN unnest(%s::text[], %s::text[]) AS p(device_id, key) USING (device_id, key)""",
-                [[d for d, _ in pairs], [k for _, k in pairs]],
+                columns,
             ).fetchall()
         return {(d, k): sid for d, k, sid in rows}
 

@@ -27,8 +27,7 @@ class RULRegressor:
         self.cap, self.seed, self.progress = cap, seed, progress
 
     def get_params(self) -> dict[str, Any]:
-        return dict(vars(self)) if not hasattr(self, "net_") else {k: v for k, v in vars(self).items() if
-                                                                   not k.endswith("_")}  # fmt: skip
+        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
 
     def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> RULRegressor:
         _check(x, "x")

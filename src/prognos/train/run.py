@@ -26,7 +26,7 @@ def train_benchmark(task: str, source: str, data_root: str | Path, out: str | Pa
     if kind != "cmapss" or not subset:
         raise InvalidInput(f"unknown benchmark {source!r}: available: {', '.join(SOURCES)}", field="source",
                            value=source)  # fmt: skip
-    data = cmapss.load(Path(data_root) / "cmapss" if (Path(data_root) / "cmapss").is_dir() else data_root, subset)
+    data = cmapss.load(data_root, subset)
     cfg = pipeline.RULConfig() if epochs is None else replace(pipeline.RULConfig(), epochs=epochs)
     t = time.perf_counter()
     model, p, result = pipeline.train(data, cfg, seed=seed, progress=progress)
