@@ -11,3 +11,19 @@ from tests.services import Mosquitto, ensure_postgres, free_port, pg_schema
 from tests.services import ServerProcess as Server
 
 __all__ = ["Mosquitto", "Server", "ensure_postgres", "free_port", "pg_schema"]
+
+
+def quality(benchmark: str, doc: str) -> None:
+    """The body of a ``quality_<benchmark>.py`` script: rows over seeds, the table, the reports in out/."""
+    import argparse
+
+    from prognos.train.evaluate import BENCHMARKS, write_report
+
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    args = p.parse_args()
+    _, rows_of, table = BENCHMARKS[benchmark]
+    rows = rows_of(args.data, args.seeds, progress=True)
+    print(table(rows))
+    print("reports:", *write_report(rows, Path(__file__).resolve().parent / "out", benchmark))

@@ -186,8 +186,10 @@ def simulate(devices: int, rate: float, duration: float, seed: int, target: str,
 
 
 @main.command()
-@click.option("--task", required=True, help="rul (anomaly and classify arrive with their model families).")
-@click.option("--source", required=True, help="A benchmark: cmapss:FD001 … cmapss:FD004.")
+@click.option("--task", required=True, help="anomaly, rul or classify.")
+@click.option(
+    "--source", required=True, help="A benchmark: cmapss:FD001 … cmapss:FD004 (rul), skab (anomaly), ai4i (classify)."
+)
 @click.option(
     "--data",
     "data_root",
@@ -205,31 +207,38 @@ def train(task: str, source: str, data_root: str, out: Path, seed: int, epochs: 
     from prognos.train.run import train_benchmark
 
     card = json.loads(train_benchmark(task, source, data_root, out, seed=seed, epochs=epochs).read_text())
-    m = card["metrics"]
-    int8 = card["int8"]["max_abs_diff"] * card["output"]["scale"]
-    click.echo(f"{card['name']}: RMSE {m['rmse']:.2f}, NASA score {m['nasa_score']:.1f}, 80% interval covers "
-               f"{m['coverage_80']:.0%}; int8 max deviation {int8:.2f} cycles; "
-               f"trained in {card['training_seconds']:.1f} s -> {out}")  # fmt: skip
+    m, int8 = card["metrics"], card["int8"]["max_abs_diff"]
+    if card["task"] == "rul":
+        figures = (f"RMSE {m['rmse']:.2f}, NASA score {m['nasa_score']:.1f}, 80% interval covers {m['coverage_80']:.0%}"
+                   f"; int8 max deviation {int8 * card['output']['scale']:.2f} cycles")  # fmt: skip
+    elif card["task"] == "anomaly":
+        figures = f"F1 {m['f1']:.3f}, FAR {m['far']:.1f}%, MAR {m['mar']:.1f}%; int8 max deviation {int8:.3g}"
+    else:
+        figures = f"F1 {m['f1']:.3f}, ROC-AUC {m['roc_auc']:.3f}; int8 max probability deviation {int8:.3g}"
+    click.echo(f"{card['name']}: {figures}; trained in {card['training_seconds']:.1f} s -> {out}")
 
 
 @main.command()
-@click.option("--benchmark", default="cmapss", show_default=True, help="cmapss (SKAB, AI4I and the simulator follow).")
-@click.option("--subsets", default="FD001,FD002,FD003,FD004", show_default=True)
+@click.option("--benchmark", default="cmapss", show_default=True, help="cmapss, skab or ai4i.")
+@click.option("--subsets", default="FD001,FD002,FD003,FD004", show_default=True, help="C-MAPSS subsets.")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Figures are medians over this many seeds.")
 @click.option("--data", "data_root", envvar="PROGNOS_DATA", default="../shared/data", show_default=True)
 @click.option("--report", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
-@click.option("--epochs", type=int, default=None, help="At most this many epochs per model.")
+@click.option("--epochs", type=int, default=None, help="At most this many epochs per model (C-MAPSS).")
 @edge
 def evaluate(benchmark: str, subsets: str, seeds: int, data_root: str, report: Path, epochs: int | None) -> None:
     """Score models under a published protocol, beside the best published results."""
     from prognos.train import evaluate as ev
 
-    if benchmark != "cmapss":
-        raise InvalidInput(f"unknown or not yet available benchmark {benchmark!r}: available: cmapss",
+    if benchmark not in ev.BENCHMARKS:
+        raise InvalidInput(f"unknown benchmark {benchmark!r}: available: {', '.join(ev.BENCHMARKS)}",
                            field="benchmark", value=benchmark)  # fmt: skip
-    rows = ev.cmapss_rows(data_root, [s.strip().upper() for s in subsets.split(",")], seeds, epochs)
-    click.echo(ev.markdown(rows))
-    js, md = ev.write_report(rows, report)
+    if benchmark == "cmapss":
+        rows: list[Any] = ev.cmapss_rows(data_root, [s.strip().upper() for s in subsets.split(",")], seeds, epochs)
+    else:
+        rows = ev.BENCHMARKS[benchmark][1](data_root, seeds, progress=True)
+    click.echo(ev.BENCHMARKS[benchmark][2](rows))
+    js, md = ev.write_report(rows, report, benchmark)
     click.echo(f"reports: {js} {md}")
 
 

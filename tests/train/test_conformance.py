@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from prognos.errors import InvalidInput
+from prognos.train.anomaly import AutoencoderDetector
+from prognos.train.classify import DeepClassifier
 from prognos.train.export import PARITY_TOLERANCE, parity
 from prognos.train.rul import RULRegressor
 
@@ -23,9 +25,36 @@ def rul_data(seed: int = 0):
     return x[:300], y[:300], x[300:], y[300:]
 
 
+def normal_data(seed: int = 0):
+    """Normal windows of 3 correlated sensors (a shared sine plus noise); y is unused by detectors."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(600 + 15) / 8.0
+    base = np.sin(t)
+    series = np.stack([base, 0.5 * base, -base], axis=1) + rng.normal(0, 0.05, (len(t), 3))
+    w = np.lib.stride_tricks.sliding_window_view(series, 16, axis=0).transpose(0, 2, 1).copy()
+    return w[:450], np.zeros(450), w[450:], np.zeros(len(w) - 450)
+
+
+def class_data(seed: int = 0):
+    """Three device states that differ in level and in oscillation."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, 360)
+    x = rng.normal(0, 0.3, (360, 10, 3))
+    x[:, :, 0] += (y == 1)[:, None] * 1.5
+    x[:, :, 1] += (y == 2)[:, None] * np.sin(np.arange(10) * 2.0)
+    return x[:270], y[:270], x[270:], y[270:]
+
+
 FAMILIES = {
     "rul": (lambda seed: RULRegressor(channels=8, kernel=3, layers=2, hidden=16, epochs=6, seed=seed), rul_data, 3),
+    "anomaly": (lambda seed: AutoencoderDetector(channels=8, kernel=3, epochs=5, seed=seed), normal_data, 3),
+    "classify": (lambda seed: DeepClassifier(channels=8, kernel=3, hidden=16, epochs=6, seed=seed), class_data, 3),
 }
+
+
+def output(model, x):
+    """What the exported graph computes: probabilities for classifiers, ``predict`` for the rest."""
+    return model.predict_proba(x) if hasattr(model, "predict_proba") else model.predict(x)
 
 
 @pytest.fixture(params=sorted(FAMILIES), scope="module")
@@ -52,14 +81,14 @@ def test_input_is_not_mutated(family):
 
 def test_outputs_are_finite_and_shaped(family):
     _, _, (_, _, xv, _), width, model = family
-    out = model.predict(xv)
+    out = output(model, xv)
     assert out.shape == (len(xv), width) and np.isfinite(out).all()
 
 
 def test_seeded_runs_are_reproducible(family):
     _, make, (x, y, xv, yv), _, _ = family
-    a = make(3).fit(x, y, xv, yv).predict(xv)
-    b = make(3).fit(x, y, xv, yv).predict(xv)
+    a = output(make(3).fit(x, y, xv, yv), xv)
+    b = output(make(3).fit(x, y, xv, yv), xv)
     assert np.array_equal(a, b)
 
 

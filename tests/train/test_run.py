@@ -11,6 +11,10 @@ import numpy as np
 from tests.datasets.test_cmapss import write
 
 
+def prognos(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "prognos.cli", *args], capture_output=True, text=True, timeout=300)
+
+
 def tiny_cmapss(tmp_path):
     rng = np.random.default_rng(0)
     for split, n in (("train", 12), ("test", 6)):
@@ -22,9 +26,19 @@ def tiny_cmapss(tmp_path):
 def test_train_writes_an_artifact_with_its_card(tmp_path):
     (tmp_path / "data").mkdir()
     data = tiny_cmapss(tmp_path / "data")
-    out = subprocess.run([sys.executable, "-m", "prognos.cli", "train", "--task", "rul", "--source", "cmapss:FD001",
-                          "--data", str(data), "--out", str(tmp_path / "model"), "--epochs", "3"],
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = prognos(
+        "train",
+        "--task",
+        "rul",
+        "--source",
+        "cmapss:FD001",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "model"),
+        "--epochs",
+        "3",
+    )
     assert out.returncode == 0, out.stderr
     assert "cmapss-fd001-rul: RMSE" in out.stdout
     card = json.loads((tmp_path / "model" / "card.json").read_text())
@@ -35,9 +49,11 @@ def test_train_writes_an_artifact_with_its_card(tmp_path):
 def test_unknown_task_and_benchmark_are_named(tmp_path):
     base = [sys.executable, "-m", "prognos.cli", "train", "--out", str(tmp_path / "m"), "--data", str(tmp_path)]
     bad_task = subprocess.run([*base, "--task", "forecast", "--source", "cmapss:FD001"], capture_output=True, text=True)
-    assert bad_task.returncode == 2 and "unknown or not yet available task 'forecast'" in bad_task.stderr
+    assert bad_task.returncode == 2 and "unknown task 'forecast'" in bad_task.stderr
     bad_source = subprocess.run([*base, "--task", "rul", "--source", "kaggle:x"], capture_output=True, text=True)
-    assert bad_source.returncode == 2 and "unknown benchmark 'kaggle:x'" in bad_source.stderr
+    assert bad_source.returncode == 2 and "unknown benchmark 'kaggle:x' for task rul" in bad_source.stderr
+    wrong_pair = subprocess.run([*base, "--task", "anomaly", "--source", "ai4i"], capture_output=True, text=True)
+    assert wrong_pair.returncode == 2 and "available: skab" in wrong_pair.stderr
     missing = subprocess.run([*base, "--task", "rul", "--source", "cmapss:FD002"], capture_output=True, text=True)
     assert missing.returncode == 2 and "not found" in missing.stderr
 
@@ -45,9 +61,19 @@ def test_unknown_task_and_benchmark_are_named(tmp_path):
 def test_evaluate_prints_the_table_and_writes_json_and_markdown(tmp_path):
     (tmp_path / "data").mkdir()
     data = tiny_cmapss(tmp_path / "data")
-    out = subprocess.run([sys.executable, "-m", "prognos.cli", "evaluate", "--subsets", "fd001", "--seeds", "1",
-                          "--epochs", "2", "--data", str(data), "--report", str(tmp_path / "r")],
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = prognos(
+        "evaluate",
+        "--subsets",
+        "fd001",
+        "--seeds",
+        "1",
+        "--epochs",
+        "2",
+        "--data",
+        str(data),
+        "--report",
+        str(tmp_path / "r"),
+    )
     assert out.returncode == 0, out.stderr
     assert "| FD001 | 1D-CNN quantile (deep) |" in out.stdout and "10.61 / 169.0" in out.stdout
     report = json.loads((tmp_path / "r" / "cmapss.json").read_text())
@@ -55,4 +81,81 @@ def test_evaluate_prints_the_table_and_writes_json_and_markdown(tmp_path):
     assert "best published" in (tmp_path / "r" / "cmapss.md").read_text()
     bad = subprocess.run([sys.executable, "-m", "prognos.cli", "evaluate", "--benchmark", "nope"], capture_output=True,
                          text=True)  # fmt: skip
-    assert bad.returncode == 2 and "unknown or not yet available benchmark 'nope'" in bad.stderr
+    assert bad.returncode == 2 and "unknown benchmark 'nope'" in bad.stderr
+
+
+SKAB_HEADER = ("datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;Voltage;"
+               "Volume Flow RateRMS")  # fmt: skip
+
+
+def write_skab(root, rows: int = 520, anomaly: tuple[int, int] | None = (440, 500), labelled: bool = True, seed=0):
+    """A recording in SKAB's format: 8 sensors that share a slow cycle, and one collective anomaly."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    base = np.sin(t / 10.0)
+    x = np.stack([base * (1 + 0.1 * i) for i in range(8)], axis=1) + rng.normal(0, 0.05, (rows, 8))
+    label = np.zeros(rows)
+    if anomaly:
+        label[anomaly[0] : anomaly[1]] = 1
+        x[anomaly[0] : anomaly[1], 2] += 3.0  # the current jumps
+    lines = [SKAB_HEADER + (";anomaly;changepoint" if labelled else "")]
+    for i in range(rows):
+        cells = [f"2020-03-09 10:{i // 60 % 60:02d}:{i % 60:02d}", *(f"{v:.5f}" for v in x[i])]
+        lines.append(";".join(cells + ([f"{label[i]:.1f}", "0.0"] if labelled else [])))
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root.write_text("\n".join(lines) + "\n")
+
+
+def tiny_skab(tmp_path):
+    write_skab(tmp_path / "skab" / "anomaly-free" / "anomaly-free.csv", 900, None, labelled=False)
+    write_skab(tmp_path / "skab" / "valve1" / "0.csv", seed=1)
+    write_skab(tmp_path / "skab" / "other" / "1.csv", seed=2)
+    return tmp_path
+
+
+def tiny_ai4i(tmp_path):
+    """AI4I's columns; failures follow a rule (overstrain when torque × wear is high), as the real data's do."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "ai4i2020").mkdir(parents=True)
+    lines = ["UDI,Product ID,Type,Air temperature [K],Process temperature [K],Rotational speed [rpm],Torque [Nm],"
+             "Tool wear [min],Machine failure,TWF,HDF,PWF,OSF,RNF"]  # fmt: skip
+    for i in range(600):
+        torque, wear = rng.normal(40, 10), rng.uniform(0, 250)
+        fail = int(torque * wear > 9000)
+        lines.append(f"{i + 1},M{i},{'LMH'[i % 3]},{rng.normal(300, 2):.1f},{rng.normal(310, 1):.1f},"
+                     f"{int(rng.normal(1500, 100))},{torque:.1f},{wear:.0f},{fail},0,0,0,{fail},0")  # fmt: skip
+    (tmp_path / "ai4i2020" / "ai4i2020.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def test_train_anomaly_on_skab_writes_a_detector_with_threshold_and_contributions(tmp_path):
+    data = tiny_skab(tmp_path / "data")
+    out = prognos("train", "--task", "anomaly", "--source", "skab", "--data", str(data), "--out", str(tmp_path / "m"),
+                  "--epochs", "3")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "skab-pump-anomaly: F1" in out.stdout
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["task"] == "anomaly" and card["window"] == 60 and card["output"]["threshold"] > 0
+    assert card["input"]["shape"] == [None, 60, 8] and card["onnx_parity_max_abs_diff"] <= 1e-4
+
+
+def test_train_classify_on_ai4i_learns_the_failure_rule(tmp_path):
+    data = tiny_ai4i(tmp_path / "data")
+    out = prognos("train", "--task", "classify", "--source", "ai4i", "--data", str(data), "--out", str(tmp_path / "m"),
+                  "--epochs", "60")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["task"] == "classify" and card["output"]["classes"] == [0, 1]
+    assert card["metrics"]["roc_auc"] > 0.9
+
+
+def test_evaluate_skab_pools_the_test_parts_beside_the_leaderboard(tmp_path):
+    data = tiny_skab(tmp_path / "data")
+    out = prognos("evaluate", "--benchmark", "skab", "--seeds", "1", "--data", str(data), "--report",
+                  str(tmp_path / "r"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "r" / "skab.json").read_text())
+    rows = {r["model"]: r for r in report["rows"]}
+    assert set(rows) == {"conv-ae", "pca-t2q"} and rows["conv-ae"]["published"]["f1"] == 0.78
+    assert rows["conv-ae"]["f1"] > 0.5  # the jump in current is found
+    assert "0.78" in (tmp_path / "r" / "skab.md").read_text()

@@ -19,6 +19,7 @@ class RULNet(nn.Module):
     def __init__(self, sensors: int, window: int, channels: int = 64, kernel: int = 5, layers: int = 3,
                  hidden: int = 64, dropout: float = 0.2) -> None:  # fmt: skip
         super().__init__()
+        self.sensors = sensors
         blocks: list[nn.Module] = []
         for i in range(layers):
             blocks += [nn.Conv1d(sensors if i == 0 else channels, channels, kernel, padding="same"), nn.ReLU()]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import platform
 import time
 from dataclasses import dataclass
@@ -103,7 +104,11 @@ def quantise(fp32: Path, out: Path) -> Path:
         del graph.graph.value_info[:]
         prepared = Path(tmp) / "prepared.onnx"
         onnx.save(graph, str(prepared))
-        quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8)
+        logging.disable(logging.WARNING)  # the quantiser logs every tensor it leaves alone
+        try:
+            quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8)
+        finally:
+            logging.disable(logging.NOTSET)
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def to_onnx(model: nn.Module, example: np.ndarray, path: str | Path, input_name:
     path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
     x = torch.as_tensor(example[:2], dtype=torch.float32)
+    for name in ("onnx_ir", "onnxscript"):  # and as INFO logs
+        logging.getLogger(name).setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter narrates its passes as warnings
         torch.onnx.export(model, (x,), str(path), input_names=[input_name], output_names=[output_name],

@@ -27,3 +27,16 @@ def nasa_score(pred: np.ndarray, true: np.ndarray) -> float:
 def coverage(lo: np.ndarray, hi: np.ndarray, true: np.ndarray) -> float:
     """Share of true values inside their predicted interval."""
     return float(np.mean((true >= lo) & (true <= hi)))
+
+
+def outlier_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """SKAB's point-wise outlier metrics: F1 = TP / (TP + (FP + FN) / 2), FAR and MAR in percent.
+
+    >>> outlier_scores(np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0]))
+    {'f1': 0.5, 'far': 50.0, 'mar': 50.0}
+    """
+    p, t = np.asarray(pred, dtype=bool), np.asarray(true, dtype=bool)
+    tp, fp, fn, tn = (int(np.sum(a & b)) for a, b in ((p, t), (p, ~t), (~p, t), (~p, ~t)))
+    return {"f1": tp / (tp + (fp + fn) / 2) if tp + fp + fn else 1.0,
+            "far": 100.0 * fp / (fp + tn) if fp + tn else 0.0,
+            "mar": 100.0 * fn / (fn + tp) if fn + tp else 0.0}  # fmt: skip

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from prognos.errors import InvalidInput
 from prognos.models.rul import RULNet, pinball
 from prognos.train import export, loop
+from prognos.train.inputs import same_length, windows
 
 
 class RULRegressor:
@@ -30,10 +30,10 @@ class RULRegressor:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
 
     def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> RULRegressor:
-        _check(x, "x")
-        _check(x_val, "x_val")
-        if len(y) != len(x) or len(y_val) != len(x_val):
-            raise InvalidInput("targets and windows differ in length", field="y", value=(len(x), len(y)))
+        windows(x, "x")
+        windows(x_val, "x_val", x.shape[2])
+        same_length(x, y, "y")
+        same_length(x_val, y_val, "y_val")
         loop.seed_everything(self.seed)
         self.net_ = RULNet(x.shape[2], x.shape[1], self.channels, self.kernel, self.layers, self.hidden, self.dropout)
         self.history_ = loop.fit(self.net_, pinball, x, y / self.cap, x_val, y_val / self.cap, epochs=self.epochs,
@@ -42,16 +42,9 @@ class RULRegressor:
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        _check(x, "x")
+        windows(x, "x", self.net_.sensors)
         return loop.predict(self.net_, x) * self.cap
 
     def to_onnx(self, path: str | Path, example: np.ndarray) -> Path:
         """Export; the ONNX graph outputs quantiles in units of ``cap`` (multiply to get cycles)."""
         return export.to_onnx(self.net_, example, path)
-
-
-def _check(x: np.ndarray, field: str) -> None:
-    if not isinstance(x, np.ndarray) or x.ndim != 3:
-        raise InvalidInput(f"{field}: expected windows of shape (n, window, sensors), got {np.shape(x)}", field=field)
-    if not np.isfinite(x).all():
-        raise InvalidInput(f"{field}: {int((~np.isfinite(x)).sum())} values are NaN or infinite", field=field)

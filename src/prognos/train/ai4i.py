@@ -1,0 +1,64 @@
+"""AI4I 2020 binary failure classification, the common (non-standardised) protocol: a stratified
+80/20 split, scaling fitted on the training part, scores on the failure class."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from prognos.datasets import ai4i
+from prognos.features import RegimeScaler
+
+
+@dataclass
+class Result:
+    model: str
+    seed: int
+    f1: float
+    precision: float
+    recall: float
+    roc_auc: float
+    pr_auc: float
+    train_seconds: float
+
+
+@dataclass
+class Split:
+    scaler: RegimeScaler
+    x_fit: np.ndarray  # one-step windows (n, 1, features)
+    x_test: np.ndarray
+
+
+def fit(data: ai4i.Table, model: str = "deep", seed: int = 0, progress: bool = True,
+        epochs: int | None = None) -> tuple[Result, Any, Split]:  # fmt: skip
+    """Split, scale, fit on 80 % (early stopping on a fifth of it), score the held-out 20 %."""
+    from sklearn import metrics
+    from sklearn.model_selection import train_test_split
+
+    from prognos.train.classify import DeepClassifier, LogisticClassifier
+
+    rows = np.arange(len(data.failure))
+    train, test = train_test_split(rows, test_size=0.2, stratify=data.failure, random_state=seed)
+    fit_rows, val = train_test_split(train, test_size=0.2, stratify=data.failure[train], random_state=seed)
+    scaler = RegimeScaler().fit(data.x[fit_rows])
+    z = scaler.transform(data.x)[:, None, :]
+    y = data.failure
+    t = time.perf_counter()
+    clf: Any = (DeepClassifier(channels=32, kernel=1, hidden=64, epochs=epochs or 200, patience=20, seed=seed,
+                               progress=progress) if model == "deep" else LogisticClassifier(seed=seed))  # fmt: skip
+    clf.fit(z[fit_rows], y[fit_rows], z[val], y[val])
+    seconds = time.perf_counter() - t
+    p = clf.predict_proba(z[test])[:, list(clf.classes_).index(1)]
+    pred = (p >= 0.5).astype(int)
+    result = Result(model, seed, float(metrics.f1_score(y[test], pred)),
+                    float(metrics.precision_score(y[test], pred, zero_division=0)),
+                    float(metrics.recall_score(y[test], pred)), float(metrics.roc_auc_score(y[test], p)),
+                    float(metrics.average_precision_score(y[test], p)), seconds)  # fmt: skip
+    return result, clf, Split(scaler, z[fit_rows], z[test])
+
+
+def evaluate(data: ai4i.Table, model: str = "deep", seed: int = 0, progress: bool = True) -> Result:
+    return fit(data, model, seed, progress)[0]

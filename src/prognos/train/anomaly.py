@@ -1,0 +1,137 @@
+"""Unsupervised multivariate anomaly detectors: a deep autoencoder and a PCA baseline, one contract.
+
+Both take windows (n, window, sensors) scaled on normal data and give, per window, each sensor's
+contribution (`predict`, what the exported model outputs), the anomaly score (their sum, `score`)
+and the alarm (`detect`: score above ``threshold_``, which is set from normal data alone).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prognos.errors import InvalidInput
+from prognos.train import thresholds
+from prognos.train.inputs import same_length, windows
+
+
+class _Detector:
+    threshold_: float
+
+    def fit(self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None) -> _Detector:
+        raise NotImplementedError
+
+    threshold: str
+    risk: float
+    margin: float
+    validation: float
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+
+    def predict(self, x: np.ndarray) -> np.ndarray:  # (n, sensors) contributions
+        raise NotImplementedError
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return self.predict(x).sum(axis=1)
+
+    def detect(self, x: np.ndarray) -> np.ndarray:
+        return self.score(x) > self.threshold_
+
+    def _split(self, x: np.ndarray, x_val: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Hold out the most recent windows for the threshold when none are given: no look-ahead."""
+        if x_val is not None:
+            return x, windows(x_val, "x_val", x.shape[2])
+        cut = round(len(x) * (1 - self.validation))
+        if cut < 2 or len(x) - cut < 2:
+            raise InvalidInput(f"x: {len(x)} windows are too few to hold some out for the threshold", field="x",
+                               value=len(x))  # fmt: skip
+        return x[:cut], x[cut:]
+
+    def _set_threshold(self, normal: np.ndarray) -> None:
+        s = self.score(normal)
+        base = thresholds.pot(s, self.risk) if self.threshold == "pot" else thresholds.quantile(s, 1 - self.risk)
+        self.threshold_ = base * self.margin
+
+
+class AutoencoderDetector(_Detector):
+    """Convolutional autoencoder; the threshold is POT (``"pot"``) or a quantile (``"quantile"``) of
+    held-out normal scores at ``risk``. Contributions are squared reconstruction errors per sensor, in
+    units of that sensor's typical error on the training windows, so a noisy sensor does not drown a
+    quiet one."""
+
+    def __init__(self, channels: int = 32, kernel: int = 7, dropout: float = 0.2, epochs: int = 60, batch: int = 32,
+                 lr: float = 1e-3, patience: int = 8, threshold: str = "pot", risk: float = 1e-3, margin: float = 1.0,
+                 validation: float = 0.2, seed: int = 0, progress: bool = False) -> None:  # fmt: skip
+        self.channels, self.kernel, self.dropout = channels, kernel, dropout
+        self.epochs, self.batch, self.lr, self.patience = epochs, batch, lr, patience
+        self.threshold, self.risk, self.margin, self.validation = threshold, risk, margin, validation
+        self.seed, self.progress = seed, progress
+
+    def fit(
+        self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None
+    ) -> AutoencoderDetector:
+        import torch
+
+        from prognos.models.autoencoder import ConvAutoencoder, reconstruction_loss
+        from prognos.train import loop
+
+        same_length(windows(x), y)  # y is unused (unsupervised) but must still match when given
+        x, x_val = self._split(x, x_val)
+        loop.seed_everything(self.seed)
+        self.net_ = ConvAutoencoder(x.shape[2], x.shape[1], self.channels, self.kernel, self.dropout)
+        zeros, zeros_val = np.zeros(len(x)), np.zeros(len(x_val))
+        self.history_ = loop.fit(self.net_, reconstruction_loss, x, zeros, x_val, zeros_val, epochs=self.epochs,
+                                 batch=self.batch, lr=self.lr, patience=self.patience, seed=self.seed,
+                                 progress=self.progress, desc="anomaly")  # fmt: skip
+        typical = np.median(self.predict(x), axis=0)
+        self.net_.scale.copy_(torch.as_tensor(np.maximum(typical, 1e-6), dtype=torch.float32))
+        self._set_threshold(x_val)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        from prognos.train import loop
+
+        return loop.predict(self.net_, windows(x, "x", self.net_.sensors))
+
+    def to_onnx(self, path: str | Path, example: np.ndarray) -> Path:
+        from prognos.train import export
+
+        return export.to_onnx(self.net_, example, path)
+
+
+class PCADetector(_Detector):
+    """PCA on the latest sample of each window: Hotelling's T² in the model plane plus Q (the squared
+    residual) off it, the classic T²+Q monitor. Each term is divided by its mean on training data; Q
+    splits over sensors by their residuals and T² is spread evenly."""
+
+    def __init__(self, variance: float = 0.9, threshold: str = "pot", risk: float = 1e-3, margin: float = 1.0,
+                 validation: float = 0.2) -> None:  # fmt: skip
+        self.variance, self.threshold, self.risk, self.margin = variance, threshold, risk, margin
+        self.validation = validation
+
+    def fit(self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None) -> PCADetector:
+        from sklearn.decomposition import PCA
+
+        same_length(windows(x), y)
+        x, x_val = self._split(x, x_val)
+        self.sensors_ = x.shape[2]
+        self.pca_ = PCA(n_components=self.variance, svd_solver="full").fit(x[:, -1])
+        self.t2_ref_ = self.q_ref_ = 1.0
+        t2, q = self._terms(x)
+        self.t2_ref_, self.q_ref_ = max(float(t2.mean()), 1e-9), max(float(q.sum(axis=1).mean()), 1e-9)
+        self._set_threshold(x_val)
+        return self
+
+    def _terms(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = windows(x, "x", self.sensors_)[:, -1]
+        t = self.pca_.transform(p)
+        t2 = (t**2 / self.pca_.explained_variance_).sum(axis=1)
+        q = (p - self.pca_.inverse_transform(t)) ** 2
+        return t2 / self.t2_ref_, q / self.q_ref_
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        t2, q = self._terms(x)
+        return q + t2[:, None] / self.sensors_

@@ -1,0 +1,49 @@
+"""The anomaly detectors find what breaks the normal pattern, point at the sensor that broke it, and
+set their alarm threshold from normal data alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prognos.errors import InvalidInput
+from prognos.train import thresholds
+from prognos.train.anomaly import AutoencoderDetector, PCADetector
+from tests.train.test_conformance import normal_data
+
+
+def broken(x: np.ndarray, sensor: int = 1, shift: float = 1.5) -> np.ndarray:
+    """Windows where one sensor leaves the shared pattern (a stuck or drifting sensor)."""
+    out = x.copy()
+    out[:, -8:, sensor] += shift
+    return out
+
+
+@pytest.mark.parametrize("make", [lambda: AutoencoderDetector(channels=16, kernel=5, epochs=40, seed=0),
+                                  lambda: PCADetector(variance=0.9)], ids=["conv-ae", "pca-t2q"])  # fmt: skip
+def test_detectors_alarm_on_broken_windows_blame_the_sensor_and_stay_quiet_on_normal(make):
+    x, _, xv, _ = normal_data(0)
+    model = make().fit(x)
+    assert model.detect(xv).mean() <= 0.05  # normal data: few false alarms
+    bad = broken(xv)
+    assert model.detect(bad).mean() >= 0.9
+    assert (model.predict(bad).argmax(axis=1) == 1).mean() >= 0.9  # the broken sensor leads the contributions
+    assert np.allclose(model.score(bad), model.predict(bad).sum(axis=1))
+
+
+def test_too_few_windows_to_hold_out_for_a_threshold_are_refused():
+    x, *_ = normal_data(0)
+    with pytest.raises(InvalidInput, match="too few"):
+        AutoencoderDetector(epochs=1).fit(x[:3])
+
+
+def test_pot_threshold_sits_in_the_tail_of_normal_scores():
+    s = np.random.default_rng(0).exponential(1.0, 20_000)
+    t = thresholds.pot(s, risk=1e-3)
+    assert abs(t - np.log(1e3)) < 0.5  # exponential tail: P(S > t) = e^-t
+    assert thresholds.pot(s[:5], risk=1e-3) == s[:5].max()  # too short a tail: the largest normal score
+
+
+def test_thresholds_refuse_non_finite_scores():
+    with pytest.raises(InvalidInput, match="finite"):
+        thresholds.quantile(np.array([1.0, np.nan]))
