@@ -187,28 +187,50 @@ def simulate(devices: int, rate: float, duration: float, seed: int, target: str,
 
 @main.command()
 @click.option("--task", required=True, help="anomaly, rul or classify.")
-@click.option(
-    "--source", required=True, help="A benchmark: cmapss:FD001 … cmapss:FD004 (rul), skab (anomaly), ai4i (classify)."
-)
-@click.option(
-    "--data",
-    "data_root",
-    envvar="PROGNOS_DATA",
-    default="../shared/data",
-    show_default=True,
-    help="Folder holding the benchmark files.",
-)
+@click.option("--source", required=True, help="store (telemetry in the store), or a benchmark: cmapss:FD001 … "
+              "cmapss:FD004 (rul), skab (anomaly), ai4i (classify).")  # fmt: skip
+@click.option("--data", "data_root", envvar="PROGNOS_DATA", default="../shared/data", show_default=True,
+              help="Folder holding the benchmark files.")  # fmt: skip
+@STORE
+@click.option("--devices", default=None, help="store: comma-separated device ids.")
+@click.option("--type", "device_type", default=None, help="store: every device of this type.")
+@click.option("--start", default=None, help="store: from (ISO or epoch ms).")
+@click.option("--end", default=None, help="store: until (ISO or epoch ms; default now).")
+@click.option("--labels", type=click.Path(dir_okay=False), default=None,
+              help="store: simulator truth .json or labels .csv (device_id,start,end,label).")  # fmt: skip
+@click.option("--window", type=int, default=60, show_default=True, help="store: window length in grid steps.")
+@click.option("--step-ms", type=int, default=1000, show_default=True, help="store: grid step.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Artifact folder.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--epochs", type=int, default=None, help="At most this many epochs (early stopping may end sooner).")
 @edge
-def train(task: str, source: str, data_root: str, out: Path, seed: int, epochs: int | None) -> None:
+def train(task: str, source: str, data_root: str, store: str | None, devices: str | None, device_type: str | None,
+          start: str | None, end: str | None, labels: str | None, window: int, step_ms: int, out: Path, seed: int,
+          epochs: int | None) -> None:  # fmt: skip
     """Train a model and write its artifact (ONNX, int8 ONNX, model card)."""
-    from prognos.train.run import train_benchmark
+    from prognos.train.run import train_benchmark, train_store
 
-    card = json.loads(train_benchmark(task, source, data_root, out, seed=seed, epochs=epochs).read_text())
+    if source == "store":
+        if not start:
+            raise InvalidInput("--start is needed to train from the store", field="start")
+        from prognos.store import open_store
+        from prognos.types import now_ms, parse_time
+
+        st = open_store(Settings.from_env(store=store).store)
+        try:
+            path = train_store(task, st, out, start=parse_time(start, field="start"),
+                               end=parse_time(end, field="end") if end else now_ms(),
+                               devices=devices.split(",") if devices else None, device_type=device_type,
+                               labels=labels, window=window, step_ms=step_ms, seed=seed, epochs=epochs)  # fmt: skip
+        finally:
+            st.close()
+    else:
+        path = train_benchmark(task, source, data_root, out, seed=seed, epochs=epochs)
+    card = json.loads(path.read_text())
     m, int8 = card["metrics"], card["int8"]["max_abs_diff"]
-    if card["task"] == "rul":
+    if source == "store":
+        figures = f"{card['data']['train_windows']} windows from {len(card['data']['devices'])} devices"
+    elif card["task"] == "rul":
         figures = (f"RMSE {m['rmse']:.2f}, NASA score {m['nasa_score']:.1f}, 80% interval covers {m['coverage_80']:.0%}"
                    f"; int8 max deviation {int8 * card['output']['scale']:.2f} cycles")  # fmt: skip
     elif card["task"] == "anomaly":
@@ -219,7 +241,7 @@ def train(task: str, source: str, data_root: str, out: Path, seed: int, epochs: 
 
 
 @main.command()
-@click.option("--benchmark", default="cmapss", show_default=True, help="cmapss, skab or ai4i.")
+@click.option("--benchmark", default="cmapss", show_default=True, help="cmapss, skab, ai4i or simulator.")
 @click.option("--subsets", default="FD001,FD002,FD003,FD004", show_default=True, help="C-MAPSS subsets.")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Figures are medians over this many seeds.")
 @click.option("--data", "data_root", envvar="PROGNOS_DATA", default="../shared/data", show_default=True)

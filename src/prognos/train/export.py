@@ -28,6 +28,7 @@ def to_onnx(model: nn.Module, example: np.ndarray, path: str | Path, input_name:
     x = torch.as_tensor(example[:2], dtype=torch.float32)
     for name in ("onnx_ir", "onnxscript"):  # and as INFO logs
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)  # "no torchvision"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter narrates its passes as warnings
         torch.onnx.export(model, (x,), str(path), input_names=[input_name], output_names=[output_name],

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,3 +100,36 @@ def _classify_ai4i(source: str, data_root: str | Path, out: Path, seed: int, epo
                    metrics=metrics,
                    data={"source": source, "hash": data_hash(data.x), "train_windows": len(split.x_fit)},
                    training_seconds=result.train_seconds)  # fmt: skip
+
+
+def train_store(task: str, store: Any, out: str | Path, *, start: int, end: int, devices: list[str] | None = None,
+                device_type: str | None = None, labels: str | Path | None = None, window: int = 60, step_ms: int = 1000,
+                seed: int = 0, epochs: int | None = None, progress: bool = True) -> Path:  # fmt: skip
+    """Train ``task`` on stored telemetry of ``devices`` (or every device of ``device_type``) in [start, end).
+
+    Labels (a simulator truth file or a labels CSV) are needed for classify and rul; an anomaly
+    model learns what normal looks like and uses labels only to leave known faults out.
+    """
+    from prognos.train import devices as kinds
+    from prognos.train import telemetry as tm
+    from prognos.train.artifact import data_hash, package
+
+    if task not in SOURCES:
+        raise InvalidInput(f"unknown task {task!r}: available: {', '.join(TASKS)}", field="task", value=task)
+    if task != "anomaly" and labels is None:
+        raise InvalidInput(f"--labels is needed to train {task} (a simulator truth .json or a labels .csv)",
+                           field="labels")  # fmt: skip
+    ids = devices or [d.device_id for d in store.devices() if device_type is None or d.type == device_type]
+    if not ids:
+        raise InvalidInput(f"no devices{f' of type {device_type!r}' if device_type else ''} in the store",
+                           field="devices", value=device_type)  # fmt: skip
+    series = tm.from_store(store, ids, start, end, step_ms)
+    cfg = kinds.Config(window=window, step_ms=step_ms, seed=seed, progress=progress,
+                       **({"epochs": epochs} if epochs else {}))  # fmt: skip
+    t = time.perf_counter()
+    fitted = kinds.FIT[task](series, tm.Labels.load(labels) if labels else tm.Labels(), cfg)
+    name = f"{device_type or 'devices'}-{task}"
+    data = {"source": "store", "devices": ids, "start": start, "end": end, "hash": data_hash(fitted.x),
+            "train_windows": len(fitted.x), "labels": str(labels) if labels else None}  # fmt: skip
+    return package(fitted.model, fitted.spec, out, name=name, example=fitted.x, held_out=fitted.held_out,
+                   metrics={}, data=data, training_seconds=time.perf_counter() - t)  # fmt: skip

@@ -1,0 +1,168 @@
+"""Training data from device telemetry: the store (or the simulator directly) → aligned series → labelled windows.
+
+Labels come from intervals — the simulator's ground truth (``*.truth.json``: faults and failure
+times) or a labels CSV (``device_id,start,end,label``, times ISO or epoch ms) — so the same code
+serves a user's own annotations and the simulator's. Windows never cross a gap, and every split is
+by device or by time, never by shuffled windows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prognos.errors import InvalidInput
+from prognos.features import grid, sliding, window_ends
+from prognos.types import parse_time
+
+NORMAL = "normal"
+
+
+@dataclass
+class Series:
+    device_id: str
+    type: str | None
+    ts: np.ndarray  # (n,) epoch ms, a regular grid
+    x: np.ndarray  # (n, sensors); NaN where a sensor was silent for too long
+    sensors: list[str]
+
+
+@dataclass(frozen=True)
+class Interval:
+    device_id: str
+    start: int  # epoch ms, inclusive
+    end: int  # exclusive
+    label: str
+
+
+@dataclass
+class Labels:
+    intervals: list[Interval] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)  # device -> failure time (epoch ms)
+
+    @classmethod
+    def from_truth(cls, truth: dict[str, Any]) -> Labels:
+        faults = [Interval(f["device_id"], int(f["start"]), int(f["end"]), f["fault"]) for f in truth["faults"]]
+        return cls(faults, {d["device_id"]: int(d["failure"]) for d in truth["devices"] if d.get("failure")})
+
+    @classmethod
+    def load(cls, path: str | Path) -> Labels:
+        """A simulator truth file (.json) or a labels CSV with device_id,start,end,label (end empty: failure)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidInput(f"labels file not found: {path}", field="labels", value=str(path))
+        if path.suffix == ".json":
+            return cls.from_truth(json.loads(path.read_text()))
+        out = cls()
+        with path.open(newline="") as f:
+            for n, row in enumerate(csv.DictReader(f), start=2):
+                missing = [k for k in ("device_id", "start", "label") if not row.get(k)]
+                if missing:
+                    raise InvalidInput(f"{path}:{n}: missing {', '.join(missing)}", field=missing[0])
+                start = parse_time(row["start"], field="start")
+                if row["label"] == "failure":
+                    out.failures[row["device_id"]] = start
+                else:
+                    out.intervals.append(Interval(row["device_id"], start, parse_time(row["end"], field="end"),
+                                                  row["label"]))  # fmt: skip
+        return out
+
+    def of(self, device_id: str) -> list[Interval]:
+        return [i for i in self.intervals if i.device_id == device_id]
+
+
+def from_store(store: Any, device_ids: Sequence[str], start: int, end: int, step: int,
+               sensors: Sequence[str] | None = None) -> list[Series]:  # fmt: skip
+    """Read each device's raw series and align it to a ``step`` ms grid; sensors default to the first
+    device's keys, and every device must have them (a model has one input schema)."""
+    out = []
+    for dev in device_ids:
+        t = store.read(dev, start, end)
+        keys = t["key"].to_numpy(zero_copy_only=False)
+        names = list(sensors) if sensors is not None else sorted(set(keys.tolist()))
+        missing = sorted(set(names) - set(keys.tolist()))
+        if missing:
+            raise InvalidInput(f"device {dev}: no readings for sensors {missing} in the time range", field="sensors",
+                               value=missing)  # fmt: skip
+        sensors = names
+        col = np.searchsorted(np.asarray(names), keys)
+        known = np.isin(keys, names)
+        ts, x = grid.align(t["ts"].to_numpy()[known], col[known], t["value"].to_numpy()[known], len(names), start,
+                           end, step)  # fmt: skip
+        out.append(Series(dev, store.device(dev).type, ts, x, names))
+    return out
+
+
+def from_fleet(fleet: Any) -> list[Series]:
+    """The simulator's series without a store in between (evaluation); rows after failure are absent."""
+    out = []
+    for dev in fleet.devices:
+        chunks = [fleet.chunk(dev, i) for i in range(fleet.chunks)]
+        ts, x = np.concatenate([c.ts for c in chunks]), np.concatenate([c.values for c in chunks])
+        alive = np.concatenate([c.modes for c in chunks]) >= 0
+        x[~alive] = np.nan
+        out.append(Series(dev.device_id, dev.type, ts, x, chunks[0].names))
+    return out
+
+
+@dataclass
+class Windows:
+    x: np.ndarray  # (n, window, sensors)
+    end: np.ndarray  # (n,) timestamp of each window's last row
+    device: np.ndarray  # (n,) device id
+
+
+def windows(series: Sequence[Series], size: int, stride: int = 1, scale: Any = None) -> Windows:
+    """Sliding windows of every series, skipping any window that touches a NaN."""
+    xs, ends, devs = [], [], []
+    for s in series:
+        if len(s.x) < size:
+            continue
+        ok = ~np.isnan(s.x).any(axis=1)
+        z = s.x.copy()
+        if scale is not None and ok.any():
+            z[ok] = scale(s.x[ok])
+        bad_before = np.concatenate([[0], np.cumsum(~ok)])  # windows with no bad row inside are kept
+        idx = window_ends(len(z), size, stride)
+        keep = idx[(bad_before[idx + 1] - bad_before[idx + 1 - size]) == 0]
+        if not len(keep):
+            continue
+        w = sliding(np.nan_to_num(z), size)
+        xs.append(w[keep - (size - 1)])
+        ends.append(s.ts[keep])
+        devs.append(np.full(len(keep), s.device_id, dtype=object))
+    if not xs:
+        raise InvalidInput(f"no complete window of {size} steps in the data (too short, or gaps everywhere)",
+                           field="window", value=size)  # fmt: skip
+    return Windows(np.concatenate(xs), np.concatenate(ends), np.concatenate(devs))
+
+
+def label_windows(w: Windows, labels: Labels, size_ms: int) -> np.ndarray:
+    """The label active at each window's end (the device's state now), else ``normal``."""
+    out = np.full(len(w.end), NORMAL, dtype=object)
+    for i in labels.intervals:
+        out[(w.device == i.device_id) & (w.end >= i.start) & (w.end < i.end)] = i.label
+    return out
+
+
+def touches_label(w: Windows, labels: Labels, size_ms: int) -> np.ndarray:
+    """Windows that overlap any labelled interval at all (excluded when learning what normal is)."""
+    hit = np.zeros(len(w.end), dtype=bool)
+    for i in labels.intervals:
+        hit |= (w.device == i.device_id) & (w.end >= i.start) & (w.end - size_ms < i.end)
+    return hit
+
+
+def remaining(w: Windows, labels: Labels, cap_ms: int) -> np.ndarray:
+    """Remaining useful life at each window end in seconds, capped; NaN for devices with no failure."""
+    out = np.full(len(w.end), np.nan)
+    for dev, failure in labels.failures.items():
+        m = w.device == dev
+        out[m] = np.minimum(failure - w.end[m], cap_ms) / 1000.0
+    return out

@@ -1,0 +1,87 @@
+"""Telemetry → labelled windows: gaps are never bridged, labels follow the intervals, RUL follows failures;
+and ``prognos train --source store`` learns from what ``prognos import`` stored."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from prognos.errors import InvalidInput
+from prognos.sim.fleet import Fleet
+from prognos.store import open_store
+from prognos.train import telemetry as tm
+from prognos.types import Reading
+
+
+def test_windows_skip_gaps_and_labels_follow_intervals():
+    x = np.arange(20, dtype=float)[:, None].repeat(2, axis=1)
+    x[8] = np.nan  # a silent second
+    s = tm.Series("d", "pump", np.arange(20) * 1000, x, ["a", "b"])
+    w = tm.windows([s], 4)
+    assert not np.isnan(w.x).any()
+    assert set(w.end.tolist()) == {3000, 4000, 5000, 6000, 7000, *range(12000, 20000, 1000)}
+    labels = tm.Labels([tm.Interval("d", 13000, 15000, "stuck")], {"d": 25000})
+    y = tm.label_windows(w, labels, 4000)
+    assert [int(e) for e in w.end[y == "stuck"]] == [13000, 14000]
+    assert tm.remaining(w, labels, 10_000)[w.end == 19000].tolist() == [6.0]
+    assert tm.remaining(w, labels, 10_000)[w.end == 3000].tolist() == [10.0]  # capped
+    assert tm.touches_label(w, labels, 4000)[w.end == 16000].tolist() == [True]  # ends after, overlaps
+
+
+def test_a_window_longer_than_every_series_is_named():
+    s = tm.Series("d", None, np.arange(5) * 1000, np.zeros((5, 2)), ["a", "b"])
+    with pytest.raises(InvalidInput, match="no complete window of 10"):
+        tm.windows([s], 10)
+
+
+def test_labels_csv_is_read_and_a_missing_field_is_named(tmp_path):
+    good = tmp_path / "labels.csv"
+    good.write_text("device_id,start,end,label\npump-1,1000,5000,cavitation\npump-1,9000,,failure\n")
+    labels = tm.Labels.load(good)
+    assert labels.intervals == [tm.Interval("pump-1", 1000, 5000, "cavitation")] and labels.failures == {"pump-1": 9000}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("device_id,start,end,label\npump-1,,5000,leak\n")
+    with pytest.raises(InvalidInput, match=r"bad.csv:2: missing start"):
+        tm.Labels.load(bad)
+
+
+def test_store_series_align_to_the_grid_and_missing_sensors_are_named():
+    store = open_store("memory://")
+    store.write([Reading("m", 1000 * i + 300, {"a": float(i), **({"b": 2.0 * i} if i % 2 else {})}) for i in range(10)])
+    (s,) = tm.from_store(store, ["m"], 0, 10_000, 1000)
+    assert s.sensors == ["a", "b"] and s.x[:, 0].tolist() == list(range(10))
+    assert s.x[2, 1] == 2.0  # b reported at 1 s and carried forward to 2 s
+    with pytest.raises(InvalidInput, match=r"no readings for sensors \['c'\]"):
+        tm.from_store(store, ["m"], 0, 10_000, 1000, sensors=["a", "c"])
+
+
+def test_train_from_the_store_with_simulator_truth(tmp_path):
+    fleet = Fleet(devices=6, rate=1.0, duration=1800, seed=3, start=1_700_000_000_000)
+    store = open_store(f"duckdb:///{tmp_path}/s.duckdb")
+    for d in fleet.devices:
+        store.update_device(d.device_id, {"type": d.type}, create=True)
+        for i in range(fleet.chunks):
+            c = fleet.chunk(d, i)
+            store.write([Reading(d.device_id, int(t), dict(zip(c.names, map(float, v), strict=True)))
+                         for t, v, m in zip(c.ts, c.values, c.modes, strict=True) if m >= 0])  # fmt: skip
+    store.close()
+    (tmp_path / "truth.json").write_text(json.dumps(fleet.truth()))
+    base = [sys.executable, "-m", "prognos.cli", "train", "--source", "store", "--store", f"duckdb:///{tmp_path}/s.duckdb",
+            "--type", "pump", "--start", "1700000000000", "--end", "1700001800000", "--epochs", "2"]  # fmt: skip
+    out = subprocess.run([*base, "--task", "classify", "--labels", str(tmp_path / "truth.json"), "--out",
+                          str(tmp_path / "cls")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    card = json.loads((tmp_path / "cls" / "card.json").read_text())
+    assert card["data"]["devices"] == ["pump-000", "pump-003"] and "normal" in card["output"]["classes"]
+    assert card["input"]["sensors"] == sorted(card["input"]["sensors"]) and len(card["input"]["sensors"]) == 12
+    out = subprocess.run([*base, "--task", "anomaly", "--out", str(tmp_path / "ad")], capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert out.returncode == 0, (
+        out.stderr and json.loads((tmp_path / "ad" / "card.json").read_text())["output"]["threshold"] > 0
+    )
+    no_labels = subprocess.run([*base, "--task", "rul", "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    assert no_labels.returncode == 2 and "--labels is needed to train rul" in no_labels.stderr
