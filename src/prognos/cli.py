@@ -203,10 +203,13 @@ def simulate(devices: int, rate: float, duration: float, seed: int, target: str,
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Artifact folder.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--epochs", type=int, default=None, help="At most this many epochs (early stopping may end sooner).")
+@click.option("--trials", type=int, default=0, show_default=True, help="Search hyper-parameters first (Optuna).")
+@click.option("--storage", default=None, help="Optuna storage URL shared by several searching processes.")
+@click.option("--study", default=None, help="Optuna study name (joins it if it exists in --storage).")
 @edge
 def train(task: str, source: str, data_root: str, store: str | None, devices: str | None, device_type: str | None,
           start: str | None, end: str | None, labels: str | None, window: int, step_ms: int, out: Path, seed: int,
-          epochs: int | None) -> None:  # fmt: skip
+          epochs: int | None, trials: int, storage: str | None, study: str | None) -> None:  # fmt: skip
     """Train a model and write its artifact (ONNX, int8 ONNX, model card)."""
     from prognos.train.run import train_benchmark, train_store
 
@@ -225,7 +228,8 @@ def train(task: str, source: str, data_root: str, store: str | None, devices: st
         finally:
             st.close()
     else:
-        path = train_benchmark(task, source, data_root, out, seed=seed, epochs=epochs)
+        path = train_benchmark(task, source, data_root, out, seed=seed, epochs=epochs, trials=trials, storage=storage,
+                               study=study)  # fmt: skip
     card = json.loads(path.read_text())
     m, int8 = card["metrics"], card["int8"]["max_abs_diff"]
     if source == "store":

@@ -159,3 +159,22 @@ def test_evaluate_skab_pools_the_test_parts_beside_the_leaderboard(tmp_path):
     assert set(rows) == {"conv-ae", "pca-t2q"} and rows["conv-ae"]["published"]["f1"] == 0.78
     assert rows["conv-ae"]["f1"] > 0.5  # the jump in current is found
     assert "0.78" in (tmp_path / "r" / "skab.md").read_text()
+
+
+def test_train_with_trials_searches_then_trains_the_best(tmp_path):
+    (tmp_path / "data").mkdir()
+    data = tiny_cmapss(tmp_path / "data")
+    storage = f"sqlite:///{tmp_path}/optuna.db"  # a database storage, as several searching machines would share
+    base = ["train", "--task", "rul", "--source", "cmapss:FD001", "--data", str(data), "--storage", storage, "--study",
+            "fd001"]  # fmt: skip
+    out = prognos(*base, "--out", str(tmp_path / "m"), "--epochs", "4", "--trials", "4")
+    assert out.returncode == 0, out.stderr
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    search = card["metrics"]["search"]
+    assert search["trials"] == 4 and search["study"] == "fd001"
+    assert {k: card["params"][k] for k in search["params"]} == search["params"]  # the final model uses the best
+    again = prognos(*base, "--out", str(tmp_path / "m2"), "--epochs", "2", "--trials", "2")
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "m2" / "card.json").read_text())["metrics"]["search"]["trials"] == 6  # joined
+    bad = prognos("train", "--task", "classify", "--source", "ai4i", "--out", str(tmp_path / "x"), "--trials", "2")
+    assert bad.returncode == 2 and "not yet for classify" in bad.stderr

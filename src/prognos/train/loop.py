@@ -12,6 +12,7 @@ from torch import nn
 from tqdm import tqdm
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+EpochHook = Callable[[int, float], None]
 
 
 @dataclass
@@ -42,8 +43,12 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     desc: str = "train",
+    on_epoch: EpochHook | None = None,
 ) -> History:
-    """Train ``model`` in place; on return it holds the weights of the best validation epoch."""
+    """Train ``model`` in place; on return it holds the weights of the best validation epoch.
+
+    ``on_epoch(epoch, validation_loss)`` runs after every epoch; it may raise to stop (a search pruning).
+    """
     seed_everything(seed)
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
     xv, yv = torch.as_tensor(x_val, dtype=torch.float32), torch.as_tensor(y_val, dtype=torch.float32)
@@ -68,6 +73,8 @@ def fit(
         history.train.append(total / len(xt))
         history.validation.append(val)
         bar.set_postfix(loss=f"{history.train[-1]:.3f}", val=f"{val:.3f}")
+        if on_epoch is not None:
+            on_epoch(epoch, val)
         if val < best - 1e-6:
             best, best_state, history.best_epoch = val, copy.deepcopy(model.state_dict()), epoch
         elif epoch - history.best_epoch >= patience:

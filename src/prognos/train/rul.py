@@ -29,7 +29,8 @@ class RULRegressor:
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
 
-    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> RULRegressor:
+    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+            on_epoch: loop.EpochHook | None = None) -> RULRegressor:  # fmt: skip
         windows(x, "x")
         windows(x_val, "x_val", x.shape[2])
         same_length(x, y, "y")
@@ -38,7 +39,7 @@ class RULRegressor:
         self.net_ = RULNet(x.shape[2], x.shape[1], self.channels, self.kernel, self.layers, self.hidden, self.dropout)
         self.history_ = loop.fit(self.net_, pinball, x, y / self.cap, x_val, y_val / self.cap, epochs=self.epochs,
                                  batch=self.batch, lr=self.lr, patience=self.patience, seed=self.seed,
-                                 progress=self.progress, desc="rul")  # fmt: skip
+                                 progress=self.progress, desc="rul", on_epoch=on_epoch)  # fmt: skip
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

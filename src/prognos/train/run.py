@@ -22,18 +22,29 @@ TASKS = tuple(SOURCES)
 
 
 def train_benchmark(task: str, source: str, data_root: str | Path, out: str | Path, seed: int = 0,
-                    epochs: int | None = None, progress: bool = True) -> Path:  # fmt: skip
-    """Train ``task`` on a public benchmark ``source``; return the model card's path."""
+                    epochs: int | None = None, progress: bool = True, trials: int = 0,
+                    storage: str | None = None, study: str | None = None) -> Path:  # fmt: skip
+    """Train ``task`` on a public benchmark ``source``; return the model card's path.
+
+    ``trials`` > 0 first searches hyper-parameters with Optuna (see `prognos.train.search`); it is
+    available for rul, whose trainer takes the search's result.
+    """
     if task not in SOURCES:
         raise InvalidInput(f"unknown task {task!r}: available: {', '.join(TASKS)}", field="task", value=task)
     if source not in SOURCES[task] and source.lower() not in SOURCES[task]:
         raise InvalidInput(f"unknown benchmark {source!r} for task {task}: available: {', '.join(SOURCES[task])}",
                            field="source", value=source)  # fmt: skip
+    if trials and task != "rul":
+        raise InvalidInput(f"--trials: the search is available for rul, not yet for {task}", field="trials",
+                           value=trials)  # fmt: skip
+    if trials:
+        return _rul_cmapss(source, data_root, Path(out), seed, epochs, progress, (trials, storage, study))
     trainer: dict[str, Callable[..., Path]] = {"rul": _rul_cmapss, "anomaly": _anomaly_skab, "classify": _classify_ai4i}
     return trainer[task](source, data_root, Path(out), seed, epochs, progress)
 
 
-def _rul_cmapss(source: str, data_root: str | Path, out: Path, seed: int, epochs: int | None, progress: bool) -> Path:
+def _rul_cmapss(source: str, data_root: str | Path, out: Path, seed: int, epochs: int | None, progress: bool,
+                search: tuple[int, str | None, str | None] = (0, None, None)) -> Path:  # fmt: skip
     from prognos.datasets import cmapss
     from prognos.train import cmapss as pipeline
     from prognos.train.artifact import Spec, data_hash, package
@@ -41,14 +52,38 @@ def _rul_cmapss(source: str, data_root: str | Path, out: Path, seed: int, epochs
     data = cmapss.load(data_root, source.partition(":")[2])
     cfg = pipeline.RULConfig() if epochs is None else replace(pipeline.RULConfig(), epochs=epochs)
     t = time.perf_counter()
+    found = None
+    if search[0]:
+        found = _search_rul(data, cfg, seed, *search)
+        cfg = replace(cfg, **found["params"])
     model, p, result = pipeline.train(data, cfg, seed=seed, progress=progress)
     spec = Spec("rul", p.sensors, cfg.window, p.scaler.to_dict(),
                 {"quantiles": [0.1, 0.5, 0.9], "scale": cfg.cap, "unit": "cycles"})  # fmt: skip
     metrics = {"rmse": result.rmse, "nasa_score": result.score, "coverage_80": result.coverage_80,
-               "protocol": "C-MAPSS test units, last window, raw RUL file, cap 125"}  # fmt: skip
+               "protocol": "C-MAPSS test units, last window, raw RUL file, cap 125", "search": found}  # fmt: skip
     return package(model, spec, out, name=f"cmapss-{data.name.lower()}-rul", example=p.x, held_out=p.x_test,
                    metrics=metrics, data={"source": source, "hash": data_hash(p.x, p.y), "train_windows": len(p.x)},
                    training_seconds=time.perf_counter() - t)  # fmt: skip
+
+
+def _search_rul(data: Any, cfg: Any, seed: int, trials: int, storage: str | None, study: str | None) -> dict[str, Any]:
+    """Optuna over the RUL network on the training units' own validation split (never the test units)."""
+    from prognos.train import cmapss as pipeline
+    from prognos.train.rul import RULRegressor
+    from prognos.train.search import tune
+
+    p = pipeline.prepare(data, cfg, seed)
+
+    def objective(params: dict[str, Any], report: Any) -> float:
+        model = RULRegressor(**{**_rul_params(cfg), **params}, seed=seed)
+        return min(model.fit(p.x, p.y, p.x_val, p.y_val, on_epoch=report).history_.validation)
+
+    return tune("rul", objective, trials, seed, storage, study)
+
+
+def _rul_params(cfg: Any) -> dict[str, Any]:
+    keys = ("channels", "kernel", "layers", "hidden", "dropout", "epochs", "batch", "lr", "patience", "cap")
+    return {k: getattr(cfg, k) for k in keys}
 
 
 def _anomaly_skab(source: str, data_root: str | Path, out: Path, seed: int, epochs: int | None,
