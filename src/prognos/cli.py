@@ -203,13 +203,16 @@ def simulate(devices: int, rate: float, duration: float, seed: int, target: str,
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Artifact folder.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--epochs", type=int, default=None, help="At most this many epochs (early stopping may end sooner).")
+@click.option("--init-from", type=click.Path(file_okay=False), default=None,
+              help="store: fine-tune from this artifact folder (e.g. a pretrained model).")  # fmt: skip
 @click.option("--trials", type=int, default=0, show_default=True, help="Search hyper-parameters first (Optuna).")
 @click.option("--storage", default=None, help="Optuna storage URL shared by several searching processes.")
 @click.option("--study", default=None, help="Optuna study name (joins it if it exists in --storage).")
 @edge
 def train(task: str, source: str, data_root: str, store: str | None, devices: str | None, device_type: str | None,
           start: str | None, end: str | None, labels: str | None, window: int, step_ms: int, out: Path, seed: int,
-          epochs: int | None, trials: int, storage: str | None, study: str | None) -> None:  # fmt: skip
+          epochs: int | None, init_from: str | None, trials: int, storage: str | None,
+          study: str | None) -> None:  # fmt: skip
     """Train a model and write its artifact (ONNX, int8 ONNX, model card)."""
     from prognos.train.run import train_benchmark, train_store
 
@@ -224,7 +227,8 @@ def train(task: str, source: str, data_root: str, store: str | None, devices: st
             path = train_store(task, st, out, start=parse_time(start, field="start"),
                                end=parse_time(end, field="end") if end else now_ms(),
                                devices=devices.split(",") if devices else None, device_type=device_type,
-                               labels=labels, window=window, step_ms=step_ms, seed=seed, epochs=epochs)  # fmt: skip
+                               labels=labels, window=window, step_ms=step_ms, seed=seed, epochs=epochs,
+                               init_from=init_from)  # fmt: skip
         finally:
             st.close()
     else:
@@ -242,6 +246,25 @@ def train(task: str, source: str, data_root: str, store: str | None, devices: st
     else:
         figures = f"F1 {m['f1']:.3f}, ROC-AUC {m['roc_auc']:.3f}; int8 max probability deviation {int8:.3g}"
     click.echo(f"{card['name']}: {figures}; trained in {card['training_seconds']:.1f} s -> {out}")
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("pretrained"), show_default=True)
+@click.option("--only", default=None, help="Comma-separated subset of: turbofan-rul, pump-anomaly.")
+@click.option("--data", "data_root", envvar="PROGNOS_DATA", default="../shared/data", show_default=True)
+@click.option("--epochs", type=int, default=None, help="At most this many epochs per model.")
+@edge
+def pretrained(out: Path, only: str | None, data_root: str, epochs: int | None) -> None:
+    """Rebuild the pretrained starting points (fixed seeds) for fine-tuning with train --init-from."""
+    from prognos.train.pretrained import MODELS, build
+
+    names = only.split(",") if only else list(MODELS)
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown:
+        raise InvalidInput(f"unknown pretrained model {unknown[0]!r}: available: {', '.join(MODELS)}", field="only",
+                           value=unknown[0])  # fmt: skip
+    for card in build(out, data_root, names, epochs):
+        click.echo(f"{card.parent.name}: {card.parent}")
 
 
 @main.command()

@@ -43,7 +43,7 @@ def test_train_writes_an_artifact_with_its_card(tmp_path):
     assert "cmapss-fd001-rul: RMSE" in out.stdout
     card = json.loads((tmp_path / "model" / "card.json").read_text())
     assert card["task"] == "rul" and card["data"]["source"] == "cmapss:FD001" and card["window"] == 30
-    assert {"model.onnx", "model.int8.onnx"} == set(card["files"])
+    assert {"model.onnx", "model.int8.onnx", "model.pt"} == set(card["files"])
 
 
 def test_unknown_task_and_benchmark_are_named(tmp_path):

@@ -85,3 +85,44 @@ def test_train_from_the_store_with_simulator_truth(tmp_path):
     )
     no_labels = subprocess.run([*base, "--task", "rul", "--out", str(tmp_path / "r")], capture_output=True, text=True)
     assert no_labels.returncode == 2 and "--labels is needed to train rul" in no_labels.stderr
+
+
+def test_fine_tuning_starts_from_a_pretrained_pump_model(tmp_path):
+    from prognos.train.pretrained import pump_anomaly
+
+    parent = tmp_path / "pump-anomaly"
+    pump_anomaly(parent, devices=3, hours=0.5, epochs=2, progress=False)
+    fleet = Fleet(devices=6, rate=1.0, duration=1200, seed=9, start=1_700_000_000_000)
+    url = f"duckdb:///{tmp_path}/s.duckdb"
+    store = open_store(url)
+    for d in fleet.devices[:1]:  # the user's one pump
+        for i in range(fleet.chunks):
+            c = fleet.chunk(d, i)
+            store.write([Reading(d.device_id, int(t), dict(zip(c.names, map(float, v), strict=True)))
+                         for t, v in zip(c.ts, c.values, strict=True)])  # fmt: skip
+    store.close()
+    base = [sys.executable, "-m", "prognos.cli", "train", "--task", "anomaly", "--source", "store", "--store", url,
+            "--devices", "pump-000", "--start", "1700000000000", "--end", "1700001200000", "--epochs", "1"]  # fmt: skip
+    out = subprocess.run([*base, "--init-from", str(parent), "--out", str(tmp_path / "mine")], capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    mine, theirs = (json.loads((p / "card.json").read_text()) for p in (tmp_path / "mine", parent))
+    assert mine["params"]["init_from"] == str(parent) and mine["params"]["channels"] == theirs["params"]["channels"]
+    # one epoch from the parent's weights stays near them; a fresh start (another seed) is far away
+    import torch
+
+    def distance(a, b):
+        sa, sb = (torch.load(p / "model.pt", weights_only=True) for p in (a, b))
+        return sum(float((sa[k] - sb[k]).abs().sum()) for k in sa if k != "scale")
+
+    fresh = subprocess.run([*base, "--seed", "5", "--out", str(tmp_path / "fresh")], capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert fresh.returncode == 0, fresh.stderr
+    assert distance(tmp_path / "mine", parent) < distance(tmp_path / "fresh", parent) / 3
+    wrong = subprocess.run([*base, "--window", "30", "--init-from", str(parent), "--out", str(tmp_path / "x")],
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert wrong.returncode == 2 and "over 60 steps, this data has" in wrong.stderr
+    (parent / "model.pt").write_bytes(b"tampered")
+    tampered = subprocess.run([*base, "--init-from", str(parent), "--out", str(tmp_path / "y")], capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+    assert tampered.returncode == 2 and "does not match its checksum" in tampered.stderr

@@ -1,5 +1,6 @@
 """AI4I 2020 binary failure classification, the common (non-standardised) protocol: a stratified
-80/20 split, scaling fitted on the training part, scores on the failure class."""
+80/20 split, scaling fitted on the training part, scores on the failure class at the probability
+cut that maximises F1 on a validation fifth of the training part."""
 
 from __future__ import annotations
 
@@ -51,13 +52,24 @@ def fit(data: ai4i.Table, model: str = "deep", seed: int = 0, progress: bool = T
                                progress=progress) if model == "deep" else LogisticClassifier(seed=seed))  # fmt: skip
     clf.fit(z[fit_rows], y[fit_rows], z[val], y[val])
     seconds = time.perf_counter() - t
-    p = clf.predict_proba(z[test])[:, list(clf.classes_).index(1)]
-    pred = (p >= 0.5).astype(int)
+    failure = list(clf.classes_).index(1)
+    cut = _best_cut(clf.predict_proba(z[val])[:, failure], y[val])
+    p = clf.predict_proba(z[test])[:, failure]
+    pred = (p >= cut).astype(int)
     result = Result(model, seed, float(metrics.f1_score(y[test], pred)),
                     float(metrics.precision_score(y[test], pred, zero_division=0)),
                     float(metrics.recall_score(y[test], pred)), float(metrics.roc_auc_score(y[test], p)),
                     float(metrics.average_precision_score(y[test], p)), seconds)  # fmt: skip
     return result, clf, Split(scaler, z[fit_rows], z[test])
+
+
+def _best_cut(p: np.ndarray, y: np.ndarray) -> float:
+    """The probability cut with the best F1 on the validation part (failures are rare: 0.5 is arbitrary)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, cuts = precision_recall_curve(y, p)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(cuts[np.argmax(f1[:-1])]) if len(cuts) else 0.5
 
 
 def evaluate(data: ai4i.Table, model: str = "deep", seed: int = 0, progress: bool = True) -> Result:

@@ -64,11 +64,12 @@ class AutoencoderDetector(_Detector):
 
     def __init__(self, channels: int = 32, kernel: int = 7, dropout: float = 0.2, epochs: int = 60, batch: int = 32,
                  lr: float = 1e-3, patience: int = 8, threshold: str = "pot", risk: float = 1e-3, margin: float = 1.0,
-                 validation: float = 0.2, seed: int = 0, progress: bool = False) -> None:  # fmt: skip
+                 validation: float = 0.2, seed: int = 0, progress: bool = False,
+                 init_from: str | None = None) -> None:  # fmt: skip
         self.channels, self.kernel, self.dropout = channels, kernel, dropout
         self.epochs, self.batch, self.lr, self.patience = epochs, batch, lr, patience
         self.threshold, self.risk, self.margin, self.validation = threshold, risk, margin, validation
-        self.seed, self.progress = seed, progress
+        self.seed, self.progress, self.init_from = seed, progress, init_from
 
     def fit(
         self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None
@@ -82,6 +83,8 @@ class AutoencoderDetector(_Detector):
         x, x_val = self._split(x, x_val)
         loop.seed_everything(self.seed)
         self.net_ = ConvAutoencoder(x.shape[2], x.shape[1], self.channels, self.kernel, self.dropout)
+        loop.warm_start(self.net_, self.init_from)
+        self.net_.scale.fill_(1.0)  # the parent's error scale is re-measured on this data below
         zeros, zeros_val = np.zeros(len(x)), np.zeros(len(x_val))
         self.history_ = loop.fit(self.net_, reconstruction_loss, x, zeros, x_val, zeros_val, epochs=self.epochs,
                                  batch=self.batch, lr=self.lr, patience=self.patience, seed=self.seed,

@@ -67,6 +67,10 @@ def package(
     fp32 = model.to_onnx(out / "model.onnx", example)
     diff = parity(model.net_, fp32, held_out)
     int8 = quantise(fp32, out / "model.int8.onnx")
+    weights = out / "model.pt"  # the PyTorch weights: what --init-from fine-tunes
+    import torch
+
+    torch.save(model.net_.state_dict(), weights)
     card = {
         "name": name,
         "task": spec.task,
@@ -83,7 +87,7 @@ def package(
         "data": data,
         "training_seconds": training_seconds,
         "versions": _versions(),
-        "files": {p.name: sha256(p) for p in (fp32, int8)},
+        "files": {p.name: sha256(p) for p in (fp32, int8, weights)},
     }  # fmt: skip
     path = out / "card.json"
     path.write_text(json.dumps(card, indent=1, default=_jsonable))
@@ -138,3 +142,36 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return v.tolist()
     return str(v)
+
+
+def parent(path: str | Path, task: str) -> dict[str, Any]:
+    """The card of an artifact to fine-tune from, checked: same task, weights present and intact."""
+    from prognos.errors import InvalidInput
+
+    card_path = Path(path) / "card.json"
+    if not card_path.is_file():
+        raise InvalidInput(f"--init-from {path}: no model card there", field="init_from", value=str(path))
+    card = json.loads(card_path.read_text())
+    if card["task"] != task:
+        raise InvalidInput(f"--init-from {path}: a {card['task']} model cannot start a {task} model", field="init_from",
+                           value=card["task"])  # fmt: skip
+    weights = Path(path) / "model.pt"
+    if "model.pt" not in card["files"] or not weights.is_file() or sha256(weights) != card["files"]["model.pt"]:
+        raise InvalidInput(f"--init-from {path}: model.pt is missing or does not match its checksum", field="init_from",
+                           value=str(weights))  # fmt: skip
+    return card
+
+
+def load_weights(net: Any, path: str | Path) -> None:
+    """Copy an artifact's weights into ``net``; a network of another shape is refused by name."""
+    import torch
+
+    from prognos.errors import InvalidInput
+
+    state = torch.load(Path(path) / "model.pt", weights_only=True)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = str(exc).strip().splitlines()[-1].strip()
+        raise InvalidInput(f"--init-from {path}: its network does not fit this data ({detail})", field="init_from",
+                           value=str(path)) from None  # fmt: skip

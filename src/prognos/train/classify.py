@@ -49,10 +49,10 @@ class DeepClassifier(_Classifier):
 
     def __init__(self, channels: int = 32, kernel: int = 5, hidden: int = 64, dropout: float = 0.2, epochs: int = 60,
                  batch: int = 128, lr: float = 1e-3, patience: int = 8, balance: float = 0.5, seed: int = 0,
-                 progress: bool = False) -> None:  # fmt: skip
+                 progress: bool = False, init_from: str | None = None) -> None:  # fmt: skip
         self.channels, self.kernel, self.hidden, self.dropout = channels, kernel, hidden, dropout
         self.epochs, self.batch, self.lr, self.patience, self.balance = epochs, batch, lr, patience, balance
-        self.seed, self.progress = seed, progress
+        self.seed, self.progress, self.init_from = seed, progress, init_from
 
     def fit(self, x: np.ndarray, y: Any, x_val: np.ndarray, y_val: Any) -> DeepClassifier:
         import torch
@@ -71,6 +71,7 @@ class DeepClassifier(_Classifier):
         loop.seed_everything(self.seed)
         self.net_ = WindowClassifier(x.shape[2], len(self.classes_), self.channels, self.kernel, self.hidden,
                                      self.dropout)  # fmt: skip
+        loop.warm_start(self.net_, self.init_from)
         loss = weighted_nll(torch.as_tensor(weights, dtype=torch.float32))
         self.history_ = loop.fit(self.net_, loss, x, idx, x_val, idx_val, epochs=self.epochs, batch=self.batch,
                                  lr=self.lr, patience=self.patience, seed=self.seed, progress=self.progress,

@@ -28,6 +28,7 @@ class Config:
     epochs: int = 40
     seed: int = 0
     progress: bool = False
+    init_from: str | None = None  # an artifact folder to fine-tune from
 
 
 @dataclass
@@ -37,6 +38,24 @@ class Fitted:
     x: np.ndarray  # training windows (export example)
     held_out: np.ndarray  # validation windows (ONNX parity)
     seconds: float
+
+
+ARCHITECTURE = ("channels", "kernel", "layers", "hidden", "dropout")
+
+
+def _parent(cfg: Config, task: str, series: list[tm.Series]) -> dict[str, Any]:
+    """Estimator arguments for fine-tuning: the parent's architecture and weights, after checking
+    that it reads the same sensors over the same window."""
+    if cfg.init_from is None:
+        return {}
+    from prognos.train.artifact import parent
+
+    card = parent(cfg.init_from, task)
+    if card["input"]["sensors"] != series[0].sensors or card["window"] != cfg.window:
+        raise InvalidInput(f"--init-from {cfg.init_from}: it reads {card['input']['sensors']} over {card['window']} "
+                           f"steps, this data has {series[0].sensors} over {cfg.window}", field="init_from",
+                           value=cfg.init_from)  # fmt: skip
+    return {k: v for k, v in card["params"].items() if k in ARCHITECTURE} | {"init_from": cfg.init_from}
 
 
 def _scaler(series: list[tm.Series]) -> RegimeScaler:
@@ -64,8 +83,9 @@ def fit_anomaly(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fitt
         raise InvalidInput(f"anomaly: {len(x)} normal windows: nearly every window overlaps a labelled fault or lies "
                            f"within {cfg.rul_cap_s:.0f} s of a failure", field="devices", value=len(x))  # fmt: skip
     t = time.perf_counter()
-    model = AutoencoderDetector(epochs=cfg.epochs, seed=cfg.seed, progress=cfg.progress, threshold="pot",
-                                risk=1e-4).fit(x)  # fmt: skip
+    model = AutoencoderDetector(epochs=cfg.epochs, batch=128, seed=cfg.seed, progress=cfg.progress, threshold="pot",
+                                risk=1e-4,
+                                **_parent(cfg, "anomaly", series)).fit(x)  # fmt: skip
     spec = Spec("anomaly", series[0].sensors, cfg.window, scaler.to_dict(),
                 {"kind": "per-sensor contributions; score = sum", "threshold": model.threshold_,
                  "step_ms": cfg.step_ms})  # fmt: skip
@@ -88,9 +108,9 @@ def fit_classify(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fit
     val = _split_time(w)
     val &= np.isin(y, np.unique(y[~val]))  # a class seen only late cannot be validated
     t = time.perf_counter()
-    model = DeepClassifier(epochs=cfg.epochs, seed=cfg.seed, progress=cfg.progress, balance=0.5).fit(
-        w.x[~val], y[~val], w.x[val], y[val]
-    )
+    model = DeepClassifier(
+        epochs=cfg.epochs, seed=cfg.seed, progress=cfg.progress, balance=0.5, **_parent(cfg, "classify", series)
+    ).fit(w.x[~val], y[~val], w.x[val], y[val])
     spec = Spec("classify", series[0].sensors, cfg.window, scaler.to_dict(),
                 {"classes": model.classes_.tolist(), "step_ms": cfg.step_ms})  # fmt: skip
     return Fitted(model, spec, w.x[~val], w.x[val], time.perf_counter() - t)
@@ -107,8 +127,10 @@ def fit_rul(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fitted:
     y = tm.remaining(w, labels, int(cfg.rul_cap_s * 1000))
     val = _split_time(w) if len(failing) == 1 else np.isin(w.device, [failing[-1].device_id])
     t = time.perf_counter()
-    model = RULRegressor(channels=16, kernel=5, layers=2, hidden=32, epochs=cfg.epochs, cap=cfg.rul_cap_s,
-                         seed=cfg.seed, progress=cfg.progress).fit(w.x[~val], y[~val], w.x[val], y[val])  # fmt: skip
+    arch = {"channels": 16, "kernel": 5, "layers": 2, "hidden": 32, **_parent(cfg, "rul", series)}
+    model = RULRegressor(**arch, epochs=cfg.epochs, cap=cfg.rul_cap_s, seed=cfg.seed, progress=cfg.progress).fit(
+        w.x[~val], y[~val], w.x[val], y[val]
+    )
     spec = Spec(
         "rul",
         series[0].sensors,

@@ -84,6 +84,14 @@ def fit(
     return history
 
 
+def warm_start(model: nn.Module, artifact: str | None) -> None:
+    """Start from an artifact's weights (fine-tuning) instead of a random initialisation."""
+    if artifact is not None:
+        from prognos.train.artifact import load_weights
+
+        load_weights(model, artifact)
+
+
 def predict(model: nn.Module, x: np.ndarray, batch: int = 4096) -> np.ndarray:
     model.eval()
     with torch.no_grad():

@@ -21,10 +21,11 @@ class RULRegressor:
 
     def __init__(self, channels: int = 16, kernel: int = 9, layers: int = 3, hidden: int = 32,
                  dropout: float = 0.5, epochs: int = 80, batch: int = 256, lr: float = 1e-3, patience: int = 12,
-                 cap: float = 125.0, seed: int = 0, progress: bool = False) -> None:  # fmt: skip
+                 cap: float = 125.0, seed: int = 0, progress: bool = False,
+                 init_from: str | None = None) -> None:  # fmt: skip
         self.channels, self.kernel, self.layers, self.hidden, self.dropout = channels, kernel, layers, hidden, dropout
         self.epochs, self.batch, self.lr, self.patience = epochs, batch, lr, patience
-        self.cap, self.seed, self.progress = cap, seed, progress
+        self.cap, self.seed, self.progress, self.init_from = cap, seed, progress, init_from
 
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
@@ -37,6 +38,7 @@ class RULRegressor:
         same_length(x_val, y_val, "y_val")
         loop.seed_everything(self.seed)
         self.net_ = RULNet(x.shape[2], x.shape[1], self.channels, self.kernel, self.layers, self.hidden, self.dropout)
+        loop.warm_start(self.net_, self.init_from)
         self.history_ = loop.fit(self.net_, pinball, x, y / self.cap, x_val, y_val / self.cap, epochs=self.epochs,
                                  batch=self.batch, lr=self.lr, patience=self.patience, seed=self.seed,
                                  progress=self.progress, desc="rul", on_epoch=on_epoch)  # fmt: skip

@@ -130,7 +130,7 @@ def _classify_ai4i(source: str, data_root: str | Path, out: Path, seed: int, epo
     result, model, split = protocol.fit(data, "deep", seed, progress, epochs)
     spec = Spec("classify", ai4i.FEATURES, 1, split.scaler.to_dict(), {"classes": model.classes_.tolist()})
     metrics = {k: v for k, v in asdict(result).items() if k not in ("model", "seed", "train_seconds")}
-    metrics["protocol"] = "AI4I 2020, stratified 80/20 split, failure class at p >= 0.5"
+    metrics["protocol"] = "AI4I 2020, stratified 80/20 split, failure class at the F1-best cut on validation"
     return package(model, spec, out, name="ai4i-failure-classify", example=split.x_fit, held_out=split.x_test,
                    metrics=metrics,
                    data={"source": source, "hash": data_hash(data.x), "train_windows": len(split.x_fit)},
@@ -139,7 +139,8 @@ def _classify_ai4i(source: str, data_root: str | Path, out: Path, seed: int, epo
 
 def train_store(task: str, store: Any, out: str | Path, *, start: int, end: int, devices: list[str] | None = None,
                 device_type: str | None = None, labels: str | Path | None = None, window: int = 60, step_ms: int = 1000,
-                seed: int = 0, epochs: int | None = None, progress: bool = True) -> Path:  # fmt: skip
+                seed: int = 0, epochs: int | None = None, progress: bool = True,
+                init_from: str | None = None) -> Path:  # fmt: skip
     """Train ``task`` on stored telemetry of ``devices`` (or every device of ``device_type``) in [start, end).
 
     Labels (a simulator truth file or a labels CSV) are needed for classify and rul; an anomaly
@@ -158,8 +159,11 @@ def train_store(task: str, store: Any, out: str | Path, *, start: int, end: int,
     if not ids:
         raise InvalidInput(f"no devices{f' of type {device_type!r}' if device_type else ''} in the store",
                            field="devices", value=device_type)  # fmt: skip
-    series = tm.from_store(store, ids, start, end, step_ms)
-    cfg = kinds.Config(window=window, step_ms=step_ms, seed=seed, progress=progress,
+    from prognos.train.artifact import parent
+
+    sensors = parent(init_from, task)["input"]["sensors"] if init_from else None  # the parent's input order
+    series = tm.from_store(store, ids, start, end, step_ms, sensors)
+    cfg = kinds.Config(window=window, step_ms=step_ms, seed=seed, progress=progress, init_from=init_from,
                        **({"epochs": epochs} if epochs else {}))  # fmt: skip
     t = time.perf_counter()
     fitted = kinds.FIT[task](series, tm.Labels.load(labels) if labels else tm.Labels(), cfg)

@@ -107,7 +107,8 @@ def from_fleet(fleet: Any) -> list[Series]:
         ts, x = np.concatenate([c.ts for c in chunks]), np.concatenate([c.values for c in chunks])
         alive = np.concatenate([c.modes for c in chunks]) >= 0
         x[~alive] = np.nan
-        out.append(Series(dev.device_id, dev.type, ts, x, chunks[0].names))
+        order = np.argsort(chunks[0].names)  # sensors sorted by name, as `from_store` gives them
+        out.append(Series(dev.device_id, dev.type, ts, x[:, order], [chunks[0].names[i] for i in order]))
     return out
 
 
