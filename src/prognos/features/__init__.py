@@ -2,8 +2,9 @@
 
 from prognos.features.scaling import RegimeScaler
 from prognos.features.splits import by_unit
+from prognos.features.stream import Windower
 from prognos.features.summaries import summaries
 from prognos.features.targets import rul
 from prognos.features.windows import last_window, sliding, window_ends
 
-__all__ = ["RegimeScaler", "by_unit", "last_window", "rul", "sliding", "summaries", "window_ends"]
+__all__ = ["RegimeScaler", "Windower", "by_unit", "last_window", "rul", "sliding", "summaries", "window_ends"]
