@@ -176,5 +176,13 @@ def test_train_with_trials_searches_then_trains_the_best(tmp_path):
     again = prognos(*base, "--out", str(tmp_path / "m2"), "--epochs", "2", "--trials", "2")
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "m2" / "card.json").read_text())["metrics"]["search"]["trials"] == 6  # joined
-    bad = prognos("train", "--task", "classify", "--source", "ai4i", "--out", str(tmp_path / "x"), "--trials", "2")
-    assert bad.returncode == 2 and "not yet for classify" in bad.stderr
+
+
+def test_trials_search_the_classifier_too(tmp_path):
+    data = tiny_ai4i(tmp_path / "data")
+    out = prognos("train", "--task", "classify", "--source", "ai4i", "--data", str(data), "--out", str(tmp_path / "m"),
+                  "--epochs", "5", "--trials", "3")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["metrics"]["search"]["trials"] == 3
+    assert card["params"]["hidden"] == card["metrics"]["search"]["params"]["hidden"]

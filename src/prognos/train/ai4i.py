@@ -33,8 +33,8 @@ class Split:
     x_test: np.ndarray
 
 
-def fit(data: ai4i.Table, model: str = "deep", seed: int = 0, progress: bool = True,
-        epochs: int | None = None) -> tuple[Result, Any, Split]:  # fmt: skip
+def fit(data: ai4i.Table, model: str = "deep", seed: int = 0, progress: bool = True, epochs: int | None = None,
+        params: dict[str, Any] | None = None, on_epoch: Any = None) -> tuple[Result, Any, Split]:  # fmt: skip
     """Split, scale, fit on 80 % (early stopping on a fifth of it), score the held-out 20 %."""
     from sklearn import metrics
     from sklearn.model_selection import train_test_split
@@ -48,9 +48,12 @@ def fit(data: ai4i.Table, model: str = "deep", seed: int = 0, progress: bool = T
     z = scaler.transform(data.x)[:, None, :]
     y = data.failure
     t = time.perf_counter()
-    clf: Any = (DeepClassifier(channels=32, kernel=1, hidden=64, epochs=epochs or 200, patience=20, seed=seed,
-                               progress=progress) if model == "deep" else LogisticClassifier(seed=seed))  # fmt: skip
-    clf.fit(z[fit_rows], y[fit_rows], z[val], y[val])
+    if model == "deep":
+        arch = {"channels": 32, "kernel": 1, "hidden": 64, **(params or {})}
+        clf: Any = DeepClassifier(**arch, epochs=epochs or 200, patience=20, seed=seed, progress=progress)
+        clf.fit(z[fit_rows], y[fit_rows], z[val], y[val], on_epoch=on_epoch)
+    else:
+        clf = LogisticClassifier(seed=seed).fit(z[fit_rows], y[fit_rows])
     seconds = time.perf_counter() - t
     failure = list(clf.classes_).index(1)
     cut = _best_cut(clf.predict_proba(z[val])[:, failure], y[val])

@@ -71,9 +71,8 @@ class AutoencoderDetector(_Detector):
         self.threshold, self.risk, self.margin, self.validation = threshold, risk, margin, validation
         self.seed, self.progress, self.init_from = seed, progress, init_from
 
-    def fit(
-        self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None
-    ) -> AutoencoderDetector:
+    def fit(self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None,
+            on_epoch: Any = None) -> AutoencoderDetector:  # fmt: skip
         import torch
 
         from prognos.models.autoencoder import ConvAutoencoder, reconstruction_loss
@@ -88,7 +87,7 @@ class AutoencoderDetector(_Detector):
         zeros, zeros_val = np.zeros(len(x)), np.zeros(len(x_val))
         self.history_ = loop.fit(self.net_, reconstruction_loss, x, zeros, x_val, zeros_val, epochs=self.epochs,
                                  batch=self.batch, lr=self.lr, patience=self.patience, seed=self.seed,
-                                 progress=self.progress, desc="anomaly")  # fmt: skip
+                                 progress=self.progress, desc="anomaly", on_epoch=on_epoch)  # fmt: skip
         typical = np.median(self.predict(x), axis=0)
         self.net_.scale.copy_(torch.as_tensor(np.maximum(typical, 1e-6), dtype=torch.float32))
         self._set_threshold(x_val)

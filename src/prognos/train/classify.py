@@ -54,7 +54,7 @@ class DeepClassifier(_Classifier):
         self.epochs, self.batch, self.lr, self.patience, self.balance = epochs, batch, lr, patience, balance
         self.seed, self.progress, self.init_from = seed, progress, init_from
 
-    def fit(self, x: np.ndarray, y: Any, x_val: np.ndarray, y_val: Any) -> DeepClassifier:
+    def fit(self, x: np.ndarray, y: Any, x_val: np.ndarray, y_val: Any, on_epoch: Any = None) -> DeepClassifier:
         import torch
 
         from prognos.models.classifier import WindowClassifier, weighted_nll
@@ -75,7 +75,7 @@ class DeepClassifier(_Classifier):
         loss = weighted_nll(torch.as_tensor(weights, dtype=torch.float32))
         self.history_ = loop.fit(self.net_, loss, x, idx, x_val, idx_val, epochs=self.epochs, batch=self.batch,
                                  lr=self.lr, patience=self.patience, seed=self.seed, progress=self.progress,
-                                 desc="classify")  # fmt: skip
+                                 desc="classify", on_epoch=on_epoch)  # fmt: skip
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

@@ -26,21 +26,16 @@ def train_benchmark(task: str, source: str, data_root: str | Path, out: str | Pa
                     storage: str | None = None, study: str | None = None) -> Path:  # fmt: skip
     """Train ``task`` on a public benchmark ``source``; return the model card's path.
 
-    ``trials`` > 0 first searches hyper-parameters with Optuna (see `prognos.train.search`); it is
-    available for rul, whose trainer takes the search's result.
+    ``trials`` > 0 first searches hyper-parameters with Optuna (see `prognos.train.search`) on the
+    training data's own validation split; the final model is trained with the best.
     """
     if task not in SOURCES:
         raise InvalidInput(f"unknown task {task!r}: available: {', '.join(TASKS)}", field="task", value=task)
     if source not in SOURCES[task] and source.lower() not in SOURCES[task]:
         raise InvalidInput(f"unknown benchmark {source!r} for task {task}: available: {', '.join(SOURCES[task])}",
                            field="source", value=source)  # fmt: skip
-    if trials and task != "rul":
-        raise InvalidInput(f"--trials: the search is available for rul, not yet for {task}", field="trials",
-                           value=trials)  # fmt: skip
-    if trials:
-        return _rul_cmapss(source, data_root, Path(out), seed, epochs, progress, (trials, storage, study))
     trainer: dict[str, Callable[..., Path]] = {"rul": _rul_cmapss, "anomaly": _anomaly_skab, "classify": _classify_ai4i}
-    return trainer[task](source, data_root, Path(out), seed, epochs, progress)
+    return trainer[task](source, data_root, Path(out), seed, epochs, progress, (trials, storage, study))
 
 
 def _rul_cmapss(source: str, data_root: str | Path, out: Path, seed: int, epochs: int | None, progress: bool,
@@ -70,7 +65,6 @@ def _search_rul(data: Any, cfg: Any, seed: int, trials: int, storage: str | None
     """Optuna over the RUL network on the training units' own validation split (never the test units)."""
     from prognos.train import cmapss as pipeline
     from prognos.train.rul import RULRegressor
-    from prognos.train.search import tune
 
     p = pipeline.prepare(data, cfg, seed)
 
@@ -81,13 +75,19 @@ def _search_rul(data: Any, cfg: Any, seed: int, trials: int, storage: str | None
     return tune("rul", objective, trials, seed, storage, study)
 
 
+def tune(task: str, objective: Any, trials: int, seed: int, storage: str | None, study: str | None) -> dict[str, Any]:
+    from prognos.train import search
+
+    return search.tune(task, objective, trials, seed, storage, study)
+
+
 def _rul_params(cfg: Any) -> dict[str, Any]:
     keys = ("channels", "kernel", "layers", "hidden", "dropout", "epochs", "batch", "lr", "patience", "cap")
     return {k: getattr(cfg, k) for k in keys}
 
 
-def _anomaly_skab(source: str, data_root: str | Path, out: Path, seed: int, epochs: int | None,
-                  progress: bool) -> Path:  # fmt: skip
+def _anomaly_skab(source: str, data_root: str | Path, out: Path, seed: int, epochs: int | None, progress: bool,
+                  search: tuple[int, str | None, str | None] = (0, None, None)) -> Path:  # fmt: skip
     """A pump anomaly model: trained on SKAB's anomaly-free recording, scored on all 34 labelled files."""
     from prognos.datasets import skab
     from prognos.features import RegimeScaler, sliding
@@ -101,8 +101,22 @@ def _anomaly_skab(source: str, data_root: str | Path, out: Path, seed: int, epoc
     scaler = RegimeScaler().fit(normal)
     x = sliding(scaler.transform(normal), window)
     t = time.perf_counter()
-    model = AutoencoderDetector(seed=seed, progress=progress, epochs=epochs or 60, threshold="quantile", risk=0.01,
-                                margin=1.5).fit(x)  # fmt: skip
+    settings: dict[str, Any] = {
+        "seed": seed,
+        "epochs": epochs or 60,
+        "threshold": "quantile",
+        "risk": 0.01,
+        "margin": 1.5,
+    }
+    found = None
+    if search[0]:
+
+        def objective(params: dict[str, Any], report: Any) -> float:
+            trial = AutoencoderDetector(**settings, **params).fit(x, on_epoch=report)
+            return min(trial.history_.validation)
+
+        found = tune("anomaly", objective, search[0], seed, search[1], search[2])
+    model = AutoencoderDetector(**settings, **(found or {}).get("params", {}), progress=progress).fit(x)
     seconds = time.perf_counter() - t
     preds, truth = [], []
     for rec in skab.load(root):
@@ -110,6 +124,7 @@ def _anomaly_skab(source: str, data_root: str | Path, out: Path, seed: int, epoc
         preds.append(model.detect(w))
         truth.append(rec.anomaly[window - 1 :])
     metrics = {**outlier_scores(np.concatenate(preds), np.concatenate(truth)), "threshold": model.threshold_,
+               "search": found,
                "protocol": "trained on SKAB anomaly-free.csv; point-wise scores, all 34 files"}  # fmt: skip
     spec = Spec("anomaly", skab.SENSORS, window, scaler.to_dict(),
                 {"kind": "per-sensor contributions; score = sum", "threshold": model.threshold_})  # fmt: skip
@@ -118,8 +133,8 @@ def _anomaly_skab(source: str, data_root: str | Path, out: Path, seed: int, epoc
                    training_seconds=seconds)  # fmt: skip
 
 
-def _classify_ai4i(source: str, data_root: str | Path, out: Path, seed: int, epochs: int | None,
-                   progress: bool) -> Path:  # fmt: skip
+def _classify_ai4i(source: str, data_root: str | Path, out: Path, seed: int, epochs: int | None, progress: bool,
+                   search: tuple[int, str | None, str | None] = (0, None, None)) -> Path:  # fmt: skip
     from dataclasses import asdict
 
     from prognos.datasets import ai4i
@@ -127,9 +142,18 @@ def _classify_ai4i(source: str, data_root: str | Path, out: Path, seed: int, epo
     from prognos.train.artifact import Spec, data_hash, package
 
     data = ai4i.load(data_root)
-    result, model, split = protocol.fit(data, "deep", seed, progress, epochs)
+    found = None
+    if search[0]:
+
+        def objective(params: dict[str, Any], report: Any) -> float:
+            clf = protocol.fit(data, "deep", seed, False, epochs, params, on_epoch=report)[1]
+            return min(clf.history_.validation)
+
+        found = tune("classify", objective, search[0], seed, search[1], search[2])
+    result, model, split = protocol.fit(data, "deep", seed, progress, epochs, (found or {}).get("params"))
     spec = Spec("classify", ai4i.FEATURES, 1, split.scaler.to_dict(), {"classes": model.classes_.tolist()})
     metrics = {k: v for k, v in asdict(result).items() if k not in ("model", "seed", "train_seconds")}
+    metrics["search"] = found
     metrics["protocol"] = "AI4I 2020, stratified 80/20 split, failure class at the F1-best cut on validation"
     return package(model, spec, out, name="ai4i-failure-classify", example=split.x_fit, held_out=split.x_test,
                    metrics=metrics,

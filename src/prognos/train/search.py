@@ -24,6 +24,18 @@ SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
         "dropout": t.suggest_float("dropout", 0.1, 0.6),
         "lr": t.suggest_float("lr", 3e-4, 3e-3, log=True),
     },
+    "anomaly": lambda t: {
+        "channels": t.suggest_categorical("channels", [16, 32, 64]),
+        "kernel": t.suggest_categorical("kernel", [3, 5, 7, 9]),
+        "dropout": t.suggest_float("dropout", 0.0, 0.4),
+        "lr": t.suggest_float("lr", 3e-4, 3e-3, log=True),
+    },
+    "classify": lambda t: {
+        "channels": t.suggest_categorical("channels", [16, 32, 64]),
+        "hidden": t.suggest_categorical("hidden", [32, 64, 128]),
+        "dropout": t.suggest_float("dropout", 0.0, 0.5),
+        "lr": t.suggest_float("lr", 3e-4, 3e-3, log=True),
+    },
 }
 
 
