@@ -25,7 +25,7 @@ def test_windows_skip_gaps_and_labels_follow_intervals():
     assert not np.isnan(w.x).any()
     assert set(w.end.tolist()) == {3000, 4000, 5000, 6000, 7000, *range(12000, 20000, 1000)}
     labels = tm.Labels([tm.Interval("d", 13000, 15000, "stuck")], {"d": 25000})
-    y = tm.label_windows(w, labels, 4000)
+    y = tm.label_windows(w, labels)
     assert [int(e) for e in w.end[y == "stuck"]] == [13000, 14000]
     assert tm.remaining(w, labels, 10_000)[w.end == 19000].tolist() == [6.0]
     assert tm.remaining(w, labels, 10_000)[w.end == 3000].tolist() == [10.0]  # capped

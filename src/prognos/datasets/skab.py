@@ -29,14 +29,18 @@ class Recording:
 
 def load(root: str | Path) -> list[Recording]:
     """All 34 anomalous recordings, in a fixed order (folder, then file number)."""
-    root = Path(root)
-    if (root / "skab").is_dir():
-        root = root / "skab"
+    root = folder(root)
     files = [f for folder in FOLDERS for f in sorted((root / folder).glob("*.csv"), key=lambda p: int(p.stem))]
     if not files:
         raise InvalidInput(f"no SKAB files under {root} (expected {', '.join(FOLDERS)} folders)", field="root",
                            value=str(root))  # fmt: skip
     return [read(f, f"{f.parent.name}/{f.stem}") for f in files]
+
+
+def folder(root: str | Path) -> Path:
+    """The SKAB folder itself, given it or the folder of all benchmarks that holds ``skab/``."""
+    root = Path(root)
+    return root / "skab" if (root / "skab").is_dir() else root
 
 
 def read(path: Path, name: str) -> Recording:

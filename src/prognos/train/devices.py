@@ -104,7 +104,7 @@ def fit_classify(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fit
 
     scaler = _scaler(series)
     w = tm.windows(series, cfg.window, cfg.stride, scaler.transform)
-    y = tm.label_windows(w, labels, cfg.window * cfg.step_ms).astype(str)
+    y = tm.label_windows(w, labels).astype(str)
     val = _split_time(w)
     val &= np.isin(y, np.unique(y[~val]))  # a class seen only late cannot be validated
     t = time.perf_counter()
@@ -183,7 +183,7 @@ def simulator(devices: int = 24, hours: float = 3.0, seed: int = 0, cfg: Config 
                 faults.append(degrading[s.device_id])
             per_device.append(events(w.end, ad.model.detect(w.x), faults, grace_ms=cfg.window * cfg.step_ms))
             wc = tm.windows([s], cfg.window, cfg.stride, RegimeScaler.from_dict(cl.spec.scaler).transform)
-            true_cls.append(tm.label_windows(wc, labels, 0).astype(str))
+            true_cls.append(tm.label_windows(wc, labels).astype(str))
             pred_cls.append(cl.model.predict(wc.x))
         if any(s.device_id in labels.failures for s in train) and any(s.device_id in labels.failures for s in test):
             ru = fit_rul(train, labels, cfg)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from prognos.errors import InvalidInput
+from prognos.train.search import tune  # light: Optuna itself is imported only when a search runs
 
 # (task, benchmark) -> trainer; a benchmark source is "name" or "name:subset".
 SOURCES = {
@@ -75,12 +76,6 @@ def _search_rul(data: Any, cfg: Any, seed: int, trials: int, storage: str | None
     return tune("rul", objective, trials, seed, storage, study)
 
 
-def tune(task: str, objective: Any, trials: int, seed: int, storage: str | None, study: str | None) -> dict[str, Any]:
-    from prognos.train import search
-
-    return search.tune(task, objective, trials, seed, storage, study)
-
-
 def _rul_params(cfg: Any) -> dict[str, Any]:
     keys = ("channels", "kernel", "layers", "hidden", "dropout", "epochs", "batch", "lr", "patience", "cap")
     return {k: getattr(cfg, k) for k in keys}
@@ -96,7 +91,7 @@ def _anomaly_skab(source: str, data_root: str | Path, out: Path, seed: int, epoc
     from prognos.train.metrics import outlier_scores
 
     window = 60
-    root = Path(data_root) / "skab" if (Path(data_root) / "skab").is_dir() else Path(data_root)
+    root = skab.folder(data_root)
     normal = skab.read(root / "anomaly-free" / "anomaly-free.csv", "anomaly-free").values
     scaler = RegimeScaler().fit(normal)
     x = sliding(scaler.transform(normal), window)

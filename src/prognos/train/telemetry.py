@@ -144,7 +144,7 @@ def windows(series: Sequence[Series], size: int, stride: int = 1, scale: Any = N
     return Windows(np.concatenate(xs), np.concatenate(ends), np.concatenate(devs))
 
 
-def label_windows(w: Windows, labels: Labels, size_ms: int) -> np.ndarray:
+def label_windows(w: Windows, labels: Labels) -> np.ndarray:
     """The label active at each window's end (the device's state now), else ``normal``."""
     out = np.full(len(w.end), NORMAL, dtype=object)
     for i in labels.intervals:
