@@ -38,6 +38,17 @@ def test_streaming_windows_equal_offline_windows():
     assert np.array_equal(offline, online)
 
 
+@given(length=st.integers(1, 40), size=st.integers(1, 8), stride=st.integers(1, 4))
+def test_padded_windows_are_what_a_short_unit_shows_at_test_time(length, size, stride):
+    """Training with pad=True sees every sample end a window, padded exactly as `last_window` pads."""
+    x = np.random.default_rng(length).normal(size=(length, 2))
+    ends = window_ends(length, size, stride, pad=True)
+    w = sliding(x, size, stride, pad=True)
+    assert ends[-1] == length - 1 and len(w) == len(ends) and (np.diff(ends) == stride).all() and ends[0] < stride
+    for e, win in zip(ends, w, strict=True):
+        assert np.array_equal(win, last_window(x[: e + 1], size))
+
+
 def test_the_input_is_not_mutated_and_windows_do_not_alias_it():
     x = np.arange(12, dtype=float).reshape(6, 2)
     before = x.copy()

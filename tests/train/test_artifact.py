@@ -16,7 +16,7 @@ from tests.train.test_conformance import rul_data
 
 def test_package_writes_onnx_int8_and_a_complete_card(tmp_path):
     x, y, xv, yv = rul_data(0)
-    model = RULRegressor(channels=8, kernel=3, layers=2, hidden=16, epochs=5).fit(x, y, xv, yv)
+    model = RULRegressor(scales=(3, 6), hidden=16, epochs=5).fit(x, y, xv, yv)
     scaler = RegimeScaler().fit(x.reshape(-1, x.shape[2]))
     spec = Spec("rul", ["a", "b", "c", "d"], x.shape[1], scaler.to_dict(), {"quantiles": [0.1, 0.5, 0.9], "scale": 125})
     card_path = package(model, spec, tmp_path / "m", name="tiny", example=x, held_out=xv, metrics={"rmse": 1.0},
@@ -43,7 +43,7 @@ def test_package_writes_onnx_int8_and_a_complete_card(tmp_path):
     assert card["int8"]["max_abs_diff"] < 0.5  # outputs are in units of the cap (~1): int8 stays close
     for name, digest in card["files"].items():
         assert sha256(tmp_path / "m" / name) == digest
-    assert "torch" in card["versions"] and card["params"]["channels"] == 8
+    assert "torch" in card["versions"] and card["params"]["hidden"] == 16
     # the server side reads it with onnxruntime and numpy alone: no torch import
     code = (
         "import json, sys, numpy as np, onnxruntime as ort\n"

@@ -46,7 +46,7 @@ def class_data(seed: int = 0):
 
 
 FAMILIES = {
-    "rul": (lambda seed: RULRegressor(channels=8, kernel=3, layers=2, hidden=16, epochs=6, seed=seed), rul_data, 3),
+    "rul": (lambda seed: RULRegressor(scales=(3, 6), hidden=16, epochs=6, seed=seed), rul_data, 3),
     "anomaly": (lambda seed: AutoencoderDetector(channels=8, kernel=3, epochs=5, seed=seed), normal_data, 3),
     "classify": (lambda seed: DeepClassifier(channels=8, kernel=3, hidden=16, epochs=6, seed=seed), class_data, 3),
 }
@@ -112,7 +112,7 @@ def test_bad_input_is_refused_with_the_field(family):
 
 def test_rul_quantiles_are_ordered_and_the_model_learns():
     x, y, xv, yv = rul_data(1)
-    q = RULRegressor(channels=8, kernel=3, layers=2, hidden=16, epochs=40, seed=0).fit(x, y, xv, yv).predict(xv)
+    q = RULRegressor(scales=(3, 6), hidden=16, epochs=40, batch=32, seed=0).fit(x, y, xv, yv).predict(xv)
     assert (q[:, 0] <= q[:, 1]).all() and (q[:, 1] <= q[:, 2]).all()
     assert np.sqrt(np.mean((q[:, 1] - yv) ** 2)) < 0.6 * yv.std()  # far better than predicting the mean
 
@@ -123,3 +123,31 @@ def test_gradient_boosting_baseline_learns_on_the_same_windows():
     x, y, xv, yv = rul_data(2)
     q = GradientBoostingRUL(max_iter=50).fit(x, y).predict(xv)
     assert q.shape == (len(xv), 3) and np.sqrt(np.mean((q[:, 1] - yv) ** 2)) < 0.6 * yv.std()
+
+
+def test_rul_folds_make_one_ensemble_graph_from_held_out_units(tmp_path):
+    import onnxruntime as ort
+
+    x, y, xv, yv = rul_data(3)
+    groups = np.repeat(np.arange(10), 30)  # ten "units" of 30 windows
+    model = RULRegressor(scales=(3, 6), hidden=16, epochs=4, folds=3, seed=0).fit(x, y, groups=groups)
+    assert len(model.net_.members) == 3 and len(model.history_) == 3
+    q = model.predict(xv)
+    assert (q[:, 0] <= q[:, 1]).all() and (q[:, 1] <= q[:, 2]).all()
+    assert float(model.net_.widen) >= 0 and np.mean((q[:, 0] <= yv) & (yv <= q[:, 2])) >= 0.65  # calibrated on folds
+    members = np.mean([loop_predict(m, xv) for m in model.net_.members], axis=0) * model.cap
+    assert np.allclose(q[:, 1], members[:, 1], atol=1e-4)  # the centre is the mean of the members'
+    assert np.allclose(q[:, 2] - q[:, 0], members[:, 2] - members[:, 0] + 2 * float(model.net_.widen) * model.cap)
+    path = model.to_onnx(tmp_path / "m.onnx", x)
+    got = ort.InferenceSession(str(path)).run(None, {"x": xv.astype(np.float32)})[0]
+    assert np.abs(got * model.cap - q).max() < 1e-2
+    with pytest.raises(InvalidInput, match="groups"):
+        RULRegressor(folds=3).fit(x, y)
+    with pytest.raises(InvalidInput, match="2 units cannot make 3 folds"):
+        RULRegressor(folds=3).fit(x, y, groups=np.repeat([0, 1], 150))
+
+
+def loop_predict(net, x):
+    from prognos.train import loop
+
+    return loop.predict(net, x)

@@ -18,17 +18,28 @@ import numpy as np
 from prognos.errors import InvalidInput
 
 
-def window_ends(length: int, size: int, stride: int = 1) -> np.ndarray:
-    """Index of the last sample of each window, aligned so the final sample always ends one."""
+def window_ends(length: int, size: int, stride: int = 1, pad: bool = False) -> np.ndarray:
+    """Index of the last sample of each window, aligned so the final sample always ends one.
+
+    With ``pad`` every sample may end a window (see `sliding`); indices stay those of the unpadded series.
+    """
     _check(size, stride)
+    if pad:
+        return window_ends(length + size - 1, size, stride) - (size - 1)
     if length < size:
         return np.empty(0, dtype=np.int64)
     last = length - 1
     return np.arange(last - ((last - (size - 1)) // stride) * stride, length, stride, dtype=np.int64)
 
 
-def sliding(x: np.ndarray, size: int, stride: int = 1) -> np.ndarray:
-    """All windows of ``x`` (time, sensors) as (windows, size, sensors); the last window ends at the last sample."""
+def sliding(x: np.ndarray, size: int, stride: int = 1, pad: bool = False) -> np.ndarray:
+    """All windows of ``x`` (time, sensors) as (windows, size, sensors); the last window ends at the last sample.
+
+    With ``pad``, samples before the first ``size`` also end a window, padded as `last_window` pads,
+    so a model that will see padded windows (short units at test time) has trained on them.
+    """
+    if pad and len(x):
+        x = np.concatenate([np.repeat(x[:1], size - 1, axis=0), x])
     ends = window_ends(len(x), size, stride)
     if not len(ends):
         return np.empty((0, size, x.shape[1]), dtype=x.dtype)

@@ -40,7 +40,7 @@ class Fitted:
     seconds: float
 
 
-ARCHITECTURE = ("channels", "kernel", "layers", "hidden", "dropout")
+ARCHITECTURE = ("channels", "kernel", "layers", "hidden", "dropout", "scales", "noise")
 
 
 def _parent(cfg: Config, task: str, series: list[tm.Series]) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def fit_rul(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fitted:
     y = tm.remaining(w, labels, int(cfg.rul_cap_s * 1000))
     val = _split_time(w) if len(failing) == 1 else np.isin(w.device, [failing[-1].device_id])
     t = time.perf_counter()
-    arch = {"channels": 16, "kernel": 5, "layers": 2, "hidden": 32, **_parent(cfg, "rul", series)}
+    arch = {"hidden": 32, **_parent(cfg, "rul", series)}
     model = RULRegressor(**arch, epochs=cfg.epochs, cap=cfg.rul_cap_s, seed=cfg.seed, progress=cfg.progress).fit(
         w.x[~val], y[~val], w.x[val], y[val]
     )

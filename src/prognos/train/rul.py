@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from prognos.models.rul import RULNet, pinball
+from prognos.errors import InvalidInput
+from prognos.models.rul import QUANTILES, SCALES, Ensemble, RULNet, pinball
 from prognos.train import export, loop
 from prognos.train.inputs import same_length, windows
 
@@ -15,34 +16,80 @@ from prognos.train.inputs import same_length, windows
 class RULRegressor:
     """Windows (n, window, sensors) → RUL quantiles (n, 3): 10 %, 50 %, 90 %.
 
-    The constructor only stores hyper-parameters; `fit` builds ``net_`` and ``history_``.
+    The constructor only stores hyper-parameters; `fit` builds ``net_`` and ``history_`` (one per member).
     Targets are learned in units of ``cap`` so that the loss sees numbers near 1.
+
+    With ``folds`` > 1, `fit` takes ``groups`` (the unit of each window) and trains one member per
+    fold of units, each early-stopped on its own held-out fold; ``net_`` averages them. Every unit
+    trains some member and validates another, so no unit is wasted on validation alone.
     """
 
-    def __init__(self, channels: int = 16, kernel: int = 9, layers: int = 3, hidden: int = 32,
-                 dropout: float = 0.5, epochs: int = 80, batch: int = 256, lr: float = 1e-3, patience: int = 12,
-                 cap: float = 125.0, seed: int = 0, progress: bool = False,
+    def __init__(self, scales: tuple[int, ...] | list[int] = SCALES, hidden: int = 64, dropout: float = 0.2,
+                 noise: float = 0.3, folds: int = 1, epochs: int = 200, batch: int = 256, lr: float = 1e-3,
+                 patience: int = 40, cap: float = 125.0, seed: int = 0, progress: bool = False,
                  init_from: str | None = None) -> None:  # fmt: skip
-        self.channels, self.kernel, self.layers, self.hidden, self.dropout = channels, kernel, layers, hidden, dropout
+        self.scales, self.hidden, self.dropout, self.noise, self.folds = list(scales), hidden, dropout, noise, folds
         self.epochs, self.batch, self.lr, self.patience = epochs, batch, lr, patience
         self.cap, self.seed, self.progress, self.init_from = cap, seed, progress, init_from
 
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
 
-    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-            on_epoch: loop.EpochHook | None = None) -> RULRegressor:  # fmt: skip
+    net_: RULNet | Ensemble
+
+    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+            on_epoch: loop.EpochHook | None = None, groups: np.ndarray | None = None) -> RULRegressor:  # fmt: skip
         windows(x, "x")
-        windows(x_val, "x_val", x.shape[2])
         same_length(x, y, "y")
-        same_length(x_val, y_val, "y_val")
         loop.seed_everything(self.seed)
-        self.net_ = RULNet(x.shape[2], x.shape[1], self.channels, self.kernel, self.layers, self.hidden, self.dropout)
+        if self.folds > 1:
+            parts = self._folds(x, groups)
+            self.net_ = ensemble = Ensemble([self._net(x) for _ in parts])
+            loop.warm_start(ensemble, self.init_from)
+            self.history_ = [self._train(m, x[~v], y[~v], x[v], y[v], on_epoch, f"rul {i + 1}/{len(parts)}", i)
+                             for i, (m, v) in enumerate(zip(ensemble.members, parts, strict=True))]  # fmt: skip
+            self._calibrate(ensemble, parts, x, y)
+            return self
+        if x_val is None or y_val is None:
+            raise InvalidInput("x_val, y_val: a single RUL network needs validation windows (or use folds > 1 with "
+                               "groups)", field="x_val")  # fmt: skip
+        windows(x_val, "x_val", x.shape[2])
+        same_length(x_val, y_val, "y_val")
+        self.net_ = self._net(x)
         loop.warm_start(self.net_, self.init_from)
-        self.history_ = loop.fit(self.net_, pinball, x, y / self.cap, x_val, y_val / self.cap, epochs=self.epochs,
-                                 batch=self.batch, lr=self.lr, patience=self.patience, seed=self.seed,
-                                 progress=self.progress, desc="rul", on_epoch=on_epoch)  # fmt: skip
+        self.history_ = [self._train(self.net_, x, y, x_val, y_val, on_epoch, "rul", 0)]
         return self
+
+    def _calibrate(self, ensemble: Ensemble, parts: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> None:
+        """Conformalised quantile regression (Romano et al. 2019) on out-of-fold windows: widen the
+        interval by the error quantile that makes it cover 80 % of windows of units a member never saw."""
+        scores = []
+        for member, held_out in zip(ensemble.members, parts, strict=True):
+            q = loop.predict(member, x[held_out])
+            target = y[held_out] / self.cap
+            scores.append(np.maximum(q[:, 0] - target, target - q[:, 2]))
+        s = np.concatenate(scores)
+        level = min(1.0, np.ceil((len(s) + 1) * (QUANTILES[2] - QUANTILES[0])) / len(s))
+        ensemble.widen.fill_(max(0.0, float(np.quantile(s, level))))
+
+    def _net(self, x: np.ndarray) -> RULNet:
+        return RULNet(x.shape[2], x.shape[1], self.scales, self.hidden, self.dropout, self.noise)
+
+    def _folds(self, x: np.ndarray, groups: np.ndarray | None) -> list[np.ndarray]:
+        """One boolean mask per fold: True for the windows of that fold's held-out units."""
+        if groups is None or len(groups) != len(x):
+            raise InvalidInput(f"groups: folds={self.folds} needs the unit of every window", field="groups")
+        units = np.random.default_rng(self.seed).permutation(np.unique(groups))
+        if len(units) < self.folds:
+            raise InvalidInput(f"groups: {len(units)} units cannot make {self.folds} folds", field="groups",
+                               value=len(units))  # fmt: skip
+        return [np.isin(groups, part) for part in np.array_split(units, self.folds)]
+
+    def _train(self, net: Any, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+               on_epoch: loop.EpochHook | None, desc: str, member: int) -> loop.History:  # fmt: skip
+        return loop.fit(net, pinball, x, y / self.cap, x_val, y_val / self.cap, epochs=self.epochs, batch=self.batch,
+                        lr=self.lr, patience=self.patience, seed=self.seed * 100 + member, progress=self.progress,
+                        desc=desc, on_epoch=on_epoch)  # fmt: skip
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         windows(x, "x", self.net_.sensors)

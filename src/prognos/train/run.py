@@ -67,17 +67,18 @@ def _search_rul(data: Any, cfg: Any, seed: int, trials: int, storage: str | None
     from prognos.train import cmapss as pipeline
     from prognos.train.rul import RULRegressor
 
-    p = pipeline.prepare(data, cfg, seed)
+    single = replace(cfg, folds=1)  # each trial one network on one split: the ensemble repeats the winner
+    p = pipeline.prepare(data, single, seed)
 
     def objective(params: dict[str, Any], report: Any) -> float:
-        model = RULRegressor(**{**_rul_params(cfg), **params}, seed=seed)
-        return min(model.fit(p.x, p.y, p.x_val, p.y_val, on_epoch=report).history_.validation)
+        model = RULRegressor(**{**_rul_params(single), **params}, seed=seed)
+        return min(model.fit(p.x, p.y, p.x_val, p.y_val, on_epoch=report).history_[0].validation)
 
     return tune("rul", objective, trials, seed, storage, study)
 
 
 def _rul_params(cfg: Any) -> dict[str, Any]:
-    keys = ("channels", "kernel", "layers", "hidden", "dropout", "epochs", "batch", "lr", "patience", "cap")
+    keys = ("scales", "hidden", "dropout", "noise", "folds", "epochs", "batch", "lr", "patience", "cap")
     return {k: getattr(cfg, k) for k in keys}
 
 

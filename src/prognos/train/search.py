@@ -17,11 +17,9 @@ Objective = Callable[[dict[str, Any], Callable[[int, float], None]], float]
 # task -> trial -> hyper-parameters of that task's deep estimator
 SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "rul": lambda t: {
-        "channels": t.suggest_categorical("channels", [8, 16, 32, 64]),
-        "kernel": t.suggest_categorical("kernel", [3, 5, 7, 9]),
-        "layers": t.suggest_int("layers", 1, 4),
-        "hidden": t.suggest_categorical("hidden", [16, 32, 64]),
-        "dropout": t.suggest_float("dropout", 0.1, 0.6),
+        "hidden": t.suggest_categorical("hidden", [32, 64, 128]),
+        "dropout": t.suggest_float("dropout", 0.0, 0.5),
+        "noise": t.suggest_float("noise", 0.0, 0.6),
         "lr": t.suggest_float("lr", 3e-4, 3e-3, log=True),
     },
     "anomaly": lambda t: {
