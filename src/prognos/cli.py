@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -396,6 +397,119 @@ def demo(store: str | None, devices: int, rate: float, duration: float, port: in
     from prognos.demo import run_demo
 
     run_demo(Settings.from_env(store=store, port=port), devices=devices, rate=rate, duration=duration)
+
+
+@main.group()
+def models() -> None:
+    """The model registry: publish, list, show, promote, rollback, archive."""
+
+
+REGISTRY = click.option("--registry", envvar="PROGNOS_REGISTRY", default=None,
+                        help="Folder of published artifacts (default prognos-data/models).")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _registry(store: str | None, registry: str | None) -> Iterator[Any]:
+    from prognos.registry import Registry
+    from prognos.store import open_store
+
+    settings = Settings.from_env(store=store, registry=registry)
+    st = open_store(settings.store)
+    try:
+        yield Registry(st, settings.registry)
+    finally:
+        st.close()
+
+
+@models.command("publish")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--name", default=None, help="Model name (default: the card's name). Required for a bare .onnx.")
+@click.option("--task", default=None, help="Bare .onnx: the task it does (default custom).")
+@click.option("--sensors", default=None, help="Bare .onnx: comma-separated input sensor order.")
+@click.option("--promote", "alias", default=None, help="Also point this alias (e.g. champion) at the new version.")
+@STORE
+@REGISTRY
+@edge
+def models_publish(source: Path, name: str | None, task: str | None, sensors: str | None, alias: str | None,
+                   store: str | None, registry: str | None) -> None:  # fmt: skip
+    """Publish an artifact folder (prognos train --out) or any ONNX file as the next immutable version."""
+    io = {k: v for k, v in {"task": task, "sensors": _split(sensors)}.items() if v}
+    with _registry(store, registry) as reg:
+        v = reg.publish(source, name, io)
+        if alias:
+            v = reg.promote(v.name, v.version, alias)
+    click.echo(f"published {v.name} v{v.version}" + (f" as {alias}" if alias else "") + f" → {v.path}")
+
+
+@models.command("list")
+@STORE
+@REGISTRY
+@click.option("--json", "as_json", is_flag=True)
+@edge
+def models_list(store: str | None, registry: str | None, as_json: bool) -> None:
+    """Every model with its versions and aliases."""
+    with _registry(store, registry) as reg:
+        rows = [{"name": n, "versions": [v.version for v in reg.versions(n)], "aliases": reg.aliases(n)}
+                for n in reg.names()]  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for r in rows:
+        aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(r["aliases"].items())) or "no aliases"
+        click.echo(f"{r['name']}: versions {', '.join(map(str, r['versions']))}; {aliases}")
+
+
+@models.command("show")
+@click.argument("name")
+@click.option("--version", "ref", default=None, help="A version number or an alias (default champion).")
+@STORE
+@REGISTRY
+@edge
+def models_show(name: str, ref: str | None, store: str | None, registry: str | None) -> None:
+    """A version's record and model card, as JSON."""
+    with _registry(store, registry) as reg:
+        v = reg.get(name, ref) if ref or "champion" in reg.aliases(name) else reg.versions(name)[-1]
+    click.echo(json.dumps(v.to_dict(), indent=1))
+
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--alias", default="champion", show_default=True)
+@STORE
+@REGISTRY
+@edge
+def models_promote(name: str, version: int, alias: str, store: str | None, registry: str | None) -> None:
+    """Point an alias at a version."""
+    with _registry(store, registry) as reg:
+        v = reg.promote(name, version, alias)
+    click.echo(f"{name}@{alias} → v{v.version}")
+
+
+@models.command("rollback")
+@click.argument("name")
+@click.option("--alias", default="champion", show_default=True)
+@STORE
+@REGISTRY
+@edge
+def models_rollback(name: str, alias: str, store: str | None, registry: str | None) -> None:
+    """Move an alias back to the version it pointed at before."""
+    with _registry(store, registry) as reg:
+        v = reg.rollback(name, alias)
+    click.echo(f"{name}@{alias} → v{v.version}")
+
+
+@models.command("archive")
+@click.argument("name")
+@click.argument("version", type=int)
+@STORE
+@REGISTRY
+@edge
+def models_archive(name: str, version: int, store: str | None, registry: str | None) -> None:
+    """Mark a version archived: kept, listed, never promoted again."""
+    with _registry(store, registry) as reg:
+        v = reg.archive(name, version)
+    click.echo(f"archived {v.name} v{v.version}")
 
 
 def _api_get(api: str, path: str) -> Any:

@@ -17,6 +17,7 @@ from prognos.store import DEFAULT_URL
 @dataclass(frozen=True)
 class Settings:
     store: str = DEFAULT_URL
+    registry: str = "prognos-data/models"  # artifact folders of published model versions
     host: str = "127.0.0.1"
     port: int = 8600
     mqtt: str | None = None  # mqtt://host:port

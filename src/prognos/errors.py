@@ -50,6 +50,18 @@ class DeviceNotFound(NotFound):
         self.device_id = device_id
 
 
+class ModelNotFound(NotFound):
+    pass
+
+
+class Conflict(PrognosError):
+    """The request contradicts the current state (an archived version promoted, an alias with no history)."""
+
+
+class IntegrityError(PrognosError):
+    """A stored artifact no longer matches the checksum recorded when it was published: never served."""
+
+
 class StoreError(PrognosError, RuntimeError):
     pass
 

@@ -24,7 +24,7 @@ class Live:
 def live(tmp_path) -> Iterator[Live]:
     """A real prognos server on loopback over a fresh DuckDB store."""
     store = open_store(f"duckdb:///{tmp_path}/live.duckdb")
-    app = create_app(store, Settings(max_body=1024 * 1024))
+    app = create_app(store, Settings(max_body=1024 * 1024, registry=str(tmp_path / "models")))
     with (
         BackgroundServer(app, port=free_port()) as server,
         httpx.Client(base_url=server.url, timeout=30) as http,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -73,3 +74,14 @@ async def read_body(request: Request, max_body: int) -> bytes:
             raise PayloadTooLarge(f"body exceeds the limit of {max_body} bytes", field="body")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_object(request: Request, max_body: int = 64 * 1024, what: str = "a JSON object") -> dict[str, Any]:
+    """A small JSON object body (API calls, not telemetry), or a 400 that says what was wrong."""
+    try:
+        body = orjson.loads(await read_body(request, max_body))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"malformed JSON: {exc}", field="body") from None
+    if not isinstance(body, dict):
+        raise InvalidInput(f"expected {what}", field="body", value=body)
+    return body

@@ -20,10 +20,11 @@ from starlette.routing import Route
 
 from prognos import __version__
 from prognos.config import Settings
-from prognos.errors import InvalidInput, NotFound, PayloadTooLarge, PrognosError, StoreError
+from prognos.errors import Conflict, IntegrityError, InvalidInput, NotFound, PayloadTooLarge, PrognosError, StoreError
 from prognos.ingest import http as ingest_http
 from prognos.ingest.payload import Limits
-from prognos.server import devices
+from prognos.registry import Registry
+from prognos.server import devices, models
 from prognos.store import Store
 from prognos.store.base import redact
 from prognos.store.writer import BatchWriter, Overloaded
@@ -44,6 +45,8 @@ def error_status(exc: Exception) -> int:
         return 400
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, Conflict | IntegrityError):
+        return 409
     if isinstance(exc, Overloaded | StoreError):
         return 503
     return 500
@@ -106,6 +109,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> Starlette:
         Route("/api/v1/health", health, methods=["GET"]),
         *ingest_http.routes(writer.submit, limits, settings.max_body, respond),
         *devices.routes(store, respond),
+        *models.routes(Registry(store, settings.registry), respond),
     ]
     # PrognosError and HTTPException are answered by the exception middleware; anything else is a bug
     # and reaches the outermost handler, which answers 500 with a request id and logs the trace.

@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import pyarrow.compute as pc
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from prognos.errors import InvalidInput
-from prognos.ingest.http import read_body
+from prognos.ingest.http import read_object
 from prognos.store import Agg, Store, asof
 from prognos.types import now_ms, parse_time
 
@@ -46,13 +45,7 @@ def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
         return respond(out)
 
     async def patch_device(request: Request) -> Response:
-        body = await read_body(request, 64 * 1024)
-        try:
-            changes = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"malformed JSON: {exc}", field="body") from None
-        if not isinstance(changes, dict):
-            raise InvalidInput("expected a JSON object of device fields", field="body", value=changes)
+        changes = await read_object(request, what="a JSON object of device fields")
         device_id = request.path_params["device_id"]
         device = await run_in_threadpool(store.update_device, device_id, changes)
         return respond(device.as_dict())

@@ -77,6 +77,16 @@ class Store(Protocol):
 
     def device(self, device_id: str) -> Device: ...
 
+    def put_record(self, kind: str, key: str, doc: Mapping[str, Any], replace: bool = False) -> bool:
+        """Keep one JSON document under (kind, key): metadata beside the data (model versions, aliases).
+
+        Without ``replace`` an existing key is left alone and False returned: insert-only records are
+        immutable, and two processes racing for one key learn which one won.
+        """
+
+    def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """The documents of ``kind`` whose key starts with ``prefix``, ordered by key."""
+
     def update_device(self, device_id: str, changes: Mapping[str, Any], create: bool = False) -> Device:
         """Change metadata fields (`DEVICE_FIELDS`); ``create`` registers an unknown device."""
 

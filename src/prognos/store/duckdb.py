@@ -7,6 +7,7 @@ log before `write` returns, so an acknowledged reading survives a crash of the p
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -53,6 +54,8 @@ CREATE TABLE IF NOT EXISTS latest (
 CREATE TABLE IF NOT EXISTS devices (
     device_id VARCHAR PRIMARY KEY, type VARCHAR, name VARCHAR, lat DOUBLE, lon DOUBLE,
     tags VARCHAR NOT NULL DEFAULT '{}', first_seen BIGINT, last_seen BIGINT);
+CREATE TABLE IF NOT EXISTS records (
+    kind VARCHAR NOT NULL, key VARCHAR NOT NULL, doc VARCHAR NOT NULL, PRIMARY KEY (kind, key));
 """
 
 AGG_SQL = {
@@ -222,6 +225,26 @@ class DuckDBStore:
                 cur.execute(f"UPDATE devices SET {sets} WHERE device_id = ?", [*params, device_id])
             cur.close()
         return self.device(device_id)
+
+    def put_record(self, kind: str, key: str, doc: Mapping[str, Any], replace: bool = False) -> bool:
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self._write_lock:
+            cur = self._cursor()
+            try:
+                before = cur.execute("SELECT count(*) FROM records WHERE kind = ? AND key = ?", [kind, key]).fetchone()
+                cur.execute(f"{verb} INTO records VALUES (?, ?, ?)", [kind, key, json.dumps(doc)])
+            finally:
+                cur.close()
+        return replace or before[0] == 0
+
+    def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        cur = self._cursor()
+        try:
+            rows = cur.execute("SELECT key, doc FROM records WHERE kind = ? AND starts_with(key, ?) ORDER BY key",
+                               [kind, prefix]).fetchall()  # fmt: skip
+        finally:
+            cur.close()
+        return [(k, json.loads(d)) for k, d in rows]
 
     def close(self) -> None:
         self._con.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -32,6 +33,7 @@ class MemoryStore:
         self._states: dict[tuple[str, str], dict[int, str]] = {}
         self._locations: dict[str, dict[int, tuple[float, float]]] = {}
         self._devices: dict[str, Device] = {}
+        self._records: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
     def write(self, readings: Sequence[Reading]) -> int:
@@ -131,6 +133,18 @@ class MemoryStore:
                 raise DeviceNotFound(device_id)
             self._devices[device_id] = replace(self._devices.get(device_id) or Device(device_id), **changes)
             return self._devices[device_id]
+
+    def put_record(self, kind: str, key: str, doc: Mapping[str, Any], replace: bool = False) -> bool:
+        with self._lock:
+            if (kind, key) in self._records and not replace:
+                return False
+            self._records[kind, key] = json.dumps(doc)  # stored as text, as the SQL stores do: no aliasing
+            return True
+
+    def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            found = sorted((k, v) for (c, k), v in self._records.items() if c == kind and k.startswith(prefix))
+        return [(k, json.loads(v)) for k, v in found]
 
     def close(self) -> None:
         pass

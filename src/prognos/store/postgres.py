@@ -8,6 +8,7 @@ Use ``?options=-csearch_path%3DNAME`` in the URL to keep prognos in its own sche
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -53,6 +54,8 @@ CREATE TABLE IF NOT EXISTS latest (
 CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY, type TEXT, name TEXT, lat DOUBLE PRECISION, lon DOUBLE PRECISION,
     tags TEXT NOT NULL DEFAULT '{}', first_seen BIGINT, last_seen BIGINT);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (kind, key));
 """
 
 STAGING = """
@@ -225,6 +228,19 @@ class PostgresStore:
             if sets:
                 con.execute(f"UPDATE devices SET {sets.replace('?', '%s')} WHERE device_id = %s", [*params, device_id])
         return self.device(device_id)
+
+    def put_record(self, kind: str, key: str, doc: Mapping[str, Any], replace: bool = False) -> bool:
+        action = "UPDATE SET doc = EXCLUDED.doc" if replace else "NOTHING"
+        with self._pool.connection() as con:
+            cur = con.execute(f"INSERT INTO records VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO {action}",
+                              [kind, key, json.dumps(doc)])  # fmt: skip
+        return replace or cur.rowcount == 1
+
+    def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        with self._pool.connection() as con:
+            rows = con.execute("SELECT key, doc FROM records WHERE kind = %s AND starts_with(key, %s) ORDER BY key",
+                               [kind, prefix]).fetchall()  # fmt: skip
+        return [(k, json.loads(d)) for k, d in rows]
 
     def close(self) -> None:
         self._pool.close()

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from prognos.errors import Conflict, IntegrityError, InvalidInput, ModelNotFound
+from prognos.registry import Registry
+from prognos.store import open_store
+
+
+def onnx_model(path, scale: float = 2.0, width: int = 3):
+    """y = x · scale over (batch, 4, width): a model trained elsewhere, built without torch."""
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 4, width])
+    y = helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch", 4, width])
+    k = helper.make_tensor("k", TensorProto.FLOAT, [], [scale])
+    graph = helper.make_graph([helper.make_node("Mul", ["input", "k"], ["score"])], "g", [x], [y], [k])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), path)
+    return path
+
+
+def artifact(folder, name="pump-anomaly", scale=2.0):
+    folder.mkdir(parents=True)
+    onnx_model(folder / "model.onnx", scale)
+    (folder / "card.json").write_text(
+        json.dumps(
+            {"name": name, "task": "anomaly", "window": 4, "input": {"shape": [None, 4, 3], "sensors": ["a", "b", "c"]}}
+        )
+    )
+    return folder
+
+
+def test_versions_are_numbered_immutable_and_survive_a_restart(store, tmp_path):
+    reg = Registry(store, tmp_path / "models")
+    v1 = reg.publish(artifact(tmp_path / "a1"))
+    v2 = reg.publish(artifact(tmp_path / "a2", scale=3.0))
+    assert (v1.version, v2.version) == (1, 2) and reg.names() == ["pump-anomaly"]
+    assert v1.card["task"] == "anomaly" and set(v1.files) == {"model.onnx", "card.json"}
+    assert (tmp_path / "models" / "pump-anomaly" / "1" / "model.onnx").stat().st_mode & 0o222 == 0  # read-only
+    assert reg.verify(v1).name == "1"
+    again = Registry(store, tmp_path / "models")  # a second process, or after a restart: same view
+    assert [v.version for v in again.versions("pump-anomaly")] == [1, 2]
+
+
+def test_aliases_move_and_roll_back_through_their_history(store, tmp_path):
+    reg = Registry(store, tmp_path / "models")
+    for i in range(3):
+        reg.publish(artifact(tmp_path / f"a{i}"))
+    with pytest.raises(ModelNotFound, match="no alias 'champion'"):
+        reg.get("pump-anomaly")
+    reg.promote("pump-anomaly", 1)
+    reg.promote("pump-anomaly", 3)
+    reg.promote("pump-anomaly", 2, alias="challenger")
+    assert reg.get("pump-anomaly").version == 3 and reg.get("pump-anomaly", "challenger").version == 2
+    assert reg.get("pump-anomaly", 3).aliases == ["champion"] and reg.get("pump-anomaly", "1").aliases == []
+    assert reg.rollback("pump-anomaly").version == 1 and reg.get("pump-anomaly").version == 1
+    with pytest.raises(Conflict, match="no earlier version"):
+        reg.rollback("pump-anomaly")
+    with pytest.raises(Conflict, match="carries challenger"):
+        reg.archive("pump-anomaly", 2)
+    assert reg.archive("pump-anomaly", 3).archived
+    with pytest.raises(Conflict, match="archived"):
+        reg.promote("pump-anomaly", 3)
+    with pytest.raises(ModelNotFound, match=r"no version 9 \(versions: \[1, 2, 3\]\)"):
+        reg.get("pump-anomaly", 9)
+    with pytest.raises(ModelNotFound, match="'nope' not found"):
+        reg.get("nope")
+    with pytest.raises(InvalidInput, match="alias"):
+        reg.promote("pump-anomaly", 1, alias="Not An Alias")
+
+
+def test_a_tampered_or_truncated_file_is_refused(tmp_path):
+    store = open_store(f"duckdb:///{tmp_path}/s.duckdb")
+    reg = Registry(store, tmp_path / "models")
+    v = reg.publish(artifact(tmp_path / "a"))
+    path = tmp_path / "models" / "pump-anomaly" / "1" / "model.onnx"
+    path.chmod(0o644)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IntegrityError, match=r"model\.onnx does not match its checksum"):
+        reg.verify(v)
+    path.unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        reg.verify(v)
+    store.close()
+
+
+def test_bring_your_own_onnx_reads_its_signature_from_the_graph(tmp_path):
+    import onnxruntime as ort
+
+    reg = Registry(open_store("memory://"), tmp_path / "models")
+    v = reg.publish(onnx_model(tmp_path / "theirs.onnx", width=5), "vendor-model", {"sensors": ["a", "b", "c", "d"]})
+    assert v.card["inputs"] == [{"name": "input", "shape": [None, 4, 5], "datatype": "FP32"}]
+    assert v.card["outputs"][0]["name"] == "score" and v.card["input"]["sensors"] == ["a", "b", "c", "d"]
+    session = ort.InferenceSession(str(reg.verify(v) / "model.onnx"))
+    x = np.ones((2, 4, 5), np.float32)
+    assert np.allclose(session.run(None, {"input": x})[0], 2.0)
+    with pytest.raises(InvalidInput, match="model name"):
+        reg.publish(onnx_model(tmp_path / "x.onnx"))  # a bare file has no card to name it
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    with pytest.raises(InvalidInput, match="not a loadable ONNX model"):
+        reg.publish(tmp_path / "junk.onnx", "junk")
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_concurrent_publishers_never_share_a_version(kind, tmp_path, fresh_pg):
+    url = f"duckdb:///{tmp_path}/s.duckdb" if kind == "duckdb" else fresh_pg
+    stores = [open_store(url)] if kind == "duckdb" else [open_store(url), open_store(url)]  # PG: two "processes"
+    regs = [Registry(s, tmp_path / "models") for s in stores]
+    src = artifact(tmp_path / "a")
+    got: list[int] = []
+
+    def publish(reg: Registry) -> None:
+        for _ in range(5):
+            got.append(reg.publish(src).version)
+
+    threads = [threading.Thread(target=publish, args=(regs[i % len(regs)],)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(1, 11))
+    assert [v.version for v in regs[0].versions("pump-anomaly")] == list(range(1, 11))
+    for s in stores:
+        s.close()
+
+
+def test_cli_publishes_promotes_and_rolls_back(tmp_path):
+    env = {**os.environ, "PROGNOS_STORE": f"duckdb:///{tmp_path}/s.duckdb", "PROGNOS_REGISTRY": str(tmp_path / "m")}
+
+    def prognos(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "prognos.cli", "models", *args], capture_output=True, text=True,
+                              env=env, timeout=120)  # fmt: skip
+
+    assert "published pump-anomaly v1 as champion" in prognos("publish", str(artifact(tmp_path / "a")),
+                                                              "--promote", "champion").stdout  # fmt: skip
+    assert prognos("publish", str(onnx_model(tmp_path / "t.onnx")), "--name", "pump-anomaly").returncode == 0
+    assert prognos("promote", "pump-anomaly", "2").stdout.strip() == "pump-anomaly@champion → v2"
+    listed = json.loads(prognos("list", "--json").stdout)
+    assert listed == [{"name": "pump-anomaly", "versions": [1, 2], "aliases": {"champion": 2}}]
+    assert json.loads(prognos("show", "pump-anomaly").stdout)["version"] == 2
+    assert prognos("rollback", "pump-anomaly").stdout.strip() == "pump-anomaly@champion → v1"
+    missing = prognos("promote", "pump-anomaly", "7")
+    assert missing.returncode == 1 and "no version 7" in missing.stderr
+    bad = prognos("publish", str(tmp_path / "t.onnx"))
+    assert bad.returncode == 2 and "model name" in bad.stderr
