@@ -151,3 +151,25 @@ def test_cli_publishes_promotes_and_rolls_back(tmp_path):
     assert missing.returncode == 1 and "no version 7" in missing.stderr
     bad = prognos("publish", str(tmp_path / "t.onnx"))
     assert bad.returncode == 2 and "model name" in bad.stderr
+    assert prognos("promote", "pump-anomaly", "2", "--alias", "challenger").returncode == 0
+    traffic = prognos("traffic", "pump-anomaly", "--canary", "challenger", "--weight", "0.1", "--shadow", "challenger")
+    assert traffic.stdout.strip() == "pump-anomaly: canary challenger at 10%, shadow challenger"
+    wrong = prognos("traffic", "pump-anomaly", "--canary", "staging", "--weight", "0.1")
+    assert wrong.returncode == 2 and "no alias 'staging'" in wrong.stderr
+
+
+def test_traffic_policy_is_checked_and_kept(store, tmp_path):
+    reg = Registry(store, tmp_path / "models")
+    reg.publish(artifact(tmp_path / "a1"))
+    reg.promote("pump-anomaly", 1)
+    reg.promote("pump-anomaly", 1, alias="challenger")
+    assert reg.traffic("pump-anomaly") == {"canary": None, "weight": 0.0, "shadow": None}
+    assert reg.set_traffic("pump-anomaly", "challenger", 0.25)["weight"] == 0.25
+    assert reg.traffic("pump-anomaly") == {"canary": "challenger", "weight": 0.25, "shadow": None}
+    for args, field in [(("challenger", 2.0), "weight"), ((None, 0.5), "canary"), (("champion", 0.5), "canary"),
+                        ((None, 0.0, "nope"), "shadow")]:  # fmt: skip
+        with pytest.raises(InvalidInput) as err:
+            reg.set_traffic("pump-anomaly", *args)
+        assert err.value.field == field
+    with pytest.raises(ModelNotFound):
+        reg.set_traffic("nope")

@@ -51,6 +51,10 @@ def main(log_level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the output
 
 
+REGISTRY = click.option("--registry", envvar="PROGNOS_REGISTRY", default=None,
+                        help="Folder of published artifacts (default prognos-data/models).")  # fmt: skip
+
+
 @main.command()
 @STORE
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
@@ -59,6 +63,11 @@ def main(log_level: str) -> None:
 @click.option("--mqtt-client-id", default=None, help="Stable MQTT client id (the broker keeps the session by it).")
 @click.option("--mqtt-group", default=None, help="Shared subscription group: processes in one group split the load.")
 @click.option("--retention-days", type=int, default=None, help="Drop data older than this, checked hourly.")
+@REGISTRY
+@click.option("--max-batch", type=int, default=None, help="Inference: rows per ONNX Runtime call (default 64).")
+@click.option("--max-delay-ms", type=float, default=None, help="Inference: longest wait to fill a batch (default 2).")
+@click.option("--max-queue", type=int, default=None, help="Inference: queued requests per model before 503 (1024).")
+@click.option("--payload-sample", type=float, default=None, help="Inference: share of requests recorded (default 0).")
 @edge
 def serve(
     store: str | None,
@@ -68,8 +77,14 @@ def serve(
     mqtt_client_id: str | None,
     mqtt_group: str | None,
     retention_days: int | None,
+    registry: str | None,
+    max_batch: int | None,
+    max_delay_ms: float | None,
+    max_queue: int | None,
+    payload_sample: float | None,
 ) -> None:
-    """Run the server: HTTP API and ingestion, MQTT with --mqtt."""
+    """Run the server: HTTP API, ingestion (MQTT with --mqtt) and inference (Open Inference Protocol v2) for the
+    registry's models."""
     settings = Settings.from_env(
         store=store,
         host=host,
@@ -78,6 +93,11 @@ def serve(
         mqtt_client_id=mqtt_client_id,
         mqtt_group=mqtt_group,
         retention_days=retention_days,
+        registry=registry,
+        max_batch=max_batch,
+        max_delay_ms=max_delay_ms,
+        max_queue=max_queue,
+        payload_sample=payload_sample,
     )
     from prognos.server.run import run
 
@@ -401,11 +421,10 @@ def demo(store: str | None, devices: int, rate: float, duration: float, port: in
 
 @main.group()
 def models() -> None:
-    """The model registry: publish, list, show, promote, rollback, archive."""
+    """The model registry: publish, list, show, promote, rollback, archive, traffic.
 
-
-REGISTRY = click.option("--registry", envvar="PROGNOS_REGISTRY", default=None,
-                        help="Folder of published artifacts (default prognos-data/models).")  # fmt: skip
+    Against the embedded store a running server holds the database: use its /api/v1/models API then.
+    """
 
 
 @contextlib.contextmanager
@@ -510,6 +529,22 @@ def models_archive(name: str, version: int, store: str | None, registry: str | N
     with _registry(store, registry) as reg:
         v = reg.archive(name, version)
     click.echo(f"archived {v.name} v{v.version}")
+
+
+@models.command("traffic")
+@click.argument("name")
+@click.option("--canary", default=None, help="Alias that takes a share of the devices (e.g. challenger).")
+@click.option("--weight", type=float, default=0.0, show_default=True, help="Share of devices on the canary, 0-1.")
+@click.option("--shadow", default=None, help="Alias that runs on a copy of all traffic, outputs recorded only.")
+@STORE
+@REGISTRY
+@edge
+def models_traffic(name: str, canary: str | None, weight: float, shadow: str | None, store: str | None,
+                   registry: str | None) -> None:  # fmt: skip
+    """Set who besides the champion answers: a sticky canary share per device, a shadow. No options: champion only."""
+    with _registry(store, registry) as reg:
+        doc = reg.set_traffic(name, canary, weight, shadow)
+    click.echo(f"{name}: canary {doc['canary'] or '-'} at {doc['weight']:.0%}, shadow {doc['shadow'] or '-'}")
 
 
 def _api_get(api: str, path: str) -> Any:

@@ -29,6 +29,12 @@ class Settings:
     max_pending: int = 1_000_000
     retention_days: int | None = None  # the server drops older data every retention_check seconds
     retention_check: int = 3600
+    max_batch: int = 64  # inference: rows per ONNX Runtime call
+    max_delay_ms: float = 2.0  # inference: how long a request may wait for others to batch with
+    max_queue: int = 1024  # inference: requests waiting per model version before new ones get 503
+    model_poll: float = 2.0  # inference: seconds between registry checks for promotions made elsewhere
+    payload_sample: float = 0.0  # inference: share of requests whose inputs and outputs are recorded
+    ort_threads: int = 1  # inference: ONNX Runtime intra-op threads per model
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
@@ -48,4 +54,9 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"PROGNOS_{name.upper()}: expected an integer, got {raw!r}") from None
+    if kind in ("float", float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"PROGNOS_{name.upper()}: expected a number, got {raw!r}") from None
     return raw

@@ -9,6 +9,10 @@ code, the server into an error body and a status), each in one place.
     │   └── PayloadTooLarge                    a body over the configured limit
     ├── NotFound               (LookupError)
     │   └── DeviceNotFound
+    ├── Conflict                               the request contradicts the current state
+    ├── IntegrityError                         an artifact no longer matches its checksum: never served
+    ├── Overloaded             (RuntimeError)  a bounded queue is full: retry later (429)
+    ├── ModelNotReady          (RuntimeError)  the model is loading, unloaded or failed to load (503)
     ├── StoreError             (RuntimeError)  the store failed to read or write
     │   └── StoreUnavailable                   cannot connect, or the file is locked by another process
     └── MissingExtra           (ImportError)   an optional dependency is not installed
@@ -60,6 +64,14 @@ class Conflict(PrognosError):
 
 class IntegrityError(PrognosError):
     """A stored artifact no longer matches the checksum recorded when it was published: never served."""
+
+
+class Overloaded(PrognosError, RuntimeError):
+    """More work is waiting than the configured bound (readings for the store, requests for a model)."""
+
+
+class ModelNotReady(PrognosError, RuntimeError):
+    """The model exists but cannot answer now: not loaded, unloaded, or its load failed (reason in the text)."""
 
 
 class StoreError(PrognosError, RuntimeError):

@@ -6,6 +6,8 @@ one read-only folder per version. A version is never rewritten: publishing claim
 with an insert-only record, and two publishers racing for it simply take the next one.
 
 An alias keeps its history, so `rollback` moves it back to the version it pointed at before.
+A model's traffic policy (a canary share for one alias, a shadow alias) is a record too, so every
+server replica follows the same one.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ import re
 import shutil
 import stat
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from prognos.errors import Conflict, IntegrityError, InvalidInput, ModelNotFound
 from prognos.store import Store
 
-VERSION, ALIAS = "model-version", "model-alias"
+VERSION, ALIAS, TRAFFIC = "model-version", "model-alias", "model-traffic"
 CHAMPION = "champion"
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -142,7 +144,7 @@ class Registry:
         if not history or history[-1] != v.version:
             history.append(v.version)
         self.store.put_record(ALIAS, f"{name}@{alias}", {"version": v.version, "history": history}, replace=True)
-        return self.get(name, v.version)
+        return replace(v, aliases=sorted({*v.aliases, alias}))
 
     def rollback(self, name: str, alias: str = CHAMPION) -> Version:
         """Move ``alias`` back to the version it pointed at before the last promotion."""
@@ -161,6 +163,30 @@ class Registry:
         doc.pop("aliases")
         self.store.put_record(VERSION, _key(name, v.version), doc, replace=True)
         return self.get(name, v.version)
+
+    # -- traffic ------------------------------------------------------------------------------
+    def traffic(self, name: str) -> dict[str, Any]:
+        """``{"canary": alias|None, "weight": 0..1, "shadow": alias|None}``: who besides the champion gets requests."""
+        found = dict(self.store.records(TRAFFIC, name))
+        return found.get(name, {"canary": None, "weight": 0.0, "shadow": None})
+
+    def set_traffic(self, name: str, canary: str | None = None, weight: float = 0.0,
+                    shadow: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Send ``weight`` of the devices to alias ``canary`` and a copy of all traffic to alias ``shadow``."""
+        aliases = self.aliases(name) if self.versions(name) else {}
+        for role, alias in (("canary", canary), ("shadow", shadow)):
+            if alias is not None and alias not in aliases:
+                raise InvalidInput(f"{role}: model {name!r} has no alias {alias!r} (aliases: {sorted(aliases)})",
+                                   field=role, value=alias)  # fmt: skip
+            if alias == CHAMPION:
+                raise InvalidInput(f"{role}: the champion already serves; name another alias", field=role, value=alias)
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0.0 <= weight <= 1.0:
+            raise InvalidInput(f"weight: expected a number from 0 to 1, got {weight!r}", field="weight", value=weight)
+        if canary is None and weight:
+            raise InvalidInput("weight: a canary share needs a canary alias", field="canary", value=None)
+        doc = {"canary": canary, "weight": float(weight), "shadow": shadow}
+        self.store.put_record(TRAFFIC, name, doc, replace=True)
+        return doc
 
     def _history(self, name: str, alias: str) -> list[int]:
         found = dict(self.store.records(ALIAS, f"{name}@{alias}"))

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,14 +23,22 @@ class Live:
     store: Store
 
 
-@pytest.fixture
-def live(tmp_path) -> Iterator[Live]:
-    """A real prognos server on loopback over a fresh DuckDB store."""
+@contextlib.contextmanager
+def serving(tmp_path: Path, prepare: Callable[[Store], Any] | None = None, **settings: Any) -> Iterator[Live]:
+    """A real prognos server on loopback over a fresh DuckDB store; ``prepare`` runs on the store first."""
     store = open_store(f"duckdb:///{tmp_path}/live.duckdb")
-    app = create_app(store, Settings(max_body=1024 * 1024, registry=str(tmp_path / "models")))
+    if prepare:
+        prepare(store)
+    app = create_app(store, Settings(**{"max_body": 1024 * 1024, "registry": str(tmp_path / "models"), **settings}))
     with (
         BackgroundServer(app, port=free_port()) as server,
         httpx.Client(base_url=server.url, timeout=30) as http,
     ):
         yield Live(server.url, http, store)
     store.close()
+
+
+@pytest.fixture
+def live(tmp_path) -> Iterator[Live]:
+    with serving(tmp_path) as server:
+        yield server

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -20,42 +21,33 @@ from starlette.routing import Route
 
 from prognos import __version__
 from prognos.config import Settings
-from prognos.errors import Conflict, IntegrityError, InvalidInput, NotFound, PayloadTooLarge, PrognosError, StoreError
+from prognos.errors import InvalidInput, PrognosError
+from prognos.inference.batching import BatchOptions
+from prognos.inference.deployments import Deployments
+from prognos.inference.metrics import Metrics
+from prognos.inference.recording import Recorder
 from prognos.ingest import http as ingest_http
 from prognos.ingest.payload import Limits
 from prognos.registry import Registry
-from prognos.server import devices, models
+from prognos.server import devices, models, oip
+from prognos.server.oip import InferenceApp
+from prognos.server.responses import error_status, respond
 from prognos.store import Store
 from prognos.store.base import redact
-from prognos.store.writer import BatchWriter, Overloaded
+from prognos.store.writer import BatchWriter
 from prognos.types import now_ms
 
 log = logging.getLogger("prognos.server")
 
 
-def respond(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(payload), status, headers, media_type="application/json")
-
-
-def error_status(exc: Exception) -> int:
-    """The HTTP status of each prognos error: decided here and nowhere else."""
-    if isinstance(exc, PayloadTooLarge):
-        return 413
-    if isinstance(exc, InvalidInput):
-        return 400
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict | IntegrityError):
-        return 409
-    if isinstance(exc, Overloaded | StoreError):
-        return 503
-    return 500
-
-
 async def on_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
+        if request.url.path.startswith("/v2"):  # the inference protocol has its own error body
+            return respond({"error": f"{exc.detail}: {request.method} {request.url.path}"}, exc.status_code)
         return respond({"error": {"type": "HTTPError", "message": exc.detail}}, exc.status_code)
     status = error_status(exc)
+    if request.url.path.startswith("/v2") and status != 500:
+        return respond({"error": str(exc)}, status, {"Retry-After": "1"} if status == 503 else None)
     body: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
     if isinstance(exc, InvalidInput):
         body |= {"field": exc.field, "value": exc.value if _small(exc.value) else None}
@@ -67,9 +59,14 @@ async def on_error(request: Request, exc: Exception) -> Response:
     return respond({"error": body}, status, headers)
 
 
-def create_app(store: Store, settings: Settings = Settings()) -> Starlette:
-    """A server over ``store``; with ``settings.mqtt`` it also subscribes to the broker."""
+def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
+    """A server over ``store``: ingestion (MQTT too with ``settings.mqtt``), the API, and inference for the registry."""
     writer = BatchWriter(store, max_pending=settings.max_pending)
+    registry = Registry(store, settings.registry)
+    metrics = Metrics()
+    options = BatchOptions(settings.max_batch, settings.max_delay_ms / 1000, settings.max_queue)
+    deployments = Deployments(registry, options, metrics, settings.model_poll, settings.ort_threads)
+    recorder = Recorder(store, metrics)
     limits = Limits(max_future_ms=settings.max_future_ms)
     mqtt = None
     if settings.mqtt:
@@ -96,9 +93,12 @@ def create_app(store: Store, settings: Settings = Settings()) -> Starlette:
         if mqtt:
             mqtt.start()
         retention = asyncio.create_task(_retain(store, settings)) if settings.retention_days else None
+        await deployments.start()
         try:
             yield
         finally:
+            await deployments.close()
+            recorder.close()
             if retention:
                 retention.cancel()
             if mqtt:
@@ -109,14 +109,17 @@ def create_app(store: Store, settings: Settings = Settings()) -> Starlette:
         Route("/api/v1/health", health, methods=["GET"]),
         *ingest_http.routes(writer.submit, limits, settings.max_body, respond),
         *devices.routes(store, respond),
-        *models.routes(Registry(store, settings.registry), respond),
+        *models.routes(registry, deployments, store, respond),
+        *oip.routes(deployments, respond),
+        Route("/metrics", lambda request: Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)),
     ]
     # PrognosError and HTTPException are answered by the exception middleware; anything else is a bug
     # and reaches the outermost handler, which answers 500 with a request id and logs the trace.
     handlers = {PrognosError: on_error, HTTPException: on_error, Exception: on_error}
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
-    app.state.store, app.state.writer, app.state.mqtt = store, writer, mqtt
-    return app
+    inner = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    inner.state.store, inner.state.writer, inner.state.mqtt = store, writer, mqtt
+    inner.state.deployments, inner.state.recorder = deployments, recorder
+    return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample)
 
 
 async def _retain(store: Store, settings: Settings) -> None:

@@ -5,17 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from prognos.errors import InvalidInput
+from prognos.errors import InvalidInput, PrognosError
+from prognos.inference.deployments import Deployments
+from prognos.inference.recording import PAYLOAD, SHADOW
 from prognos.ingest.http import read_object
 from prognos.registry import Registry
+from prognos.store import Store
 
 
-def routes(registry: Registry, respond: Callable[..., Response]) -> list[Route]:
+def routes(registry: Registry, deployments: Deployments, store: Store, respond: Callable[..., Response]) -> list[Route]:
+    async def deploy(name: str) -> dict[str, Any]:
+        """Swap the served versions now (a hot swap); a version that cannot load leaves the old one serving."""
+        try:
+            route = await deployments.sync(name)
+        except PrognosError as exc:
+            route = deployments.routes.get(name)
+            return {"deployed": False, "reason": str(exc), "serving": route.versions() if route else None}
+        return {"deployed": route is not None, "serving": route.versions() if route else None}
+
     def summary(name: str) -> dict[str, Any]:
         versions = registry.versions(name)
         return {"name": name, "aliases": registry.aliases(name),
@@ -39,13 +52,48 @@ def routes(registry: Registry, respond: Callable[..., Response]) -> list[Route]:
         if not isinstance(version, int) or isinstance(version, bool):
             raise InvalidInput(f"version: expected an integer, got {version!r}", field="version", value=version)
         p = request.path_params
-        v = await run_in_threadpool(registry.promote, p["name"], version, p["alias"])
-        return respond({"name": v.name, "alias": p["alias"], "version": v.version})
+        v = await deployments.control(registry.promote, p["name"], version, p["alias"])
+        return respond({"name": v.name, "alias": p["alias"], "version": v.version, **await deploy(v.name)})
 
     async def rollback(request: Request) -> Response:
         p = request.path_params
-        v = await run_in_threadpool(registry.rollback, p["name"], p["alias"])
-        return respond({"name": v.name, "alias": p["alias"], "version": v.version})
+        v = await deployments.control(registry.rollback, p["name"], p["alias"])
+        return respond({"name": v.name, "alias": p["alias"], "version": v.version, **await deploy(v.name)})
+
+    async def get_traffic(request: Request) -> Response:
+        name = request.path_params["name"]
+        await run_in_threadpool(registry.versions, name)
+        route = deployments.routes.get(name)
+        doc = await run_in_threadpool(registry.traffic, name)
+        return respond({"name": name, **doc, "serving": route.versions() if route else None})
+
+    async def put_traffic(request: Request) -> Response:
+        name = request.path_params["name"]
+        body = await read_object(request)
+        unknown = set(body) - {"canary", "weight", "shadow"}
+        if unknown:
+            raise InvalidInput(f"traffic: unknown field {sorted(unknown)[0]!r} (fields: canary, weight, shadow)",
+                               field=sorted(unknown)[0])  # fmt: skip
+        for key in ("canary", "shadow"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise InvalidInput(f"{key}: expected an alias name", field=key, value=body[key])
+        doc = await deployments.control(registry.set_traffic, name, body.get("canary"), body.get("weight", 0.0),
+                                        body.get("shadow"))  # fmt: skip
+        return respond({"name": name, **doc, **await deploy(name)})
+
+    async def shadow(request: Request) -> Response:
+        """How the shadow's outputs compare with the answers given, over the latest recorded requests."""
+        name = request.path_params["name"]
+        limit = _limit(request)
+        rows = [d for _, d in (await run_in_threadpool(store.records, SHADOW, f"{name}/"))[-limit:]]
+        return respond({"name": name, **compare(rows), "records": rows[-20:]})
+
+    async def payloads(request: Request) -> Response:
+        name = request.path_params["name"]
+        device = request.query_params.get("device_id")
+        rows = [d for _, d in await run_in_threadpool(store.records, PAYLOAD, f"{name}/")]
+        rows = [d for d in rows if device is None or d["device_id"] == device][-_limit(request) :]
+        return respond({"name": name, "payloads": rows})
 
     async def archive(request: Request) -> Response:
         p = request.path_params
@@ -59,7 +107,33 @@ def routes(registry: Registry, respond: Callable[..., Response]) -> list[Route]:
         Route("/api/v1/models/{name}/versions/{ref}/archive", archive, methods=["POST"]),
         Route("/api/v1/models/{name}/aliases/{alias}", put_alias, methods=["PUT"]),
         Route("/api/v1/models/{name}/aliases/{alias}/rollback", rollback, methods=["POST"]),
+        Route("/api/v1/models/{name}/traffic", get_traffic, methods=["GET"]),
+        Route("/api/v1/models/{name}/traffic", put_traffic, methods=["PUT"]),
+        Route("/api/v1/models/{name}/shadow", shadow, methods=["GET"]),
+        Route("/api/v1/models/{name}/payloads", payloads, methods=["GET"]),
     ]
+
+
+def compare(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per output: mean and largest absolute difference between the answer given and the shadow's."""
+    diffs: dict[str, list[float]] = {}
+    for row in rows:
+        for out, tensor in row["outputs"].items():
+            other = row["shadow_outputs"].get(out)
+            if other and len(other["data"]) == len(tensor["data"]):
+                d = np.abs(np.asarray(tensor["data"], float) - np.asarray(other["data"], float))
+                diffs.setdefault(out, []).extend(d.tolist())
+    return {"compared": len(rows),
+            "versions": sorted({(r["version"], r["shadow_version"]) for r in rows}),
+            "outputs": {k: {"mean_abs_diff": float(np.mean(v)), "max_abs_diff": float(np.max(v))}
+                        for k, v in diffs.items() if v}}  # fmt: skip
+
+
+def _limit(request: Request) -> int:
+    text = request.query_params.get("limit", "1000")
+    if not text.isdigit() or not 0 < int(text) <= 100_000:
+        raise InvalidInput(f"limit: expected 1 to 100000, got {text!r}", field="limit", value=text)
+    return int(text)
 
 
 def _number(text: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from prognos.config import Settings
 from prognos.errors import require
 from prognos.server.app import create_app
@@ -10,6 +12,10 @@ from prognos.store import open_store
 
 def run(settings: Settings) -> None:
     uvicorn = require("uvicorn", "serve")
+    # The event loop answers requests; other threads (store writes, model loads) run Python in between.
+    # Python hands the GIL over only every switch interval (5 ms by default): a request arriving while
+    # another thread computes would wait that long, so hand over sooner.
+    sys.setswitchinterval(0.0005)
     store = open_store(settings.store)
     try:
         app = create_app(store, settings)

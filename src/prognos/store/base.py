@@ -84,6 +84,10 @@ class Store(Protocol):
         immutable, and two processes racing for one key learn which one won.
         """
 
+    def add_records(self, kind: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Insert many documents at once (log-like records: an existing key is left as it is)."""
+        ...
+
     def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
         """The documents of ``kind`` whose key starts with ``prefix``, ordered by key."""
 

@@ -237,6 +237,20 @@ class DuckDBStore:
                 cur.close()
         return replace or before[0] == 0
 
+    def add_records(self, kind: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        if not items:
+            return
+        table = pa.table({"kind": [kind] * len(items), "key": [k for k, _ in items],
+                          "doc": [json.dumps(d) for _, d in items]})  # fmt: skip
+        with self._write_lock:
+            cur = self._cursor()
+            try:
+                cur.register("incoming_records", table)
+                cur.execute("INSERT OR IGNORE INTO records SELECT kind, key, doc FROM incoming_records")
+                cur.unregister("incoming_records")
+            finally:
+                cur.close()
+
     def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
         cur = self._cursor()
         try:

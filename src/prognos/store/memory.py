@@ -141,6 +141,11 @@ class MemoryStore:
             self._records[kind, key] = json.dumps(doc)  # stored as text, as the SQL stores do: no aliasing
             return True
 
+    def add_records(self, kind: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        with self._lock:
+            for key, doc in items:
+                self._records.setdefault((kind, key), json.dumps(doc))
+
     def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
             found = sorted((k, v) for (c, k), v in self._records.items() if c == kind and k.startswith(prefix))

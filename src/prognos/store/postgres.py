@@ -236,6 +236,13 @@ class PostgresStore:
                               [kind, key, json.dumps(doc)])  # fmt: skip
         return replace or cur.rowcount == 1
 
+    def add_records(self, kind: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        if not items:
+            return
+        with self._pool.connection() as con, con.cursor() as cur:
+            cur.executemany("INSERT INTO records VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO NOTHING",
+                            [(kind, k, json.dumps(d)) for k, d in items])  # fmt: skip
+
     def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
         with self._pool.connection() as con:
             rows = con.execute("SELECT key, doc FROM records WHERE kind = %s AND starts_with(key, %s) ORDER BY key",

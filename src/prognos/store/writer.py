@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from prognos.errors import PrognosError
+from prognos.errors import Overloaded, PrognosError
 from prognos.store.base import Store
 from prognos.types import Reading
 
@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 
 
 Done = Callable[[BaseException | None], None]
-
-
-class Overloaded(PrognosError, RuntimeError):
-    """More readings are waiting for the store than the configured bound: retry later."""
 
 
 @dataclass

@@ -1,0 +1,333 @@
+"""What the server serves: for each model name, the champion and optionally a canary and a shadow.
+
+A `Route` names the loaded versions that answer one model name. Changing it is a hot swap: the new
+versions are verified, loaded and warmed in a thread while the old route keeps answering, then the
+route is replaced in one assignment on the event loop (a request sees the old route or the new one,
+never half of each), and the versions no longer routed finish what they have queued before they are
+released. A version that fails to load leaves the old route serving and its reason on record.
+
+The registry is the source of truth: promotion through this server's API swaps at once, and a poll
+picks up changes made elsewhere (another replica, the CLI against PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from prognos.errors import ModelNotFound, ModelNotReady, PrognosError
+from prognos.inference.batching import Batcher, BatchOptions, Result
+from prognos.inference.metrics import Metrics
+from prognos.inference.runtime import Model, load
+from prognos.registry import CHAMPION, Registry, Version
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RETRY_FAILED = 30.0  # seconds before a version that failed to load is tried again
+
+
+class Served:
+    """A loaded version with its batcher."""
+
+    def __init__(self, model: Model, options: BatchOptions, metrics: Metrics) -> None:
+        self.model = model
+        labels = (model.name, str(model.version))
+
+        def on_batch(rows: int, seconds: float) -> None:
+            metrics.batch_rows.labels(*labels).observe(rows)
+            metrics.compute_seconds.labels(*labels).observe(seconds)
+
+        self.batcher = Batcher(model.run, options, model.batchable, on_batch, model.label)
+
+    async def infer(self, feed: Any) -> Result:
+        return await self.batcher.submit(feed)
+
+
+@dataclass(frozen=True)
+class Route:
+    primary: Served
+    canary: Served | None = None
+    weight: float = 0.0
+    shadow: Served | None = None
+
+    def pick(self, device_id: str | None) -> Served:
+        """The canary for a fixed share of devices (the same device always lands on the same side)."""
+        if self.canary is None or self.weight <= 0:
+            return self.primary
+        return self.canary if bucket(device_id) < self.weight else self.primary
+
+    def versions(self) -> dict[str, int | float | None]:
+        return {"champion": self.primary.model.version,
+                "canary": self.canary.model.version if self.canary else None, "weight": self.weight,
+                "shadow": self.shadow.model.version if self.shadow else None}  # fmt: skip
+
+    def served(self) -> list[Served]:
+        return [s for s in (self.primary, self.canary, self.shadow) if s is not None]
+
+
+def bucket(device_id: str | None) -> float:
+    """A device's fixed place in [0, 1): crc32 of its id, the same in every replica and after restarts."""
+    if device_id is None:
+        return random.random()
+    return zlib.crc32(device_id.encode()) / 2**32
+
+
+@dataclass
+class _State:
+    """What the registry says one name should serve."""
+
+    aliases: dict[str, int]
+    traffic: dict[str, Any]
+    versions: dict[int, Version]
+    targets: tuple[int | None, int | None, float, int | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        t, a = self.traffic, self.aliases
+        canary = a.get(t["canary"]) if t.get("canary") and t.get("weight") else None
+        shadow = a.get(t["shadow"]) if t.get("shadow") else None
+        self.targets = (a.get(CHAMPION), canary, float(t.get("weight") or 0.0) if canary else 0.0, shadow)
+
+
+class Deployments:
+    def __init__(
+        self,
+        registry: Registry,
+        options: BatchOptions = BatchOptions(),
+        metrics: Metrics | None = None,
+        poll: float = 2.0,
+        threads: int = 1,
+    ) -> None:
+        self.registry, self.options, self.poll, self.threads = registry, options, poll, threads
+        self.metrics = metrics or Metrics()
+        self.routes: dict[str, Route] = {}
+        self.loaded: dict[tuple[str, int], Served] = {}
+        self.failed: dict[tuple[str, int], tuple[float, str]] = {}  # version → (when, why) it could not load
+        self.unloaded: set[str] = set()  # names unloaded through the repository API: not reloaded by the poll
+        self._aliases: dict[str, dict[str, int]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._poller: asyncio.Task[None] | None = None
+        self._missed: dict[str, float] = {}  # unknown names and when the registry was last asked about them
+        self.started = False
+        # Loading and warming run on a thread of lower CPU priority, so on a busy core the requests
+        # being answered go first and a swap does not show in their latency.
+        self._loader = ThreadPoolExecutor(1, "prognos-loader", initializer=_lower_priority)
+
+    # -- life -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.sync_all()
+        self.started = True
+        if self.poll > 0:
+            self._poller = asyncio.create_task(self._watch(), name="deployments poll")
+
+    async def close(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        for served in list(self.loaded.values()):
+            await served.batcher.close()
+        await asyncio.gather(*self._retiring)
+        self._loader.shutdown(wait=False)
+        self.loaded.clear()
+        self.routes.clear()
+
+    # -- requests ---------------------------------------------------------------------------------
+    def route(self, name: str, ref: str | None, device_id: str | None) -> tuple[Served, Served | None] | None:
+        """The version answering a request and its shadow; None when that needs a load or a registry look first."""
+        if ref is None:
+            route = self.routes.get(name)
+            return (route.pick(device_id), route.shadow) if route else None
+        number = _number(ref) if ref.isdigit() else self._aliases.get(name, {}).get(ref)
+        if number is None:
+            return None
+        served = self.loaded.get((name, number))
+        return (served, None) if served else None
+
+    async def resolve(self, name: str, ref: str | None, device_id: str | None) -> tuple[Served, Served | None]:
+        """`route`, loading an explicitly addressed version or a name published since the last poll on demand."""
+        found = self.route(name, ref, device_id)
+        if found:
+            return found
+        if name in self.unloaded:
+            raise ModelNotReady(f"model {name!r} is unloaded (POST /v2/repository/models/{name}/load to serve it)")
+        if ref is None or not ref.isdigit():
+            if time.monotonic() - self._missed.get(name, -1e9) > 1.0:  # at most one registry look per second
+                self._missed[name] = time.monotonic()
+                await self.sync(name)
+                found = self.route(name, ref, device_id)
+                if found:
+                    return found
+            if ref is None:
+                why = self._why(name)
+                raise ModelNotReady(why) if why else ModelNotFound(f"model {name!r} not found")
+        number = _number(ref) if ref.isdigit() else self._aliases.get(name, {}).get(ref)
+        if number is None:
+            raise ModelNotFound(f"model {name!r} has no alias {ref!r} (aliases: {sorted(self._aliases.get(name, {}))})")
+        return await self._ensure(name, number), None
+
+    # -- changes ----------------------------------------------------------------------------------
+    async def sync_all(self) -> None:
+        for name in await asyncio.to_thread(self.registry.names):
+            if name not in self.unloaded:
+                try:
+                    await self.sync(name)
+                except PrognosError as exc:
+                    log.error("model %s: %s", name, exc)
+
+    async def sync(self, name: str) -> Route | None:
+        """Make the route of ``name`` what the registry says, swapping only once every new version is warm."""
+        async with self._lock(name):
+            try:
+                state = await self.control(self._state, name)
+            except ModelNotFound:
+                self._aliases.pop(name, None)
+                return None
+            self._aliases[name] = state.aliases
+            champion, canary, weight, shadow = state.targets
+            current = self.routes.get(name)
+            if champion is None or (current and _targets(current) == state.targets):
+                return current
+            primary = await self._ensure(name, champion, state.versions.get(champion))  # a failure keeps the old route
+            extra = {}
+            for role, number in (("canary", canary), ("shadow", shadow)):
+                try:
+                    extra[role] = await self._ensure(name, number, state.versions.get(number)) if number else None
+                except PrognosError as exc:  # a broken challenger must not stop the champion's swap
+                    log.error("model %s: %s %s", name, role, exc)
+                    extra[role] = None
+            route = Route(primary, extra["canary"], weight if extra["canary"] else 0.0, extra["shadow"])
+            if current and route.versions() == current.versions():
+                return current  # a challenger that failed again: nothing changes
+            self.routes[name] = route  # the swap: one assignment
+            self.metrics.swaps.labels(name).inc()
+            log.info("model %s now serves %s", name, route.versions())
+            if current:
+                keep = {id(s) for s in route.served()}
+                for served in current.served():
+                    if id(served) not in keep:
+                        self._retire(served)
+            return route
+
+    async def load_name(self, name: str) -> Route:
+        """The repository API's load: serve ``name`` again (or for the first time) from its champion."""
+        await asyncio.to_thread(self.registry.versions, name)  # an unknown name is a 404
+        self.unloaded.discard(name)
+        route = await self.sync(name)
+        if route is None:
+            raise ModelNotReady(self._why(name) or f"model {name!r} has no champion alias: promote a version first")
+        return route
+
+    async def unload_name(self, name: str) -> None:
+        await asyncio.to_thread(self.registry.versions, name)  # an unknown name is a 404, not a silent success
+        self.unloaded.add(name)
+        async with self._lock(name):
+            self.routes.pop(name, None)
+            for key in [k for k in self.loaded if k[0] == name]:
+                self._retire(self.loaded[key])
+
+    def status(self, name: str, version: int | None = None) -> tuple[bool, str]:
+        """(ready, reason) for the repository index and the ready endpoints."""
+        if version is None:
+            return (name in self.routes, "" if name in self.routes else self._why(name) or "not loaded")
+        if (name, version) in self.loaded:
+            return True, ""
+        return False, self.failed.get((name, version), (0, "not loaded"))[1]
+
+    async def control(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run registry work (store queries, loads) on the low-priority thread: requests keep the CPU."""
+        return await asyncio.get_running_loop().run_in_executor(self._loader, fn, *args)
+
+    # -- internals --------------------------------------------------------------------------------
+    def _state(self, name: str) -> _State:
+        versions = {v.version: v for v in self.registry.versions(name)}  # raises ModelNotFound for an unknown name
+        return _State(self.registry.aliases(name), self.registry.traffic(name), versions)
+
+    async def _ensure(self, name: str, number: int, known: Version | None = None) -> Served:
+        served = self.loaded.get((name, number))
+        if served:
+            return served
+        labels = (name, str(number))
+        when, why = self.failed.get((name, number), (-1e9, ""))
+        if time.monotonic() - when < RETRY_FAILED:
+            raise ModelNotReady(why)
+        try:
+            version = known or await self.control(self.registry.get, name, number)
+            model = await self.control(self._load, version)
+        except ModelNotFound:
+            raise
+        except PrognosError as exc:  # a tampered file, a graph ORT refuses: the reason stays on record
+            self.failed[name, number] = (time.monotonic(), str(exc))
+            self.metrics.load_failures.labels(*labels).inc()
+            log.error("cannot load %s v%d: %s", name, number, exc)
+            raise ModelNotReady(str(exc)) from exc
+        served = self.loaded.get((name, number))  # another request may have loaded it meanwhile
+        if served:
+            return served
+        served = self.loaded[name, number] = Served(model, self.options, self.metrics)
+        self.failed.pop((name, number), None)
+        self.metrics.load_seconds.labels(*labels).set(model.load_seconds)
+        self.metrics.loaded.labels(*labels).set(1)
+        log.info("loaded %s in %.1f ms", model.label, model.load_seconds * 1000)
+        return served
+
+    def _load(self, version: Any) -> Model:
+        started = time.perf_counter()
+        model = load(self.registry, version, self.threads)
+        model.warm(self.options.max_batch)
+        model.load_seconds = time.perf_counter() - started
+        return model
+
+    def _retire(self, served: Served) -> None:
+        """Stop routing to ``served``; it answers what it has queued, then is released."""
+        key = (served.model.name, served.model.version)
+        if self.loaded.get(key) is served:
+            del self.loaded[key]
+        task = asyncio.get_running_loop().create_task(served.batcher.close())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        self.metrics.loaded.labels(served.model.name, str(served.model.version)).set(0)
+
+    def _why(self, name: str) -> str:
+        failed = [f"v{v}: {why}" for (n, v), (_, why) in self.failed.items() if n == name]
+        if failed:
+            return f"model {name!r} failed to load ({'; '.join(failed)})"
+        if name in self._aliases and CHAMPION not in self._aliases[name]:
+            return f"model {name!r} has no champion alias: promote a version, or address one as /versions/N"
+        return ""
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll)
+            try:
+                await self.sync_all()
+            except Exception:  # the store may be briefly away; the next poll tries again
+                log.exception("model poll failed")
+
+
+def _targets(route: Route) -> tuple[int | None, int | None, float, int | None]:
+    v = route.versions()
+    return v["champion"], v["canary"], v["weight"] if v["canary"] else 0.0, v["shadow"]  # type: ignore[return-value]
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # Linux: a thread's nice value is its own
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def _number(ref: str) -> int:
+    return int(ref)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from prognos.errors import ModelNotFound, ModelNotReady
+from prognos.inference.deployments import Deployments, bucket
+from tests.inference.conftest import tamper
+
+X = np.ones((1, 4, 3), np.float32)
+
+
+def feed():
+    return {"input": ("FP32", X, {})}
+
+
+async def answer(deployments, name="pump-anomaly", ref=None, device=None):
+    served, _shadow = await deployments.resolve(name, ref, device)
+    result = await served.infer(served.model.validate(feed()))
+    return served.model.version, float(result.outputs[0].ravel()[0])
+
+
+def test_a_device_keeps_its_bucket_and_buckets_split_by_weight():
+    assert all(bucket(f"pump-{i}") == bucket(f"pump-{i}") for i in range(100))
+    share = np.mean([bucket(f"pump-{i}") < 0.2 for i in range(10_000)])
+    assert 0.18 < share < 0.22
+
+
+def test_promotion_swaps_and_the_old_version_drains(registry):
+    async def main():
+        d = Deployments(registry, poll=0)
+        await d.start()
+        assert await answer(d) == (1, 2.0)
+        pending = [asyncio.ensure_future(answer(d)) for _ in range(20)]  # in flight across the swap
+        await asyncio.sleep(0)
+        registry.promote("pump-anomaly", 2)
+        route = await d.sync("pump-anomaly")
+        assert route.primary.model.version == 2
+        assert {r[0] for r in await asyncio.gather(*pending)} <= {1, 2}
+        assert await answer(d) == (2, 3.0)
+        await asyncio.sleep(0.05)
+        assert ("pump-anomaly", 1) not in d.loaded  # retired once drained
+        registry.rollback("pump-anomaly")
+        await d.sync("pump-anomaly")
+        assert await answer(d) == (1, 2.0)
+        assert await answer(d, ref="2") == (2, 3.0)  # an explicit version loads on demand
+        await d.close()
+
+    asyncio.run(main())
+
+
+def test_a_version_that_fails_to_load_leaves_the_old_one_serving(registry):
+    async def main():
+        d = Deployments(registry, poll=0)
+        await d.start()
+        tamper(registry, 2)
+        registry.promote("pump-anomaly", 2)
+        with pytest.raises(ModelNotReady, match="checksum"):
+            await d.sync("pump-anomaly")
+        assert await answer(d) == (1, 2.0)
+        ready, reason = d.status("pump-anomaly", 2)
+        assert not ready and "checksum" in reason
+        assert d.metrics.load_failures.labels("pump-anomaly", "2")._value.get() == 1
+        await d.close()
+
+    asyncio.run(main())
+
+
+def test_canary_and_shadow_follow_the_traffic_policy(registry):
+    async def main():
+        registry.promote("pump-anomaly", 2, alias="challenger")
+        registry.set_traffic("pump-anomaly", canary="challenger", weight=0.5, shadow="challenger")
+        d = Deployments(registry, poll=0)
+        await d.start()
+        seen = {}
+        for i in range(60):
+            versions = {(await answer(d, device=f"pump-{i}"))[0] for _ in range(4)}
+            assert len(versions) == 1  # sticky
+            seen[f"pump-{i}"] = versions.pop()
+        assert set(seen.values()) == {1, 2}
+        assert all((v == 2) == (bucket(k) < 0.5) for k, v in seen.items())
+        _, shadow = await d.resolve("pump-anomaly", None, "pump-1")
+        assert shadow.model.version == 2
+        await d.close()
+
+    asyncio.run(main())
+
+
+def test_unknown_names_and_aliases_are_not_found_and_unloaded_names_not_ready(registry):
+    async def main():
+        d = Deployments(registry, poll=0)
+        await d.start()
+        with pytest.raises(ModelNotFound):
+            await d.resolve("nope", None, None)
+        with pytest.raises(ModelNotFound, match="no alias 'staging'"):
+            await d.resolve("pump-anomaly", "staging", None)
+        with pytest.raises(ModelNotFound, match="no version 9"):
+            await d.resolve("pump-anomaly", "9", None)
+        await d.unload_name("pump-anomaly")
+        with pytest.raises(ModelNotReady, match="unloaded"):
+            await d.resolve("pump-anomaly", None, None)
+        await d.load_name("pump-anomaly")
+        assert await answer(d) == (1, 2.0)
+        await d.close()
+
+    asyncio.run(main())
