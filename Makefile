@@ -33,6 +33,8 @@ bench: install
 	$(BIN)/python benchmarks/ingest_http.py
 	$(BIN)/python benchmarks/ingest_mqtt.py
 	$(BIN)/python benchmarks/query_downsample.py
+	$(BIN)/python benchmarks/serving_swap.py
+	$(BIN)/python benchmarks/serving_peers.py
 
 clean:
 	rm -rf $(VENV) prognos-data .pytest_cache .mypy_cache .ruff_cache

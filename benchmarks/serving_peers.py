@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--concurrency", default="1,16,64")
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--out", default="serving_peers.md", help="table name under benchmarks/out/")
     args = p.parse_args()
     python = prepare_harness()
     servers = args.servers
@@ -38,7 +39,7 @@ def main() -> None:
         print("not root: no loopback-only namespace, so Ray Serve is left out", flush=True)
         servers = ",".join(s for s in servers.split(",") if s != "rayserve")
     OUT.mkdir(exist_ok=True)
-    out = OUT / "serving_peers.md"
+    out = OUT / args.out
     with tempfile.TemporaryDirectory(prefix="prognos-serving-") as tmp:
         work = Path(tmp)
         env = publish(work, HARNESS / "model.onnx")

@@ -35,6 +35,7 @@ class Settings:
     model_poll: float = 2.0  # inference: seconds between registry checks for promotions made elsewhere
     payload_sample: float = 0.0  # inference: share of requests whose inputs and outputs are recorded
     ort_threads: int = 1  # inference: ONNX Runtime intra-op threads per model
+    access_log: bool = True  # inference: one JSON line per request on the prognos.access logger
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
@@ -54,6 +55,10 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"PROGNOS_{name.upper()}: expected an integer, got {raw!r}") from None
+    if kind in ("bool", bool):
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"PROGNOS_{name.upper()}: expected true or false, got {raw!r}")
+        return raw.lower() in ("1", "true", "yes", "on")
     if kind in ("float", float):
         try:
             return float(raw)

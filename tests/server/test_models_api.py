@@ -26,3 +26,21 @@ def test_the_registry_over_http(live, tmp_path):
     bad = http.put("/api/v1/models/pump-anomaly/aliases/champion", json={"version": "two"})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "version"
     assert http.put("/api/v1/models/pump-anomaly/aliases/champion", content=b"{").status_code == 400
+
+
+def test_an_onnx_file_published_over_http_is_served(live, tmp_path):
+    from tests.test_registry import onnx_model
+
+    data = onnx_model(tmp_path / "theirs.onnx", scale=4.0).read_bytes()
+    r = live.http.post("/api/v1/models/vendor/versions?sensors=a,b,c&task=anomaly&promote=champion", content=data)
+    assert r.status_code == 201, r.text
+    published = r.json()
+    assert published["version"] == 1 and published["deployed"] and published["serving"]["champion"] == 1
+    card = live.http.get("/api/v1/models/vendor/versions/1").json()["card"]
+    assert card["task"] == "anomaly" and card["input"]["sensors"] == ["a", "b", "c"]
+    tensor = {"name": "input", "shape": [1, 4, 3], "datatype": "FP32", "data": [1.0] * 12}
+    answer = live.http.post("/v2/models/vendor/infer", json={"inputs": [tensor]})
+    assert answer.json()["outputs"][0]["data"] == [4.0] * 12
+    junk = live.http.post("/api/v1/models/vendor/versions", content=b"not a model")
+    assert junk.status_code == 400 and "not a loadable ONNX model" in junk.json()["error"]["message"]
+    assert live.http.get("/api/v1/models/vendor").json()["versions"][-1]["version"] == 1  # nothing half-published

@@ -286,3 +286,35 @@ def test_hot_swap_under_load_fails_no_request(oip):
         for t in threads:
             t.join()
     assert failures == [] and versions == {"1", "2"}
+
+
+def test_a_model_trained_by_prognos_is_served_as_onnx_runtime_computes_it(tmp_path):
+    import onnxruntime as ort
+
+    from prognos.train.artifact import Spec, package
+    from prognos.train.rul import RULRegressor
+    from tests.train.test_conformance import rul_data
+
+    x, y, xv, yv = rul_data(0)
+    model = RULRegressor(scales=(3, 6), hidden=16, epochs=3).fit(x, y, xv, yv)
+    spec = Spec("rul", ["a", "b", "c", "d"], x.shape[1], {}, {"quantiles": [0.1, 0.5, 0.9]})
+    package(model, spec, tmp_path / "rul", name="tiny-rul", example=x, held_out=xv, metrics={}, data={},
+            training_seconds=0.0)  # fmt: skip
+
+    def prepare(store):
+        Registry(store, tmp_path / "models").publish(tmp_path / "rul")
+        Registry(store, tmp_path / "models").promote("tiny-rul", 1)
+
+    with serving(tmp_path, prepare) as server:
+        window = xv[:3].astype(np.float32)
+        tensor = {"name": "x", "shape": list(window.shape), "datatype": "FP32", "data": window.ravel().tolist(),
+                  "parameters": {"sensors": ["a", "b", "c", "d"]}}  # fmt: skip
+        r = server.http.post("/v2/models/tiny-rul/infer", json={"inputs": [tensor]})
+        assert r.status_code == 200, r.text
+        out = r.json()["outputs"][0]
+        session = ort.InferenceSession(str(tmp_path / "rul" / "model.onnx"), providers=["CPUExecutionProvider"])
+        expected = session.run(None, {"x": window})[0]
+        assert out["shape"] == list(expected.shape)
+        np.testing.assert_allclose(np.asarray(out["data"]).reshape(expected.shape), expected, rtol=1e-5, atol=1e-6)
+        meta = server.http.get("/v2/models/tiny-rul").json()
+        assert meta["parameters"]["task"] == "rul" and meta["parameters"]["window"] == x.shape[1]

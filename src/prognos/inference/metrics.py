@@ -6,6 +6,9 @@ from counting into each other.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # Latency buckets from 0.1 ms: a small model answers in well under a millisecond.
@@ -13,8 +16,17 @@ _SECONDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 _ROWS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
+@dataclass(frozen=True)
+class VersionMetrics:
+    ok: Any
+    request_seconds: Any
+    queue_seconds: Any
+    in_flight: Any
+
+
 class Metrics:
     def __init__(self) -> None:
+        self._versions: dict[tuple[str, int], VersionMetrics] = {}
         self.registry = r = CollectorRegistry()
         labels = ("model", "version")
         outcomes = "ok, invalid, not_found, overloaded, unavailable, error"
@@ -38,6 +50,17 @@ class Metrics:
                               "(ok, skipped, error)", (*labels, "outcome"), registry=r)  # fmt: skip
         self.recorded = Counter("prognos_payloads_recorded", "Payload and shadow records written or dropped",
                                 ("kind", "outcome"), registry=r)  # fmt: skip
+
+    def of(self, model: str, version: int) -> VersionMetrics:
+        """The hot-path series of one version, looked up once (``labels()`` costs more than the update)."""
+        key = (model, version)
+        found = self._versions.get(key)
+        if found is None:
+            v = str(version)
+            found = self._versions[key] = VersionMetrics(
+                self.requests.labels(model, v, "ok"), self.request_seconds.labels(model, v),
+                self.queue_seconds.labels(model, v), self.in_flight.labels(model))  # fmt: skip
+        return found
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

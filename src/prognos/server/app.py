@@ -119,7 +119,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     inner = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     inner.state.store, inner.state.writer, inner.state.mqtt = store, writer, mqtt
     inner.state.deployments, inner.state.recorder = deployments, recorder
-    return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample)
+    return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample, settings.access_log)
 
 
 async def _retain(store: Store, settings: Settings) -> None:

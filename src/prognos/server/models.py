@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,12 +16,13 @@ from starlette.routing import Route
 from prognos.errors import InvalidInput, PrognosError
 from prognos.inference.deployments import Deployments
 from prognos.inference.recording import PAYLOAD, SHADOW
-from prognos.ingest.http import read_object
+from prognos.ingest.http import read_body, read_object
 from prognos.registry import Registry
 from prognos.store import Store
 
 
-def routes(registry: Registry, deployments: Deployments, store: Store, respond: Callable[..., Response]) -> list[Route]:
+def routes(registry: Registry, deployments: Deployments, store: Store, respond: Callable[..., Response],
+           max_model: int = 512 * 1024 * 1024) -> list[Route]:  # fmt: skip
     async def deploy(name: str) -> dict[str, Any]:
         """Swap the served versions now (a hot swap); a version that cannot load leaves the old one serving."""
         try:
@@ -40,6 +43,22 @@ def routes(registry: Registry, deployments: Deployments, store: Store, respond: 
 
     async def get_model(request: Request) -> Response:
         return respond(await run_in_threadpool(summary, request.path_params["name"]))
+
+    async def publish(request: Request) -> Response:
+        """Publish an ONNX file sent as the body (bring-your-own): ``?task=&sensors=a,b&promote=alias``."""
+        name, q = request.path_params["name"], request.query_params
+        body = await read_body(request, max_model)
+        sensors = [t for t in q.get("sensors", "").split(",") if t] or None
+        io = {k: v for k, v in {"task": q.get("task"), "sensors": sensors}.items() if v}
+        with tempfile.TemporaryDirectory(prefix="prognos-upload-") as tmp:
+            path = Path(tmp) / "model.onnx"
+            path.write_bytes(body)
+            v = await deployments.control(registry.publish, path, name, io)
+        out: dict[str, Any] = {"name": v.name, "version": v.version, "files": v.files}
+        if q.get("promote"):
+            await deployments.control(registry.promote, name, v.version, q["promote"])
+            out |= {"alias": q["promote"], **await deploy(name)}
+        return respond(out, 201)
 
     async def get_version(request: Request) -> Response:
         p = request.path_params
@@ -103,6 +122,7 @@ def routes(registry: Registry, deployments: Deployments, store: Store, respond: 
     return [
         Route("/api/v1/models", list_models, methods=["GET"]),
         Route("/api/v1/models/{name}", get_model, methods=["GET"]),
+        Route("/api/v1/models/{name}/versions", publish, methods=["POST"]),
         Route("/api/v1/models/{name}/versions/{ref}", get_version, methods=["GET"]),
         Route("/api/v1/models/{name}/versions/{ref}/archive", archive, methods=["POST"]),
         Route("/api/v1/models/{name}/aliases/{alias}", put_alias, methods=["PUT"]),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import random
 import time
@@ -53,6 +54,7 @@ access = logging.getLogger("prognos.access")
 
 HEADER_LENGTH = "inference-header-content-length"
 _INTEGERS = {k for k, v in DATATYPES.items() if k != "BOOL" and np.dtype(v).kind in "iu"}
+_FLOATS = {"FP16", "FP32", "FP64"}
 
 Scope = dict[str, Any]
 ASGI = Callable[[Scope, Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
@@ -117,7 +119,7 @@ def _tensor(t: Any, i: int, blob: bytes, offset: int) -> tuple[str, str, np.ndar
         raise InvalidInput(f"{where}.shape: expected a list of sizes ≥ 0, got {shape!r}", field=f"{where}.shape",
                            value=shape)  # fmt: skip
     params = _object(t.get("parameters"), f"{where}.parameters")
-    size = int(np.prod(shape)) if shape else 1
+    size = math.prod(shape)
     dtype = DATATYPES[datatype]
     if "binary_data_size" in params:
         n = params["binary_data_size"]
@@ -133,6 +135,12 @@ def _tensor(t: Any, i: int, blob: bytes, offset: int) -> tuple[str, str, np.ndar
         return name, datatype, np.frombuffer(raw, dtype).reshape(shape), params, offset + n
     if "data" not in t:
         raise InvalidInput(f"{where}.data: missing (or give parameters.binary_data_size)", field=f"{where}.data")
+    data = t["data"]
+    if datatype in _FLOATS and isinstance(data, list) and len(data) == size and isinstance(data[0], float | int):
+        try:  # the common case, flat numbers: fromiter skips numpy's nesting inference
+            return name, datatype, np.fromiter(data, dtype, size).reshape(shape), params, offset
+        except (ValueError, TypeError):
+            pass  # a stray non-number: the general path below says what is wrong
     try:
         if datatype in _INTEGERS or datatype == "BOOL":  # numpy would truncate 1.5 to 1 without a word
             kind = np.array(t["data"]).dtype.kind
@@ -208,10 +216,11 @@ class InferenceApp:
     """ASGI: answers ``POST /v2/models/.../infer`` itself, everything else goes to ``inner``."""
 
     def __init__(self, inner: Any, deployments: Deployments, recorder: Recorder | None = None,
-                 max_body: int = 16 * 1024 * 1024, payload_sample: float = 0.0) -> None:  # fmt: skip
+                 max_body: int = 16 * 1024 * 1024, payload_sample: float = 0.0,
+                 access_log: bool = True) -> None:  # fmt: skip
         self.inner, self.deployments, self.recorder = inner, deployments, recorder
         self.metrics = deployments.metrics
-        self.max_body, self.payload_sample = max_body, payload_sample
+        self.max_body, self.payload_sample, self.access_log = max_body, payload_sample, access_log
         self._ids = itertools.count(1)
         self._boot = os.urandom(4).hex()
         self._shadows: set[Any] = set()
@@ -248,14 +257,15 @@ class InferenceApp:
             device = str(device) if device is not None else None
             served, shadow = await self.deployments.resolve(name, ref, device)
             model_label, version_label = served.model.name, str(served.model.version)
-            self.metrics.in_flight.labels(model_label).inc()
+            stats = self.metrics.of(served.model.name, served.model.version)
+            stats.in_flight.inc()
             try:
                 feed = served.model.validate(request.tensors)
                 result = await served.infer(feed)
                 payload, head_length = encode(served, request, result.outputs)
             finally:
-                self.metrics.in_flight.labels(model_label).dec()
-            self.metrics.queue_seconds.labels(model_label, version_label).observe(result.queue_s)
+                stats.in_flight.dec()
+            stats.queue_seconds.observe(result.queue_s)
             if head_length is not None:
                 extra_headers.append((b"inference-header-content-length", str(head_length).encode()))
             if shadow is not None:
@@ -277,11 +287,13 @@ class InferenceApp:
                                 (b"x-request-id", rid.encode()), *extra_headers]})  # fmt: skip
         await send({"type": "http.response.body", "body": payload})
         seconds = time.perf_counter() - started
-        known = model_label or ("" if outcome == "not_found" else "-")
-        self.metrics.requests.labels(known, version_label, outcome).inc()
-        if served is not None:
-            self.metrics.request_seconds.labels(model_label, version_label).observe(seconds)
-        if access.isEnabledFor(logging.INFO):
+        if outcome == "ok" and served is not None:
+            stats.ok.inc()
+            stats.request_seconds.observe(seconds)
+        else:
+            known = model_label or ("" if outcome == "not_found" else "-")
+            self.metrics.requests.labels(known, version_label, outcome).inc()
+        if self.access_log and access.isEnabledFor(logging.INFO):
             access.info(orjson.dumps({"request_id": rid, "path": scope["path"], "model": model_label or None,
                                       "version": served.model.version if served else None, "status": status,
                                       "outcome": outcome, "ms": round(seconds * 1000, 3)}).decode())  # fmt: skip
