@@ -14,7 +14,19 @@ def test_import_prognos_pulls_no_heavy_or_server_library():
 
 def test_cli_help_lists_every_command_with_a_description():
     out = subprocess.run([sys.executable, "-m", "prognos.cli", "--help"], capture_output=True, text=True).stdout
-    for command in ("serve", "import", "simulate", "devices", "query", "retain", "demo", "train", "evaluate"):
+    for command in (
+        "serve",
+        "import",
+        "simulate",
+        "devices",
+        "query",
+        "retain",
+        "demo",
+        "train",
+        "evaluate",
+        "models",
+        "alerts",
+    ):
         line = next((x for x in out.splitlines() if x.strip().startswith(command + " ")), "")
         assert len(line.split()) > 1, f"{command} has no description in --help"
 

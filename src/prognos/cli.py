@@ -547,10 +547,90 @@ def models_traffic(name: str, canary: str | None, weight: float, shadow: str | N
     click.echo(f"{name}: canary {doc['canary'] or '-'} at {doc['weight']:.0%}, shadow {doc['shadow'] or '-'}")
 
 
+@main.group()
+def alerts() -> None:
+    """Alerts raised by the rules: list, acknowledge, resolve."""
+
+
+API = click.option("--api", default=None, help="Ask a running server (http://HOST:PORT) instead of opening the store.")
+
+
+@contextlib.contextmanager
+def _alerts(store: str | None) -> Iterator[Any]:
+    from prognos.act.alerts import Alerts
+    from prognos.store import open_store
+
+    st = open_store(Settings.from_env(store=store).store)
+    try:
+        yield Alerts(st)
+    finally:
+        st.close()
+
+
+@alerts.command("list")
+@click.option("--state", default=None, help="open, acknowledged or resolved.")
+@click.option("--device", default=None, help="Only this device's alerts.")
+@STORE
+@API
+@click.option("--json", "as_json", is_flag=True)
+@edge
+def alerts_list(state: str | None, device: str | None, store: str | None, api: str | None, as_json: bool) -> None:
+    """Alerts, newest first."""
+    if api:
+        query = "&".join(f"{k}={v}" for k, v in (("state", state), ("device_id", device)) if v)
+        rows = _api_get(api, f"/api/v1/alerts?{query}")["alerts"]
+    else:
+        with _alerts(store) as found:
+            rows = [a.to_dict() for a in found.list(state, device)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    for a in rows:
+        click.echo(f"{a['id']}  {a['state']:<12} {a['severity']:<8} {a['rule']:<20} {a['device_id']}")
+    click.echo(f"{len(rows)} alerts")
+
+
+@alerts.command("ack")
+@click.argument("alert_id")
+@click.option("--by", required=True, help="Who acknowledges it.")
+@click.option("--note", default=None)
+@STORE
+@API
+@edge
+def alerts_ack(alert_id: str, by: str, note: str | None, store: str | None, api: str | None) -> None:
+    """Acknowledge an open alert."""
+    _alert_change("acknowledge", alert_id, by, note, store, api)
+
+
+@alerts.command("resolve")
+@click.argument("alert_id")
+@click.option("--by", required=True, help="Who resolves it.")
+@click.option("--note", default=None)
+@STORE
+@API
+@edge
+def alerts_resolve(alert_id: str, by: str, note: str | None, store: str | None, api: str | None) -> None:
+    """Resolve an alert by hand."""
+    _alert_change("resolve", alert_id, by, note, store, api)
+
+
+def _alert_change(verb: str, alert_id: str, by: str, note: str | None, store: str | None, api: str | None) -> None:
+    if api:
+        doc = _api_call("POST", api, f"/api/v1/alerts/{alert_id}/{verb}", {"by": by, "note": note})
+    else:
+        with _alerts(store) as found:
+            doc = getattr(found, verb)(alert_id, by, note).to_dict()
+    click.echo(f"{doc['id']}: {doc['state']}")
+
+
 def _api_get(api: str, path: str) -> Any:
+    return _api_call("GET", api, path)
+
+
+def _api_call(method: str, api: str, path: str, body: Any = None) -> Any:
     httpx = require("httpx", "serve")
     try:
-        resp = httpx.get(api.rstrip("/") + path, timeout=30)
+        resp = httpx.request(method, api.rstrip("/") + path, json=body, timeout=30)
     except httpx.HTTPError as exc:
         raise PrognosError(f"cannot reach {api}: {exc}") from None
     if resp.status_code >= 400:

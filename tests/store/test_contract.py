@@ -147,3 +147,15 @@ def test_whatever_valid_readings_are_written_read_back_unchanged(store: Store, b
             got[(device, k, ts)] = v
     assert got.keys() == expected.keys()
     assert all(math.copysign(1, got[k]) == math.copysign(1, v) and got[k] == v for k, v in expected.items())
+
+
+def test_records_keep_documents_by_kind_and_key(store: Store):
+    assert store.put_record("model-alias", "m@champion", {"version": 1})
+    assert not store.put_record("model-alias", "m@champion", {"version": 2})  # insert-only without replace
+    assert store.put_record("model-alias", "m@champion", {"version": 3}, replace=True)
+    store.add_records("log", [("m/002", {"n": 2}), ("m/001", {"n": 1}), ("x/001", {"n": 9})])
+    store.add_records("log", [("m/001", {"n": 100})])  # bulk adds leave existing keys alone
+    store.add_records("log", [])
+    assert store.records("model-alias") == [("m@champion", {"version": 3})]
+    assert store.records("log", "m/") == [("m/001", {"n": 1}), ("m/002", {"n": 2})]
+    assert store.records("nothing") == []

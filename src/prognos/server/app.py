@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from prognos import __version__
+from prognos.act.alerts import Alerts
 from prognos.config import Settings
 from prognos.errors import InvalidInput, PrognosError
 from prognos.inference.batching import BatchOptions
@@ -29,7 +30,7 @@ from prognos.inference.recording import Recorder
 from prognos.ingest import http as ingest_http
 from prognos.ingest.payload import Limits
 from prognos.registry import Registry
-from prognos.server import devices, models, oip
+from prognos.server import alerts, devices, models, oip
 from prognos.server.oip import InferenceApp
 from prognos.server.responses import error_status, respond
 from prognos.store import Store
@@ -111,6 +112,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
         *devices.routes(store, respond),
         *models.routes(registry, deployments, store, respond),
         *oip.routes(deployments, respond),
+        *alerts.routes(Alerts(store), respond),
         Route("/metrics", lambda request: Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)),
     ]
     # PrognosError and HTTPException are answered by the exception middleware; anything else is a bug

@@ -1,0 +1,50 @@
+"""Alerts over HTTP: list, read, acknowledge, resolve (the dashboard and scripts use these)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from prognos.act.alerts import Alerts
+from prognos.errors import InvalidInput
+from prognos.ingest.http import read_object
+
+
+def routes(alerts: Alerts, respond: Callable[..., Response]) -> list[Route]:
+    async def list_alerts(request: Request) -> Response:
+        q = request.query_params
+        limit = q.get("limit", "1000")
+        if not limit.isdigit() or not 0 < int(limit) <= 100_000:
+            raise InvalidInput(f"limit: expected 1 to 100000, got {limit!r}", field="limit", value=limit)
+        found = await run_in_threadpool(alerts.list, q.get("state"), q.get("device_id"), q.get("severity"), int(limit))
+        return respond({"alerts": [a.to_dict() for a in found]})
+
+    async def get_alert(request: Request) -> Response:
+        return respond((await run_in_threadpool(alerts.get, request.path_params["id"])).to_dict())
+
+    async def change(request: Request, fn: Callable[..., object]) -> Response:
+        body = await read_object(request)
+        by, note = body.get("by"), body.get("note")
+        if not isinstance(by, str) or not by.strip():
+            raise InvalidInput("by: expected who does it (a non-empty string)", field="by", value=by)
+        if note is not None and not isinstance(note, str):
+            raise InvalidInput("note: expected a string", field="note", value=note)
+        alert = await run_in_threadpool(fn, request.path_params["id"], by, note)
+        return respond(alert.to_dict())  # type: ignore[attr-defined]
+
+    async def acknowledge(request: Request) -> Response:
+        return await change(request, alerts.acknowledge)
+
+    async def resolve(request: Request) -> Response:
+        return await change(request, alerts.resolve)
+
+    return [
+        Route("/api/v1/alerts", list_alerts, methods=["GET"]),
+        Route("/api/v1/alerts/{id}", get_alert, methods=["GET"]),
+        Route("/api/v1/alerts/{id}/acknowledge", acknowledge, methods=["POST"]),
+        Route("/api/v1/alerts/{id}/resolve", resolve, methods=["POST"]),
+    ]
