@@ -139,7 +139,9 @@ class Deployments:
         for served in list(self.loaded.values()):
             await served.batcher.close()
         await asyncio.gather(*self._retiring)
-        self._loader.shutdown(wait=False)
+        # A cancelled poll may still be querying the store on the loader thread: let it finish,
+        # or the store closes under it.
+        await asyncio.get_running_loop().run_in_executor(None, self._loader.shutdown, True)
         self.loaded.clear()
         self.routes.clear()
 
@@ -179,7 +181,7 @@ class Deployments:
 
     # -- changes ----------------------------------------------------------------------------------
     async def sync_all(self) -> None:
-        for name in await asyncio.to_thread(self.registry.names):
+        for name in await self.control(self.registry.names):
             if name not in self.unloaded:
                 try:
                     await self.sync(name)
@@ -222,7 +224,7 @@ class Deployments:
 
     async def load_name(self, name: str) -> Route:
         """The repository API's load: serve ``name`` again (or for the first time) from its champion."""
-        await asyncio.to_thread(self.registry.versions, name)  # an unknown name is a 404
+        await self.control(self.registry.versions, name)  # an unknown name is a 404
         self.unloaded.discard(name)
         route = await self.sync(name)
         if route is None:
@@ -230,7 +232,7 @@ class Deployments:
         return route
 
     async def unload_name(self, name: str) -> None:
-        await asyncio.to_thread(self.registry.versions, name)  # an unknown name is a 404, not a silent success
+        await self.control(self.registry.versions, name)  # an unknown name is a 404, not a silent success
         self.unloaded.add(name)
         async with self._lock(name):
             self.routes.pop(name, None)

@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -429,7 +428,7 @@ def routes(deployments: Deployments, respond: Callable[..., Response]) -> list[R
         return respond({"name": name, "ready": True})
 
     async def index(request: Request) -> Response:
-        names = await run_in_threadpool(deployments.registry.names)
+        names = await deployments.control(deployments.registry.names)
         rows = []
         for name in names:
             ok, reason = deployments.status(name)
