@@ -68,6 +68,8 @@ REGISTRY = click.option("--registry", envvar="PROGNOS_REGISTRY", default=None,
 @click.option("--max-delay-ms", type=float, default=None, help="Inference: longest wait to fill a batch (default 2).")
 @click.option("--max-queue", type=int, default=None, help="Inference: queued requests per model before 503 (1024).")
 @click.option("--payload-sample", type=float, default=None, help="Inference: share of requests recorded (default 0).")
+@click.option("--stream", default=None, help='Score readings as they arrive: models per device type, "pump=a,b;*=c".')
+@click.option("--rules", default=None, type=click.Path(dir_okay=False), help="Alert rules file (YAML) for --stream.")
 @edge
 def serve(
     store: str | None,
@@ -82,6 +84,8 @@ def serve(
     max_delay_ms: float | None,
     max_queue: int | None,
     payload_sample: float | None,
+    stream: str | None,
+    rules: str | None,
 ) -> None:
     """Run the server: HTTP API, ingestion (MQTT with --mqtt) and inference (Open Inference Protocol v2) for the
     registry's models."""
@@ -98,6 +102,8 @@ def serve(
         max_delay_ms=max_delay_ms,
         max_queue=max_queue,
         payload_sample=payload_sample,
+        stream=stream,
+        rules=rules,
     )
     from prognos.server.run import run
 

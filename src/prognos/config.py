@@ -36,6 +36,8 @@ class Settings:
     payload_sample: float = 0.0  # inference: share of requests whose inputs and outputs are recorded
     ort_threads: int = 1  # inference: ONNX Runtime intra-op threads per model
     access_log: bool = True  # inference: one JSON line per request on the prognos.access logger
+    stream: str | None = None  # stream scoring: models per device type, "pump=pump-anomaly,pump-rul;*=generic"
+    rules: str | None = None  # stream scoring: the alert rules file (YAML)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:

@@ -126,3 +126,14 @@ def test_fine_tuning_starts_from_a_pretrained_pump_model(tmp_path):
     tampered = subprocess.run([*base, "--init-from", str(parent), "--out", str(tmp_path / "y")], capture_output=True,
                               text=True, timeout=300)  # fmt: skip
     assert tampered.returncode == 2 and "does not match its checksum" in tampered.stderr
+
+
+def test_stored_predictions_are_never_taken_for_sensors():
+    from prognos.store import open_store
+    from prognos.train.telemetry import from_store
+    from prognos.types import Reading
+
+    store = open_store("memory://")
+    store.write([Reading("d", 1000 * i, {"a": 1.0, "b": 2.0, "pred.m.anomaly.score": 0.1}) for i in range(5)])
+    (series,) = from_store(store, ["d"], 0, 5000, 1000)
+    assert series.sensors == ["a", "b"]

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from prognos import __version__
 from prognos.act.alerts import Alerts
 from prognos.config import Settings
-from prognos.errors import InvalidInput, PrognosError
+from prognos.errors import DeviceNotFound, InvalidInput, PrognosError
 from prognos.inference.batching import BatchOptions
 from prognos.inference.deployments import Deployments
 from prognos.inference.metrics import Metrics
@@ -36,6 +36,7 @@ from prognos.server.responses import error_status, respond
 from prognos.store import Store
 from prognos.store.base import redact
 from prognos.store.writer import BatchWriter
+from prognos.stream.scorer import Scorer, parse_assignments
 from prognos.types import now_ms
 
 log = logging.getLogger("prognos.server")
@@ -68,6 +69,8 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     options = BatchOptions(settings.max_batch, settings.max_delay_ms / 1000, settings.max_queue)
     deployments = Deployments(registry, options, metrics, settings.model_poll, settings.ort_threads)
     recorder = Recorder(store, metrics)
+    alert_book = Alerts(store)
+    scorer = _scorer(store, settings, deployments, writer, alert_book) if settings.stream else None
     limits = Limits(max_future_ms=settings.max_future_ms)
     mqtt = None
     if settings.mqtt:
@@ -95,9 +98,13 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
             mqtt.start()
         retention = asyncio.create_task(_retain(store, settings)) if settings.retention_days else None
         await deployments.start()
+        if scorer:
+            await scorer.start()
         try:
             yield
         finally:
+            if scorer:
+                await scorer.close()
             await deployments.close()
             recorder.close()
             if retention:
@@ -112,7 +119,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
         *devices.routes(store, respond),
         *models.routes(registry, deployments, store, respond),
         *oip.routes(deployments, respond),
-        *alerts.routes(Alerts(store), respond),
+        *alerts.routes(alert_book, respond),
         Route("/metrics", lambda request: Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)),
     ]
     # PrognosError and HTTPException are answered by the exception middleware; anything else is a bug
@@ -120,7 +127,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     handlers = {PrognosError: on_error, HTTPException: on_error, Exception: on_error}
     inner = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     inner.state.store, inner.state.writer, inner.state.mqtt = store, writer, mqtt
-    inner.state.deployments, inner.state.recorder = deployments, recorder
+    inner.state.deployments, inner.state.recorder, inner.state.scorer = deployments, recorder, scorer
     return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample, settings.access_log)
 
 
@@ -134,6 +141,27 @@ async def _retain(store: Store, settings: Settings) -> None:
         except PrognosError as exc:
             log.error("retention failed: %s", exc)
         await asyncio.sleep(settings.retention_check)
+
+
+def _scorer(store: Store, settings: Settings, deployments: Deployments, writer: BatchWriter, book: Alerts) -> Scorer:
+    """Score committed readings with the models assigned to each device type; rules turn signals into alerts."""
+    from prognos.act.actions import Actions
+    from prognos.act.rules import Engine
+    from prognos.act.rulesfile import load_rules
+
+    assert settings.stream is not None
+
+    def device_type(device_id: str) -> str | None:
+        try:
+            return store.device(device_id).type
+        except DeviceNotFound:
+            return None
+
+    engine = Engine(load_rules(settings.rules)) if settings.rules else None
+    scorer = Scorer(deployments, parse_assignments(settings.stream), device_type, writer.submit, engine, book,
+                    Actions(book, settings.mqtt))  # fmt: skip
+    writer.listeners.append(scorer.feed)
+    return scorer
 
 
 def _register(store: Store) -> Any:

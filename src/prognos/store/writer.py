@@ -45,6 +45,7 @@ class BatchWriter:
         self._queue: deque[tuple[Sequence[Reading], Done]] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        self.listeners: list[Callable[[list[Reading]], None]] = []  # told of every committed batch
         self._thread = threading.Thread(target=self._run, name="prognos-writer", daemon=True)
         self._thread.start()
 
@@ -129,3 +130,9 @@ class BatchWriter:
                 done(outcome)
             except Exception:
                 log.exception("a write callback failed")
+        if outcome is None:
+            for listen in self.listeners:  # e.g. the stream scorer: it sees only what is durable
+                try:
+                    listen(batch)
+                except Exception:
+                    log.exception("a commit listener failed")

@@ -85,7 +85,10 @@ def from_store(store: Any, device_ids: Sequence[str], start: int, end: int, step
     for dev in device_ids:
         t = store.read(dev, start, end)
         keys = t["key"].to_numpy(zero_copy_only=False)
-        names = list(sensors) if sensors is not None else sorted(set(keys.tolist()))
+        # Predictions the stream scorer stored ("pred.<model>.…") are outputs, never inputs.
+        names = (
+            list(sensors) if sensors is not None else sorted(k for k in set(keys.tolist()) if not k.startswith("pred."))
+        )
         missing = sorted(set(names) - set(keys.tolist()))
         if missing:
             raise InvalidInput(f"device {dev}: no readings for sensors {missing} in the time range", field="sensors",

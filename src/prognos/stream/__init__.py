@@ -1,0 +1,1 @@
+"""Real-time scoring of the incoming stream (scorer.py)."""

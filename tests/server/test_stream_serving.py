@@ -1,0 +1,56 @@
+"""The whole loop in one server: HTTP ingest → windows → model → rule → alert (API) → webhook."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from prognos.features import RegimeScaler
+from prognos.registry import Registry
+from tests.act.test_actions import Receiver
+from tests.server.conftest import serving
+from tests.stream.test_scorer import STEP, WINDOW, toy_anomaly
+
+
+def test_readings_posted_over_http_raise_an_alert_that_calls_a_webhook(tmp_path):
+    receiver = Receiver()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"""rules:
+  - name: hot
+    signal: anomaly.score
+    above: 50
+    exit: 10
+    severity: critical
+    actions: [{{webhook: {{url: "{receiver.url}", secret: s, backoff: 0.01}}}}]
+""")
+
+    def prepare(store):
+        reg = Registry(store, tmp_path / "models")
+        reg.publish(toy_anomaly(tmp_path / "toy", RegimeScaler().fit(np.zeros((10, 2)) + [[0, 0], [1, 1]] * 5)))
+        reg.promote("toy", 1)
+
+    t0 = (int(time.time() * 1000) - 60_000) // STEP * STEP
+    calm = [{"ts": t0 + i * STEP, "values": {"a": 0.5, "b": 0.5}} for i in range(8)]
+    spike = [{"ts": t0 + (8 + i) * STEP, "values": {"a": 40.0, "b": 0.5}} for i in range(6)]
+    try:
+        with serving(tmp_path, prepare, stream="*=toy", rules=str(rules)) as server:
+            http = server.http
+            assert http.post("/api/v1/devices/pump-1/telemetry", json=calm).status_code == 200
+            assert http.post("/api/v1/devices/pump-1/telemetry", json=spike).status_code == 200
+            deadline = time.monotonic() + 15
+            while not (alerts := http.get("/api/v1/alerts").json()["alerts"]) or not alerts[0]["actions"]:
+                assert time.monotonic() < deadline, alerts
+                time.sleep(0.1)
+            (alert,) = alerts
+            assert alert["rule"] == "hot" and alert["severity"] == "critical" and alert["device_id"] == "pump-1"
+            assert alert["explanation"]["top_sensors"][0][0] == "a"
+            assert alert["actions"]["webhook0:open"]["ok"]
+            assert receiver.got[0][1]["alert_id"] == alert["id"]
+            query = {"keys": "pred.toy.anomaly.score", "start": t0, "end": t0 + 20 * STEP}
+            series = http.get("/api/v1/devices/pump-1/telemetry", params=query).json()
+            scores = series["series"]["pred.toy.anomaly.score"]["values"]
+            assert len(scores) == len(calm) + len(spike) - 1 - (WINDOW - 1)  # the last cell is still open
+            assert scores[0] == 0.0 and scores[-1] > 50  # calm readings sit on the scaler's mean
+    finally:
+        receiver.close()

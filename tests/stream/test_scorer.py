@@ -1,0 +1,144 @@
+"""The stream scorer: streaming predictions equal offline ones; signals reach rules, alerts and the store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+from prognos.act.alerts import Alerts
+from prognos.act.rules import Condition, Engine, Rule
+from prognos.features import RegimeScaler
+from prognos.features.grid import align
+from prognos.inference.deployments import Deployments
+from prognos.registry import Registry
+from prognos.store import open_store
+from prognos.stream.scorer import Scorer, parse_assignments
+from prognos.train.telemetry import Series, windows
+from prognos.types import Reading
+
+SENSORS, WINDOW, STEP = ["a", "b"], 4, 1000
+
+
+def toy_anomaly(folder, scaler: RegimeScaler):
+    """Per-sensor contributions = mean over the window of x², as the autoencoder's output is shaped."""
+    folder.mkdir()
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", WINDOW, len(SENSORS)])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", len(SENSORS)])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    nodes = [
+        helper.make_node("Mul", ["x", "x"], ["sq"]),
+        helper.make_node("ReduceMean", ["sq", "axes"], ["y"], keepdims=0),
+    ]
+    graph = helper.make_graph(nodes, "toy", [x], [y], [axes])
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9), folder / "model.onnx"
+    )
+    card = {"name": "toy", "task": "anomaly", "window": WINDOW, "scaler": scaler.to_dict(),
+            "input": {"name": "x", "shape": [None, WINDOW, len(SENSORS)], "sensors": SENSORS},
+            "output": {"threshold": 2.0, "step_ms": STEP}}  # fmt: skip
+    (folder / "card.json").write_text(json.dumps(card))
+    return folder
+
+
+def readings(seed=0, n=120, devices=("pump-1", "pump-2")):
+    rng = np.random.default_rng(seed)
+    out = []
+    for d in devices:
+        t = 1_700_000_000_000
+        for _ in range(n):
+            t += int(rng.integers(200, 1500)) + (9000 if rng.random() < 0.03 else 0)  # jitter, and a few gaps
+            values = {s: float(rng.normal()) for s in SENSORS if rng.random() < 0.9}
+            out.append(Reading(d, t, values))
+    return out
+
+
+def setup(tmp_path, store):
+    scaler = RegimeScaler().fit(np.random.default_rng(1).normal(size=(200, 2)) * [1.0, 2.0] + [0.5, -1.0])
+    reg = Registry(store, tmp_path / "models")
+    reg.publish(toy_anomaly(tmp_path / "toy", scaler))
+    reg.promote("toy", 1)
+    return reg, scaler
+
+
+def offline(series_readings, scaler, model_path):
+    """The training path: grid.align, telemetry.windows with the scaler, ORT — per device."""
+    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    out = {}
+    for device in sorted({r.device_id for r in series_readings}):
+        rs = [r for r in series_readings if r.device_id == device]
+        ts = np.array([r.ts for r in rs for _ in r.values])
+        col = np.array([SENSORS.index(k) for r in rs for k in r.values])
+        val = np.array([v for r in rs for v in r.values.values()])
+        start, end = ts.min() // STEP * STEP, (ts.max() // STEP + 1) * STEP
+        grid_ts, x = align(ts, col, val, len(SENSORS), start, end, STEP)
+        w = windows([Series(device, None, grid_ts, x, SENSORS)], WINDOW, scale=scaler.transform)
+        y = sess.run(None, {"x": w.x.astype(np.float32)})[0]
+        out |= {(device, int(e)): float(s) for e, s in zip(w.end, y.sum(axis=1), strict=True)}
+    return out
+
+
+def test_streaming_predictions_equal_the_offline_pipeline(tmp_path):
+    store = open_store("memory://")
+    reg, scaler = setup(tmp_path, store)
+    data = readings()
+
+    async def main():
+        d = Deployments(reg, poll=0)
+        await d.start()
+        scorer = Scorer(d, parse_assignments("*=toy"))
+        got = []
+        for i in range(0, len(data), 37):  # arrival in uneven batches, devices interleaved
+            got += await scorer.score(data[i : i + 37])
+        await d.close()
+        return got
+
+    got = asyncio.run(main())
+    expected = offline(data, scaler, tmp_path / "toy" / "model.onnx")
+    streamed = {(p.device_id, p.ts): p.signals["anomaly.score"] for p in got}
+    assert len(streamed) > 100 and set(streamed) <= set(expected)
+    for key, score in streamed.items():
+        assert abs(score - expected[key]) < 1e-4, key
+    last = {d: max(t for dev, t in expected if dev == d) for d, _ in expected}
+    assert set(expected) - set(streamed) <= {(d, t) for d, t in last.items()}  # only each device's still-open cell
+    assert {p.version for p in got} == {1} and all(p.explanation["window"][1] == p.ts for p in got)
+
+
+def test_signals_raise_alerts_with_explanations_and_predictions_are_stored(tmp_path):
+    store = open_store("memory://")
+    reg, _ = setup(tmp_path, store)
+    alerts = Alerts(store)
+    engine = Engine([Rule("hot", Condition("anomaly.score", above=50.0), device_type="pump")])
+    t0 = 1_700_000_000_000
+    calm = [Reading("pump-1", t0 + i * STEP, {"a": 0.5, "b": -1.0}) for i in range(8)]
+    spike = [Reading("pump-1", t0 + (8 + i) * STEP, {"a": 40.0, "b": -1.0}) for i in range(6)]
+
+    async def main():
+        d = Deployments(reg, poll=0)
+        await d.start()
+        scorer = Scorer(d, parse_assignments("pump=toy"), device_type=lambda dev: "pump", store_predictions=store.write,
+                        engine=engine, alerts=alerts)  # fmt: skip
+        preds = await scorer.score(calm) + await scorer.score(spike)
+        other = Scorer(d, parse_assignments("fan=toy"), device_type=lambda dev: "pump")
+        assert await other.score(calm + spike) == []  # no model assigned to pumps there
+        await d.close()
+        return preds
+
+    preds = asyncio.run(main())
+    assert len(preds) == len(calm) + len(spike) - WINDOW
+    (alert,) = alerts.list()
+    assert alert.rule == "hot" and alert.device_id == "pump-1" and alert.state == "open"
+    assert alert.explanation["top_sensors"][0][0] == "a" and alert.explanation["model"] == "toy"
+    assert alert.explanation["window"][1] - alert.explanation["window"][0] == (WINDOW - 1) * STEP
+    stored = store.read("pump-1", t0, t0 + 20 * STEP, ["pred.toy.anomaly.score", "pred.toy.version"]).to_pylist()
+    assert len([r for r in stored if r["key"] == "pred.toy.anomaly.score"]) == len(preds)
+    assert {r["value"] for r in stored if r["key"] == "pred.toy.version"} == {1.0}
+
+
+def test_assignments_parse():
+    assert parse_assignments("pump=a,b; *=c") == {"pump": ["a", "b"], None: ["c"]}
+    assert parse_assignments("only") == {None: ["only"]}
