@@ -142,3 +142,44 @@ def test_signals_raise_alerts_with_explanations_and_predictions_are_stored(tmp_p
 def test_assignments_parse():
     assert parse_assignments("pump=a,b; *=c") == {"pump": ["a", "b"], None: ["c"]}
     assert parse_assignments("only") == {None: ["only"]}
+
+
+def test_inputs_unlike_training_raise_a_drift_alert_and_like_training_do_not(tmp_path):
+    from prognos.monitor.drift import reference
+
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(4000, 2))
+    scaler = RegimeScaler().fit(train)
+    folder = toy_anomaly(tmp_path / "toy", scaler)
+    card = json.loads((folder / "card.json").read_text())
+    card["reference"] = reference(scaler.transform(train), SENSORS)
+    (folder / "card.json").write_text(json.dumps(card))
+
+    def run(shift: float):
+        store = open_store("memory://")
+        reg = Registry(store, tmp_path / f"models-{shift}")
+        reg.publish(folder)
+        reg.promote("toy", 1)
+        alerts = Alerts(store)
+        engine = Engine([Rule("drift", Condition("drift.psi", above=0.25), dedup="{rule}")])
+        t0 = 1_700_000_000_000
+        data = [Reading(f"pump-{d}", t0 + i * STEP, {"a": float(rng.normal() + shift), "b": float(rng.normal())})
+                for i in range(120) for d in range(8)]  # fmt: skip
+
+        async def main():
+            d = Deployments(reg, poll=0)
+            await d.start()
+            scorer = Scorer(d, parse_assignments("*=toy"), engine=engine, alerts=alerts)
+            preds = []
+            for i in range(0, len(data), 80):
+                preds += await scorer.score(data[i : i + 80])
+            await d.close()
+            return preds
+
+        preds = asyncio.run(main())
+        return max(p.signals.get("drift.psi", 0.0) for p in preds), alerts.list()
+
+    calm_psi, calm_alerts = run(0.0)
+    shifted_psi, shifted_alerts = run(1.5)
+    assert calm_psi < 0.1 and calm_alerts == []
+    assert shifted_psi > 0.25 and [a.rule for a in shifted_alerts] == ["drift"]  # one fleet-wide alert (dedup)

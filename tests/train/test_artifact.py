@@ -40,6 +40,7 @@ def test_package_writes_onnx_int8_and_a_complete_card(tmp_path):
         assert key in card, key
     assert card["input"]["shape"] == [None, 12, 4] and card["input"]["sensors"] == ["a", "b", "c", "d"]
     assert card["onnx_parity_max_abs_diff"] <= 1e-4
+    assert set(card["reference"]["features"]) == {"a", "b", "c", "d"}  # what drift is measured against
     assert card["int8"]["max_abs_diff"] < 0.5  # outputs are in units of the cap (~1): int8 stays close
     for name, digest in card["files"].items():
         assert sha256(tmp_path / "m" / name) == digest

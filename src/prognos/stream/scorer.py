@@ -14,7 +14,9 @@ and evaluation see it.
 Predictions are stored as readings of the device under ``pred.<model>.<output>`` keys, with
 ``pred.<model>.version``: they chart beside the raw signals and are queried like them. Signals for
 the rules are named by task: ``anomaly.score`` (and ``anomaly.ratio`` to the card's threshold),
-``classify.class`` / ``classify.prob``, ``rul.p10|p50|p90`` (seconds), plus ``raw.<sensor>``.
+``classify.class`` / ``classify.prob``, ``rul.p10|p50|p90`` (seconds), ``raw.<sensor>``, and when the
+card carries a training reference, data drift over the model's recent inputs fleet-wide
+(``drift.psi``, ``drift.ks``, ``drift.psi.<sensor>``; see `prognos.monitor.drift`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from prognos.errors import PrognosError
 from prognos.features.scaling import RegimeScaler
 from prognos.features.stream import Windower
 from prognos.inference.deployments import Deployments, Served
+from prognos.monitor.drift import Drift
 from prognos.types import Reading
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,8 @@ class View:
         self.output = out
         self.scaler = RegimeScaler.from_dict(card["scaler"]) if card.get("scaler") else None
         self.input = served.model.inputs[0].name
+        ref = card.get("reference")
+        self.drift = Drift(ref, self.sensors) if ref else None  # fleet-wide, per model version
 
     def recipe(self) -> tuple[tuple[str, ...], int, int]:
         return tuple(self.sensors), self.window, self.step
@@ -174,13 +179,16 @@ class Scorer:
                         pending.setdefault(id(view.served), (view, []))[1].append((r.device_id, end, x))
         predictions = []
         for view, items in pending.values():
+            feed = view.feed([x for _, _, x in items])
+            drift = view.drift.add(feed[view.input][:, -1, :]) if view.drift else {}
             try:
-                result = await view.served.infer(view.feed([x for _, _, x in items]))
+                result = await view.served.infer(feed)
             except PrognosError as exc:
                 log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
                 continue
             for i, (device, end, x) in enumerate(items):
                 signals, why = view.read(result.outputs, i, x)
+                signals |= drift
                 why["window"] = [end - (view.window - 1) * view.step, end]
                 predictions.append(Prediction(device, end, view.name, view.version, signals, why))
         self.scored += len(predictions)

@@ -83,6 +83,7 @@ def package(
         "metrics": metrics,
         "onnx_parity_max_abs_diff": diff,
         "int8": int8_delta(fp32, int8, held_out),
+        "reference": _reference(example, spec.sensors),
         "params": model.get_params(),
         "data": data,
         "training_seconds": training_seconds,
@@ -126,6 +127,14 @@ def int8_delta(fp32: Path, int8: Path, x: np.ndarray) -> dict[str, float]:
         outs.append(s.run(None, {s.get_inputs()[0].name: x.astype(np.float32)})[0])
     d = np.abs(outs[0] - outs[1])
     return {"max_abs_diff": float(d.max()), "mean_abs_diff": float(d.mean())}
+
+
+def _reference(example: np.ndarray, sensors: list[str]) -> dict[str, Any] | None:
+    """What training inputs looked like (scaled units, each window's latest row): drift is measured against it."""
+    from prognos.monitor.drift import reference
+
+    rows = example[:, -1, :] if example.ndim == 3 else example
+    return reference(rows, sensors) if rows.ndim == 2 and rows.shape[1] == len(sensors) else None
 
 
 def _versions() -> dict[str, str]:

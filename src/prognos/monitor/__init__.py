@@ -1,0 +1,1 @@
+"""Watching models in production: data drift (drift.py)."""

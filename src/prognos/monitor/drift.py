@@ -1,0 +1,92 @@
+"""Data drift: is what the model sees now distributed like what it was trained on?
+
+At training time `reference` summarises each input feature (in the model's scaled units) — decile
+edges with the share of training values in each bin, and 101 quantiles — and the summary goes in
+the model card. At run time `Drift` keeps the most recent values per feature and compares them:
+
+- PSI (population stability index) over the reference bins: < 0.1 stable, 0.1–0.25 moderate,
+  > 0.25 a real shift (the usual reading);
+- KS: the largest gap between the reference CDF (interpolated from its quantiles) and the recent
+  values' empirical CDF, in [0, 1].
+
+Both become signals (``drift.psi``, ``drift.ks``, and per feature ``drift.psi.<sensor>``) that the
+alert rules see like any other.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+EPS = 1e-4  # an empty bin counts as this share: PSI stays finite
+
+
+def reference(x: np.ndarray, names: list[str], bins: int = 10) -> dict[str, Any]:
+    """The card's summary of training inputs ``x`` (rows, features)."""
+    x = np.asarray(x, dtype=float)
+    out: dict[str, Any] = {"bins": bins, "n": len(x), "features": {}}
+    for j, name in enumerate(names):
+        v = x[:, j][np.isfinite(x[:, j])]
+        edges = np.unique(np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1]))
+        out["features"][name] = {"edges": edges.tolist(), "expected": _shares(v, edges).tolist(),
+                                 "quantiles": np.quantile(v, np.linspace(0, 1, 101)).tolist()}  # fmt: skip
+    return out
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    e, a = np.maximum(expected, EPS), np.maximum(actual, EPS)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def ks(quantiles: np.ndarray, sample: np.ndarray) -> float:
+    """sup |F_ref − F_sample|, with F_ref interpolated from the reference's 101 quantiles."""
+    s = np.sort(sample)
+    n = len(s)
+    ref = np.interp(s, quantiles, np.linspace(0, 1, len(quantiles)))
+    above = np.arange(1, n + 1) / n - ref
+    below = ref - np.arange(0, n) / n
+    return float(max(above.max(), below.max(), 0.0))
+
+
+class Drift:
+    """Recent values per feature (``size`` rows); `add` recomputes every ``every`` rows once the window is full."""
+
+    def __init__(self, ref: dict[str, Any], names: list[str], size: int = 500, every: int = 50) -> None:
+        self.names = [n for n in names if n in ref["features"]]
+        self._index = [names.index(n) for n in self.names]
+        self._ref = {n: ref["features"][n] for n in self.names}
+        self._rows: deque[np.ndarray] = deque(maxlen=size)
+        self.size, self.every = size, every
+        self._since = 0
+        self.last: dict[str, float] = {}
+
+    def add(self, rows: np.ndarray) -> dict[str, float]:
+        """Take rows (n, features); the current drift signals (recomputed when due, once enough rows are in)."""
+        for r in np.asarray(rows, dtype=float)[:, self._index]:
+            self._rows.append(r)
+        self._since += len(rows)
+        if self._since >= self.every and len(self._rows) == self.size:  # a full window: PSI noise ~ bins / size
+            self._since = 0
+            self.last = self._measure(np.stack(self._rows))
+        return self.last
+
+    def _measure(self, x: np.ndarray) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for j, name in enumerate(self.names):
+            v = x[:, j][np.isfinite(x[:, j])]
+            if not len(v):
+                continue
+            ref = self._ref[name]
+            out[f"drift.psi.{name}"] = psi(np.asarray(ref["expected"]), _shares(v, np.asarray(ref["edges"])))
+            out[f"drift.ks.{name}"] = ks(np.asarray(ref["quantiles"]), v)
+        if out:
+            out["drift.psi"] = max(v for k, v in out.items() if k.startswith("drift.psi."))
+            out["drift.ks"] = max(v for k, v in out.items() if k.startswith("drift.ks."))
+        return out
+
+
+def _shares(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    counts = np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1)
+    return counts / max(1, len(v))
