@@ -151,7 +151,7 @@ class Deployments:
         if ref is None:
             route = self.routes.get(name)
             return (route.pick(device_id), route.shadow) if route else None
-        number = _number(ref) if ref.isdigit() else self._aliases.get(name, {}).get(ref)
+        number = self._number(name, ref)
         if number is None:
             return None
         served = self.loaded.get((name, number))
@@ -174,7 +174,7 @@ class Deployments:
             if ref is None:
                 why = self._why(name)
                 raise ModelNotReady(why) if why else ModelNotFound(f"model {name!r} not found")
-        number = _number(ref) if ref.isdigit() else self._aliases.get(name, {}).get(ref)
+        number = self._number(name, ref)
         if number is None:
             raise ModelNotFound(f"model {name!r} has no alias {ref!r} (aliases: {sorted(self._aliases.get(name, {}))})")
         return await self._ensure(name, number), None
@@ -309,6 +309,10 @@ class Deployments:
             return f"model {name!r} has no champion alias: promote a version, or address one as /versions/N"
         return ""
 
+    def _number(self, name: str, ref: str) -> int | None:
+        """A version reference (a number, or an alias as of the last registry look) as a version number."""
+        return int(ref) if ref.isdigit() else self._aliases.get(name, {}).get(ref)
+
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
 
@@ -329,7 +333,3 @@ def _targets(route: Route) -> tuple[int | None, int | None, float, int | None]:
 def _lower_priority() -> None:
     with contextlib.suppress(OSError, AttributeError):  # Linux: a thread's nice value is its own
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-
-
-def _number(ref: str) -> int:
-    return int(ref)

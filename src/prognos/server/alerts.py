@@ -12,15 +12,13 @@ from starlette.routing import Route
 from prognos.act.alerts import Alerts
 from prognos.errors import InvalidInput
 from prognos.ingest.http import read_object
+from prognos.server.responses import limit_param
 
 
 def routes(alerts: Alerts, respond: Callable[..., Response]) -> list[Route]:
     async def list_alerts(request: Request) -> Response:
-        q = request.query_params
-        limit = q.get("limit", "1000")
-        if not limit.isdigit() or not 0 < int(limit) <= 100_000:
-            raise InvalidInput(f"limit: expected 1 to 100000, got {limit!r}", field="limit", value=limit)
-        found = await run_in_threadpool(alerts.list, q.get("state"), q.get("device_id"), q.get("severity"), int(limit))
+        q, limit = request.query_params, limit_param(request)
+        found = await run_in_threadpool(alerts.list, q.get("state"), q.get("device_id"), q.get("severity"), limit)
         return respond({"alerts": [a.to_dict() for a in found]})
 
     async def get_alert(request: Request) -> Response:

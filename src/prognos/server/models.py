@@ -18,6 +18,7 @@ from prognos.inference.deployments import Deployments
 from prognos.inference.recording import PAYLOAD, SHADOW
 from prognos.ingest.http import read_body, read_object
 from prognos.registry import Registry
+from prognos.server.responses import limit_param
 from prognos.store import Store
 
 
@@ -103,7 +104,7 @@ def routes(registry: Registry, deployments: Deployments, store: Store, respond: 
     async def shadow(request: Request) -> Response:
         """How the shadow's outputs compare with the answers given, over the latest recorded requests."""
         name = request.path_params["name"]
-        limit = _limit(request)
+        limit = limit_param(request)
         rows = [d for _, d in (await run_in_threadpool(store.records, SHADOW, f"{name}/"))[-limit:]]
         return respond({"name": name, **compare(rows), "records": rows[-20:]})
 
@@ -111,7 +112,7 @@ def routes(registry: Registry, deployments: Deployments, store: Store, respond: 
         name = request.path_params["name"]
         device = request.query_params.get("device_id")
         rows = [d for _, d in await run_in_threadpool(store.records, PAYLOAD, f"{name}/")]
-        rows = [d for d in rows if device is None or d["device_id"] == device][-_limit(request) :]
+        rows = [d for d in rows if device is None or d["device_id"] == device][-limit_param(request) :]
         return respond({"name": name, "payloads": rows})
 
     async def archive(request: Request) -> Response:
@@ -147,13 +148,6 @@ def compare(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "versions": sorted({(r["version"], r["shadow_version"]) for r in rows}),
             "outputs": {k: {"mean_abs_diff": float(np.mean(v)), "max_abs_diff": float(np.max(v))}
                         for k, v in diffs.items() if v}}  # fmt: skip
-
-
-def _limit(request: Request) -> int:
-    text = request.query_params.get("limit", "1000")
-    if not text.isdigit() or not 0 < int(text) <= 100_000:
-        raise InvalidInput(f"limit: expected 1 to 100000, got {text!r}", field="limit", value=text)
-    return int(text)
 
 
 def _number(text: str) -> int:

@@ -1,10 +1,11 @@
-"""JSON responses and the one place prognos errors become HTTP statuses."""
+"""JSON responses, the one place prognos errors become HTTP statuses, and the shared ``limit`` parameter."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import Response
 
 from prognos.errors import (
@@ -36,3 +37,11 @@ def error_status(exc: Exception) -> int:
     if isinstance(exc, Overloaded | ModelNotReady | StoreError):
         return 503
     return 500
+
+
+def limit_param(request: Request, default: int = 1000, most: int = 100_000) -> int:
+    """The ``limit`` query parameter of a listing, checked."""
+    text = request.query_params.get("limit", str(default))
+    if not text.isdigit() or not 0 < int(text) <= most:
+        raise InvalidInput(f"limit: expected 1 to {most}, got {text!r}", field="limit", value=text)
+    return int(text)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,6 +129,7 @@ class Scorer:
         self.engine, self.alerts, self.actions = engine, alerts, actions
         self._windows: dict[tuple[str, str], tuple[tuple[str, ...], int, int, Windower]] = {}
         self._types: dict[str, str | None] = {}
+        self._views: weakref.WeakKeyDictionary[Served, View] = weakref.WeakKeyDictionary()  # gone with the version
         self._queue: asyncio.Queue[list[Reading]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -234,11 +236,10 @@ class Scorer:
             served, _ = await self.deployments.resolve(name, None, device_id)
         except PrognosError:
             return None  # not deployed (yet): the device is scored once it is
-        cached = getattr(served, "_stream_view", None)
-        if cached is None:
-            cached = View(served)
-            served._stream_view = cached  # type: ignore[attr-defined]
-        return cached
+        view = self._views.get(served)
+        if view is None:
+            view = self._views[served] = View(served)
+        return view
 
     def _windower(self, device_id: str, view: View) -> Windower:
         key = (device_id, view.name)
