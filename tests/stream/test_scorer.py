@@ -8,10 +8,12 @@ import json
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper
 
 from prognos.act.alerts import Alerts
 from prognos.act.rules import Condition, Engine, Rule
+from prognos.errors import ConfigError
 from prognos.features import RegimeScaler
 from prognos.features.grid import align
 from prognos.inference.deployments import Deployments
@@ -142,6 +144,9 @@ def test_signals_raise_alerts_with_explanations_and_predictions_are_stored(tmp_p
 def test_assignments_parse():
     assert parse_assignments("pump=a,b; *=c") == {"pump": ["a", "b"], None: ["c"]}
     assert parse_assignments("only") == {None: ["only"]}
+    for bad in ("pump=", "=model", "pump=,"):
+        with pytest.raises(ConfigError, match="should read TYPE=MODEL"):
+            parse_assignments(bad)
 
 
 def test_inputs_unlike_training_raise_a_drift_alert_and_like_training_do_not(tmp_path):

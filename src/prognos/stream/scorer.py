@@ -34,7 +34,7 @@ import numpy as np
 from prognos.act.actions import Actions
 from prognos.act.alerts import Alerts
 from prognos.act.rules import Engine
-from prognos.errors import PrognosError
+from prognos.errors import ConfigError, PrognosError
 from prognos.features.scaling import RegimeScaler
 from prognos.features.stream import Windower
 from prognos.inference.deployments import Deployments, Served
@@ -252,11 +252,12 @@ class Scorer:
 
 
 def parse_assignments(text: str) -> dict[str | None, list[str]]:
-    """``"pump=pump-anomaly,pump-rul;*=generic"`` → {"pump": [...], None: ["generic"]}."""
+    """``"pump=pump-anomaly,pump-rul;*=generic"`` → {"pump": [...], None: ["generic"]}; a bare list: every type."""
     out: dict[str | None, list[str]] = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
-        kind, _, names = part.partition("=")
-        if not names:
-            kind, names = "*", kind
-        out[None if kind.strip() in ("*", "") else kind.strip()] = [n.strip() for n in names.split(",") if n.strip()]
+        kind, eq, names = part.rpartition("=") if "=" in part else ("*", "", part)
+        models = [n.strip() for n in names.split(",") if n.strip()]
+        if not models or (eq and not kind.strip()):
+            raise ConfigError(f"--stream {text!r}: {part!r} should read TYPE=MODEL[,MODEL] or *=MODEL")
+        out[None if kind.strip() == "*" else kind.strip()] = models
     return out
