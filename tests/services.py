@@ -106,15 +106,15 @@ def mosquitto_binary() -> str:
 
 
 class ServerProcess:
-    """``prognos serve`` in its own process, as in production; ready once health says so."""
+    """``prognos serve`` (or ``prognos stream``) in its own process, as in production; ready once health says so."""
 
-    def __init__(self, store: str, *extra: str) -> None:
+    def __init__(self, store: str, *extra: str, command: str = "serve") -> None:
         import sys
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="prognos-serve-", suffix=".log", delete=False)  # noqa: SIM115
-        cmd = [sys.executable, "-m", "prognos.cli", "--log-level", "WARNING", "serve", "--store", store,
+        self.log = tempfile.NamedTemporaryFile(prefix=f"prognos-{command}-", suffix=".log", delete=False)  # noqa: SIM115
+        cmd = [sys.executable, "-m", "prognos.cli", "--log-level", "WARNING", command, "--store", store,
                "--port", str(self.port), *extra]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log)
 
@@ -124,8 +124,7 @@ class ServerProcess:
         deadline = time.monotonic() + 30
         while True:
             try:
-                h = httpx.get(f"{self.url}/api/v1/health").json()
-                if h["mqtt"] is None or h["mqtt"]["connected"]:
+                if httpx.get(f"{self.url}/api/v1/health").status_code == 200:  # 503 until MQTT is connected
                     time.sleep(0.2)  # subscriptions settle
                     return self
             except httpx.HTTPError:

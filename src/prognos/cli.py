@@ -70,6 +70,12 @@ REGISTRY = click.option("--registry", envvar="PROGNOS_REGISTRY", default=None,
 @click.option("--payload-sample", type=float, default=None, help="Inference: share of requests recorded (default 0).")
 @click.option("--stream", default=None, help='Score readings as they arrive: models per device type, "pump=a,b;*=c".')
 @click.option("--rules", default=None, type=click.Path(dir_okay=False), help="Alert rules file (YAML) for --stream.")
+@click.option(
+    "--partitions",
+    type=int,
+    default=None,
+    help="Forward committed readings on the stream bus (prognos/stream/0..N-1) for prognos stream workers.",
+)
 @edge
 def serve(
     store: str | None,
@@ -86,6 +92,7 @@ def serve(
     payload_sample: float | None,
     stream: str | None,
     rules: str | None,
+    partitions: int | None,
 ) -> None:
     """Run the server: HTTP API, ingestion (MQTT with --mqtt) and inference (Open Inference Protocol v2) for the
     registry's models."""
@@ -104,10 +111,53 @@ def serve(
         payload_sample=payload_sample,
         stream=stream,
         rules=rules,
+        partitions=partitions,
     )
     from prognos.server.run import run
 
     run(settings)
+
+
+@main.command()
+@STORE
+@REGISTRY
+@click.option("--mqtt", default=None, help="The broker carrying the stream bus: mqtt://HOST:PORT.")
+@click.option("--partitions", type=int, default=None, help="Partitions of the stream bus (as prognos serve uses).")
+@click.option("--worker", default=None, help="INDEX/COUNT: this worker owns partitions p with p %% COUNT == INDEX.")
+@click.option("--stream", default=None, help='Models per device type, "pump=a,b;*=c".')
+@click.option("--rules", default=None, type=click.Path(dir_okay=False), help="Alert rules file (YAML).")
+@click.option(
+    "--mqtt-group", default=None, help="Also ingest device telemetry through this MQTT 5 shared subscription group."
+)
+@click.option("--mqtt-client-id", default=None, help="Ingest: stable MQTT client id (one per worker).")
+@click.option(
+    "--group",
+    "stream_group",
+    default=None,
+    help="Names this deployment's bus sessions and checkpoints (default prognos-stream).",
+)
+@click.option("--checkpoint-interval", type=float, default=None, help="Seconds between checkpoints (default 1).")
+@click.option("--host", default=None, help="Health and metrics: address (default 127.0.0.1).")
+@click.option(
+    "--port", type=int, default=8601, show_default=True, envvar="PROGNOS_STREAM_PORT", help="Health and metrics: port."
+)
+@edge
+def stream(store: str | None, registry: str | None, mqtt: str | None, partitions: int | None, worker: str | None,
+           stream: str | None, rules: str | None, mqtt_group: str | None, mqtt_client_id: str | None,
+           stream_group: str | None, checkpoint_interval: float | None, host: str | None,
+           port: int) -> None:  # fmt: skip
+    """Run a scoring worker: its share of the stream bus → windows → models → rules → alerts and actions.
+
+    Readings reach the bus from prognos serve --partitions N (or from workers given --mqtt-group);
+    each device is scored by exactly one worker, and a worker restarted resumes from its checkpoint.
+    """
+    from prognos.server.run import run
+
+    settings = Settings.from_env(store=store, registry=registry, mqtt=mqtt, partitions=partitions, worker=worker,
+                                 stream=stream, rules=rules, mqtt_group=mqtt_group, mqtt_client_id=mqtt_client_id,
+                                 stream_group=stream_group, checkpoint_interval=checkpoint_interval, host=host,
+                                 port=port)  # fmt: skip
+    run(settings, worker=True)
 
 
 @main.command("import")

@@ -38,6 +38,10 @@ class Settings:
     access_log: bool = True  # inference: one JSON line per request on the prognos.access logger
     stream: str | None = None  # stream scoring: models per device type, "pump=pump-anomaly,pump-rul;*=generic"
     rules: str | None = None  # stream scoring: the alert rules file (YAML)
+    partitions: int = 0  # stream bus: serve forwards committed readings to prognos/stream/0..N-1 (needs mqtt)
+    worker: str = "0/1"  # prognos stream: this worker's index / the number of workers
+    stream_group: str = "prognos-stream"  # prognos stream: session ids and checkpoints of one deployment
+    checkpoint_interval: float = 1.0  # prognos stream: seconds between checkpoints (and acknowledgements)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:

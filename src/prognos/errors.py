@@ -15,6 +15,7 @@ code, the server into an error body and a status), each in one place.
     ├── ModelNotReady          (RuntimeError)  the model is loading, unloaded or failed to load (503)
     ├── StoreError             (RuntimeError)  the store failed to read or write
     │   └── StoreUnavailable                   cannot connect, or the file is locked by another process
+    ├── BrokerUnavailable      (RuntimeError)  the MQTT broker did not take a message in time (503)
     └── MissingExtra           (ImportError)   an optional dependency is not installed
 """
 
@@ -80,6 +81,10 @@ class StoreError(PrognosError, RuntimeError):
 
 class StoreUnavailable(StoreError):
     pass
+
+
+class BrokerUnavailable(PrognosError, RuntimeError):
+    """The MQTT broker is away or did not acknowledge in time: what depended on it is retried."""
 
 
 class MissingExtra(PrognosError, ImportError):

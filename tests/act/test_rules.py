@@ -92,3 +92,35 @@ def test_alert_ids_are_the_same_on_replay_and_differ_between_alerts():
     first, again = ids(), ids()
     assert first == again and len(first) == 3
     assert first[0] == first[1] != first[2]  # open and resolve share an id; a new alert gets a new one
+
+
+def test_a_silent_device_is_escalated_by_the_clock():
+    rule = Rule("r", A, escalate_after_ms=5000, escalate_to="critical")
+    engine = Engine([rule])
+    (opened,) = engine.observe("pump-1", 0, {"anomaly.score": 0.9})
+    assert engine.tick(4999) == []
+    (esc,) = engine.tick(5000)  # no observation since: the device went quiet
+    assert (esc.kind, esc.alert_id, esc.severity, esc.opened_ts) == ("escalate", opened.alert_id, "critical", 0)
+    assert engine.tick(9000) == [] and engine.observe("pump-1", 9000, {"anomaly.score": 0.9}) == []  # once
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_restored_snapshot_carries_on_as_if_never_stopped(name):
+    import json
+
+    rule, series, expected = CASES[name]
+    for cut in range(len(series) + 1):
+        first = Engine([rule])
+        out = [t for s, v in series[:cut] for t in first.observe("pump-1", s * 1000, {rule.when.signal: v})]
+        second = Engine([rule])
+        second.restore(json.loads(json.dumps(first.snapshot())))  # through JSON, as a checkpoint travels
+        out += [t for s, v in series[cut:] for t in second.observe("pump-1", s * 1000, {rule.when.signal: v})]
+        assert [(t.ts // 1000, t.kind, t.severity) for t in out] == expected, cut
+
+
+def test_a_snapshot_leaves_out_what_a_fresh_state_would_hold():
+    engine = Engine([Rule("r", A, n_of_m=(2, 3))])
+    for dev, v in (("quiet", 0.1), ("hot", 0.9)):
+        engine.observe(dev, 0, {"anomaly.score": v})
+    assert [row["device_id"] for row in engine.snapshot()] == ["hot"]
+    assert engine.snapshot(keep=lambda d: d != "hot") == []

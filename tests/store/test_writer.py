@@ -60,3 +60,26 @@ def test_the_pending_bound_sheds_load():
         w.submit([Reading("d", T + 100 + i, {"a": 1.0}) for i in range(8)])
     store.gate.set()
     w.close()
+
+
+def test_a_failed_forward_is_not_acknowledged_though_the_data_is_stored():
+    from prognos.errors import BrokerUnavailable
+
+    store = MemoryStore()
+    calls: list[int] = []
+
+    def forward(batch):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise BrokerUnavailable("bus away")
+
+    w = BatchWriter(store, forward=forward)
+    told: list[int] = []
+    w.listeners.append(lambda batch: told.append(len(batch)))
+    with pytest.raises(BrokerUnavailable):
+        w.submit([Reading("d", T, {"a": 1.0})]).result(10)
+    assert store.read("d", T, T + 1).num_rows == 1 and told == []  # stored, but nobody told: it is sent again
+    assert w.submit([Reading("d", T, {"a": 1.0})]).result(10) == 1  # the resend: stored once, forwarded, acknowledged
+    assert store.read("d", T, T + 1).num_rows == 1 and calls == [1, 1] and told == [1]
+    assert w.stats.forward_failures == 1
+    w.close()

@@ -14,7 +14,8 @@ A rule watches one signal of a device (``anomaly.score``, ``rul.p50``, ``fault.c
 
 The engine is pure: observations in, transitions out, no clock or I/O of its own, so a replay of
 the same readings yields the same transitions and the same alert ids (at-least-once delivery stays
-idempotent downstream).
+idempotent downstream). `tick` escalates alerts of devices that fell silent (the caller brings the
+time), and `snapshot` / `restore` carry the state across a restart.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class _State:
     resolved_at: int | None = None
     repeats: int = 0
     met_ts: deque[int] = field(default_factory=deque)
+    device_id: str = ""  # the device whose observation last touched it
 
 
 class Engine:
@@ -121,10 +123,51 @@ class Engine:
         """(rule, key) → alert id of every alert open now."""
         return {k: s.alert_id for k, s in self._state.items() if s.open_since is not None}
 
+    def tick(self, now: int) -> list[Transition]:
+        """Escalate open alerts whose delay has passed at ``now``, even if their device has gone quiet."""
+        rules = {r.name: r for r in self.rules}
+        out = []
+        for (name, key), st in self._state.items():
+            rule = rules.get(name)
+            if rule is None or st.open_since is None or st.escalated or rule.escalate_after_ms is None:
+                continue
+            if now - st.open_since >= rule.escalate_after_ms:
+                st.escalated = True
+                out.append(Transition("escalate", st.alert_id, name, key, st.device_id, rule.escalate_to or "critical",
+                                      now, None, st.open_since))  # fmt: skip
+        return out
+
+    def snapshot(self, keep: Any = None) -> list[dict[str, Any]]:
+        """The state worth keeping, as JSON-able rows (``keep(device_id)`` filters); a state equal to a
+        fresh one — nothing met, nothing open, no cooldown running — is left out."""
+        rows = []
+        for (name, key), st in self._state.items():
+            if st.open_since is None and st.resolved_at is None and not any(st.history):
+                continue
+            if keep is not None and not keep(st.device_id):
+                continue
+            rows.append({"rule": name, "key": key, "device_id": st.device_id, "history": list(st.history),
+                         "met_ts": list(st.met_ts), "since": st.since, "open_since": st.open_since,
+                         "alert_id": st.alert_id, "escalated": st.escalated, "resolved_at": st.resolved_at,
+                         "repeats": st.repeats})  # fmt: skip
+        return rows
+
+    def restore(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Take back what `snapshot` gave (rules that no longer exist are dropped)."""
+        m = {r.name: r.n_of_m[1] if r.n_of_m else 1 for r in self.rules}
+        for row in rows:
+            if row["rule"] not in m:
+                continue
+            history = deque(row["history"], maxlen=m[row["rule"]])
+            self._state[row["rule"], row["key"]] = _State(
+                history, row["since"], row["open_since"], row["alert_id"], row["escalated"], row["resolved_at"],
+                row["repeats"], deque(row["met_ts"]), row["device_id"])  # fmt: skip
+
     def _step(self, rule: Rule, device_id: str, ts: int, value: Any) -> Transition | None:
         key = rule.key(device_id)
         m = rule.n_of_m[1] if rule.n_of_m else 1
         st = self._state.setdefault((rule.name, key), _State(deque(maxlen=m)))
+        st.device_id = device_id
         opened = st.open_since
         met = rule.when.holds(value) if opened is not None else rule.when.enters(value)
         st.history.append(met)

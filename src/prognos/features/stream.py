@@ -5,6 +5,10 @@ closed — averaged per sensor, or carried forward from the last observation at 
 back, exactly as `grid.align` does offline — and every closed cell ends a window. Empty cells in
 between are closed the same way. Late readings (for a cell already closed) are not applied; they
 are counted in ``late`` (the stored series still has them, so offline retraining sees them).
+
+A value repeated for the same ``(ts, sensor)`` in the open cell is applied once, as the store keeps it
+once: a redelivered message, or readings a restarted worker already reloaded from the store, do not
+count twice. `advance` closes cells without a reading (a restarted worker rebuilding its state).
 """
 
 from __future__ import annotations
@@ -34,12 +38,20 @@ class Windower:
         self._last = np.full(len(self.sensors), np.nan)  # last observed mean per sensor
         self._last_cell = np.full(len(self.sensors), -(10**18))
         self._rows: deque[np.ndarray] = deque(maxlen=window)
+        self._seen: dict[int, set[str]] = {}  # ts → sensors already applied in the open cell
+        self._stale = 0  # rows in a row with no sensor fresh
         self.late = 0
+
+    @property
+    def closed(self) -> int | None:
+        """Index of the last closed cell (None before the first reading)."""
+        return None if self._cell is None else self._cell - 1
 
     def push(self, ts: int, values: Mapping[str, float]) -> list[tuple[int, np.ndarray]]:
         """Add one reading; return the (end ts, window) pairs that its arrival completed (oldest first).
 
-        The window's rows may hold NaN where a sensor was silent for longer than ``hold`` cells.
+        A window with a sensor silent for longer than ``hold`` cells (a NaN) is not returned: offline
+        training skips it too.
         """
         cell = ts // self.step
         out: list[tuple[int, np.ndarray]] = []
@@ -48,13 +60,31 @@ class Windower:
         elif cell < self._cell:
             self.late += 1
             return out
-        while self._cell < cell:
-            out += self._close()
+        out = self.advance(cell)
+        seen = self._seen.get(ts)
+        if seen is None:
+            seen = self._seen[ts] = set()
+        elif not values.keys() - seen:
+            return out  # a repeat: every value of it is in the cell already
         for key, v in values.items():
             i = self._col.get(key)
-            if i is not None:
+            if i is not None and key not in seen:
                 self._sum[i] += v
                 self._count[i] += 1
+        seen.update(values.keys())
+        return out
+
+    def advance(self, cell: int) -> list[tuple[int, np.ndarray]]:
+        """Close every cell before ``cell`` (a no-op if they are closed); the windows that completes."""
+        out: list[tuple[int, np.ndarray]] = []
+        if self._cell is None:
+            self._cell = cell
+        while self._cell < cell:
+            if self._stale >= self.window and not self._count.any():  # all gap, the open cell empty too:
+                # no window can complete before `cell`, so skip there at once
+                self._cell = cell
+                break
+            out += self._close()
         return out
 
     def _close(self) -> list[tuple[int, np.ndarray]]:
@@ -64,10 +94,13 @@ class Windower:
         self._last_cell[seen] = self._cell
         fresh = self._cell - self._last_cell <= self.hold
         self._rows.append(np.where(fresh, self._last, np.nan))
+        self._stale = 0 if fresh.any() else self._stale + 1
         end = self._cell * self.step
         self._sum[:] = 0.0
         self._count[:] = 0.0
+        self._seen.clear()
         self._cell += 1
         if len(self._rows) < self.window:
             return []
-        return [(end, np.stack(self._rows))]
+        x = np.stack(self._rows)
+        return [] if np.isnan(x).any() else [(end, x)]

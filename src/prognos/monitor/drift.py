@@ -11,6 +11,10 @@ the model card. At run time `Drift` keeps the most recent values per feature and
 
 Both become signals (``drift.psi``, ``drift.ks``, and per feature ``drift.psi.<sensor>``) that the
 alert rules see like any other.
+
+Prediction drift is the same measure over what the model outputs (`outputs`: the anomaly score, the
+RUL median, each class's probability), against the card's ``reference_output`` taken from the
+training windows; its signals are ``drift.pred.psi`` and ``drift.pred.ks``.
 """
 
 from __future__ import annotations
@@ -50,10 +54,30 @@ def ks(quantiles: np.ndarray, sample: np.ndarray) -> float:
     return float(max(above.max(), below.max(), 0.0))
 
 
-class Drift:
-    """Recent values per feature (``size`` rows); `add` recomputes every ``every`` rows once the window is full."""
+def outputs(task: str, y: np.ndarray, output: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A model's raw output rows → the columns prediction drift watches, in the units the signals use."""
+    y = np.asarray(y, dtype=float).reshape(len(y), -1)
+    if task == "anomaly":
+        return {"score": y.sum(axis=1)}
+    if task == "rul":
+        levels = list(output.get("quantiles", [0.5]))
+        j = levels.index(0.5) if 0.5 in levels else 0
+        return {"p50": y[:, j] * float(output.get("scale") or 1.0)}
+    if task == "classify":
+        classes = output.get("classes") or list(range(y.shape[1]))
+        return {f"prob.{c}": y[:, k] for k, c in enumerate(classes)}
+    return {"out": y[:, 0]}
 
-    def __init__(self, ref: dict[str, Any], names: list[str], size: int = 500, every: int = 50) -> None:
+
+class Drift:
+    """Recent values per feature (``size`` rows); `add` recomputes every ``every`` rows once the window is full.
+
+    ``prefix`` names the signals: ``drift`` for inputs, ``drift.pred`` for outputs.
+    """
+
+    def __init__(self, ref: dict[str, Any], names: list[str], size: int = 500, every: int = 50,
+                 prefix: str = "drift") -> None:  # fmt: skip
+        self.prefix = prefix
         self.names = [n for n in names if n in ref["features"]]
         self._index = [names.index(n) for n in self.names]
         self._ref = {n: ref["features"][n] for n in self.names}
@@ -79,11 +103,12 @@ class Drift:
             if not len(v):
                 continue
             ref = self._ref[name]
-            out[f"drift.psi.{name}"] = psi(np.asarray(ref["expected"]), _shares(v, np.asarray(ref["edges"])))
-            out[f"drift.ks.{name}"] = ks(np.asarray(ref["quantiles"]), v)
-        if out:
-            out["drift.psi"] = max(v for k, v in out.items() if k.startswith("drift.psi."))
-            out["drift.ks"] = max(v for k, v in out.items() if k.startswith("drift.ks."))
+            out[f"{self.prefix}.psi.{name}"] = psi(np.asarray(ref["expected"]), _shares(v, np.asarray(ref["edges"])))
+            out[f"{self.prefix}.ks.{name}"] = ks(np.asarray(ref["quantiles"]), v)
+        for measure in ("psi", "ks"):
+            per = [v for k, v in out.items() if k.startswith(f"{self.prefix}.{measure}.")]
+            if per:
+                out[f"{self.prefix}.{measure}"] = max(per)
         return out
 
 

@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -22,7 +22,7 @@ from starlette.routing import Route
 from prognos import __version__
 from prognos.act.alerts import Alerts
 from prognos.config import Settings
-from prognos.errors import DeviceNotFound, InvalidInput, PrognosError
+from prognos.errors import ConfigError, DeviceNotFound, InvalidInput, PrognosError
 from prognos.inference.batching import BatchOptions
 from prognos.inference.deployments import Deployments
 from prognos.inference.metrics import Metrics
@@ -37,6 +37,9 @@ from prognos.store import Store
 from prognos.store.base import redact
 from prognos.store.writer import BatchWriter
 from prognos.stream.scorer import Scorer, parse_assignments
+
+if TYPE_CHECKING:
+    from prognos.stream.bus import Bus
 from prognos.types import now_ms
 
 log = logging.getLogger("prognos.server")
@@ -63,34 +66,29 @@ async def on_error(request: Request, exc: Exception) -> Response:
 
 def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     """A server over ``store``: ingestion (MQTT too with ``settings.mqtt``), the API, and inference for the registry."""
-    writer = BatchWriter(store, max_pending=settings.max_pending)
+    bus = make_bus(settings)
+    writer = BatchWriter(store, max_pending=settings.max_pending, forward=bus.forward if bus else None)
     registry = Registry(store, settings.registry)
     metrics = Metrics()
-    options = BatchOptions(settings.max_batch, settings.max_delay_ms / 1000, settings.max_queue)
-    deployments = Deployments(registry, options, metrics, settings.model_poll, settings.ort_threads)
+    deployments = make_deployments(registry, settings, metrics)
     recorder = Recorder(store, metrics)
     alert_book = Alerts(store)
-    scorer = _scorer(store, settings, deployments, writer, alert_book) if settings.stream else None
+    scorer = make_scorer(store, settings, deployments, writer, alert_book, metrics) if settings.stream else None
+    if scorer:
+        writer.listeners.append(scorer.feed)
     limits = Limits(max_future_ms=settings.max_future_ms)
     mqtt = None
     if settings.mqtt:
         from prognos.ingest.mqtt import MqttSource
 
-        mqtt = MqttSource.from_settings(settings, writer.submit_then, limits, on_device=_register(store))
+        mqtt = MqttSource.from_settings(settings, writer.submit_then, limits, on_device=register_devices(store))
 
     async def health(request: Request) -> Response:
         mqtt_status = mqtt.status() if mqtt else None
         ok = mqtt_status is None or mqtt_status["connected"]
-        return respond(
-            {
-                "status": "ok" if ok else "degraded",
-                "version": __version__,
-                "store": redact(store.url),
-                "writer": asdict(writer.stats),
-                "mqtt": mqtt_status,
-            },
-            200 if ok else 503,
-        )
+        doc = {"status": "ok" if ok else "degraded", "version": __version__, "store": redact(store.url),
+               "writer": asdict(writer.stats), "mqtt": mqtt_status, "bus": bus.status() if bus else None}  # fmt: skip
+        return respond(doc, 200 if ok else 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -112,23 +110,33 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
             if mqtt:
                 mqtt.stop()
             writer.close()
+            if bus:
+                bus.close()
 
     routes = [
-        Route("/api/v1/health", health, methods=["GET"]),
         *ingest_http.routes(writer.submit, limits, settings.max_body, respond),
         *devices.routes(store, respond),
         *models.routes(registry, deployments, store, respond),
         *oip.routes(deployments, respond),
         *alerts.routes(alert_book, respond),
+    ]
+    inner = starlette(health, metrics, routes, lifespan)
+    inner.state.store, inner.state.writer, inner.state.mqtt = store, writer, mqtt
+    inner.state.deployments, inner.state.recorder, inner.state.scorer = deployments, recorder, scorer
+    return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample, settings.access_log)
+
+
+def starlette(health: Any, metrics: Metrics, routes: list[Route], lifespan: Any) -> Starlette:
+    """The app around ``routes``, with health, metrics and the error handlers every prognos app has."""
+    routes = [
+        Route("/api/v1/health", health, methods=["GET"]),
+        *routes,
         Route("/metrics", lambda request: Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)),
     ]
     # PrognosError and HTTPException are answered by the exception middleware; anything else is a bug
     # and reaches the outermost handler, which answers 500 with a request id and logs the trace.
     handlers = {PrognosError: on_error, HTTPException: on_error, Exception: on_error}
-    inner = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
-    inner.state.store, inner.state.writer, inner.state.mqtt = store, writer, mqtt
-    inner.state.deployments, inner.state.recorder, inner.state.scorer = deployments, recorder, scorer
-    return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample, settings.access_log)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
 
 
 async def _retain(store: Store, settings: Settings) -> None:
@@ -143,11 +151,29 @@ async def _retain(store: Store, settings: Settings) -> None:
         await asyncio.sleep(settings.retention_check)
 
 
-def _scorer(store: Store, settings: Settings, deployments: Deployments, writer: BatchWriter, book: Alerts) -> Scorer:
-    """Score committed readings with the models assigned to each device type; rules turn signals into alerts."""
+def make_deployments(registry: Registry, settings: Settings, metrics: Metrics) -> Deployments:
+    options = BatchOptions(settings.max_batch, settings.max_delay_ms / 1000, settings.max_queue)
+    return Deployments(registry, options, metrics, settings.model_poll, settings.ort_threads)
+
+
+def make_bus(settings: Settings) -> Bus | None:
+    """With ``partitions``, committed readings also go out on the stream bus for `prognos stream` workers."""
+    if not settings.partitions:
+        return None
+    if not settings.mqtt:
+        raise ConfigError("--partitions forwards readings over MQTT: give the broker with --mqtt")
+    from prognos.stream.bus import Bus
+
+    return Bus(settings.mqtt, settings.partitions)
+
+
+def make_scorer(store: Store, settings: Settings, deployments: Deployments, writer: BatchWriter, book: Alerts,
+            metrics: Metrics) -> Scorer:  # fmt: skip
+    """Score readings with the models assigned to each device type; rules turn signals into alerts."""
     from prognos.act.actions import Actions
     from prognos.act.rules import Engine
     from prognos.act.rulesfile import load_rules
+    from prognos.stream.metrics import StreamMetrics
 
     assert settings.stream is not None
 
@@ -158,13 +184,12 @@ def _scorer(store: Store, settings: Settings, deployments: Deployments, writer: 
             return None
 
     engine = Engine(load_rules(settings.rules)) if settings.rules else None
-    scorer = Scorer(deployments, parse_assignments(settings.stream), device_type, writer.submit, engine, book,
-                    Actions(book, settings.mqtt))  # fmt: skip
-    writer.listeners.append(scorer.feed)
-    return scorer
+    actions = Actions(book, settings.mqtt)
+    return Scorer(deployments, parse_assignments(settings.stream), device_type, writer.submit, engine, book, actions,
+                  history=store.read, metrics=StreamMetrics(metrics.registry))  # fmt: skip
 
 
-def _register(store: Store) -> Any:
+def register_devices(store: Store) -> Any:
     def on_device(device_id: str, device_type: str | None) -> None:
         store.update_device(device_id, {"type": device_type} if device_type else {}, create=True)
 

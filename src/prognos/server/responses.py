@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from prognos.errors import (
+    BrokerUnavailable,
     Conflict,
     IntegrityError,
     InvalidInput,
@@ -34,7 +35,7 @@ def error_status(exc: Exception) -> int:
         return 404
     if isinstance(exc, Conflict | IntegrityError):
         return 409
-    if isinstance(exc, Overloaded | ModelNotReady | StoreError):
+    if isinstance(exc, Overloaded | ModelNotReady | StoreError | BrokerUnavailable):
         return 503
     return 500
 

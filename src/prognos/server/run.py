@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from prognos.config import Settings
 from prognos.errors import require
@@ -10,7 +11,8 @@ from prognos.server.app import create_app
 from prognos.store import open_store
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, worker: bool = False) -> None:
+    """Serve ``settings`` until interrupted: the prognos server, or (``worker``) a `prognos stream` worker."""
     uvicorn = require("uvicorn", "serve")
     # The event loop answers requests; other threads (store writes, model loads) run Python in between.
     # Python hands the GIL over only every switch interval (5 ms by default): a request arriving while
@@ -18,7 +20,12 @@ def run(settings: Settings) -> None:
     sys.setswitchinterval(0.0005)
     store = open_store(settings.store)
     try:
-        app = create_app(store, settings)
+        if worker:
+            from prognos.server.worker import create_worker_app
+
+            app: Any = create_worker_app(store, settings)
+        else:
+            app = create_app(store, settings)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
     finally:
         store.close()

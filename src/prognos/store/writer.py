@@ -2,7 +2,11 @@
 
 HTTP requests and MQTT messages each `submit` their readings and get a future that completes
 once the readings are durable (the store's transaction committed), so a transport acknowledges
-only what is stored. While one transaction runs, new submissions queue up and go in together
+only what is stored. A ``forward`` step (the stream bus) runs after the commit and before any
+acknowledgement: if it fails, the transports do not acknowledge and the device sends again (the
+store keeps one copy), so what is acknowledged has been both stored and forwarded.
+
+While one transaction runs, new submissions queue up and go in together
 with the next: the batch grows with the load and the latency of a quiet system stays one commit.
 """
 
@@ -32,13 +36,16 @@ class WriterStats:
     values: int = 0
     batches: int = 0
     failures: int = 0
+    forward_failures: int = 0
     pending: int = 0
     last_error: str | None = None
 
 
 class BatchWriter:
-    def __init__(self, store: Store, max_batch: int = 50_000, max_pending: int = 1_000_000) -> None:
+    def __init__(self, store: Store, max_batch: int = 50_000, max_pending: int = 1_000_000,
+                 forward: Callable[[list[Reading]], None] | None = None) -> None:  # fmt: skip
         self.store = store
+        self.forward = forward
         self.max_batch = max_batch
         self.max_pending = max_pending
         self.stats = WriterStats()
@@ -122,6 +129,14 @@ class BatchWriter:
             self.stats.batches += 1
             self.stats.readings += len(batch)
             self.stats.values += sum(len(r.values) for r in batch)
+            if self.forward is not None:
+                try:
+                    self.forward(batch)
+                except Exception as exc:  # stored but not forwarded: no acknowledgement, the sender retries
+                    log.error("forwarding %d committed readings failed: %s", len(batch), exc)
+                    self.stats.forward_failures += 1
+                    self.stats.last_error = str(exc)
+                    outcome = exc
         with self._cond:
             self.stats.pending -= len(batch)
             self._cond.notify_all()

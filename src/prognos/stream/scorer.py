@@ -5,18 +5,24 @@ builds the model's windows one reading at a time exactly as training built them 
 same hold, same scaler from the card; windows touching a gap are skipped, as offline). Windows that
 complete together — across devices — go to the model's batcher as one request, so a thousand devices
 cost a handful of ONNX Runtime calls. The version that scores a device is the one the deployments
-route it to (champion, or canary for its share of devices).
+route it to (champion, or canary for its share of devices); a shadow version, when the model has one,
+scores the same windows and its predictions are stored beside the champion's, never acted on.
 
 Policy for late and out-of-order readings: a reading for a grid cell already closed for that device
 is not scored (the windower counts it in ``late``); it is stored all the same, so offline retraining
-and evaluation see it.
+and evaluation see it. Within the open cell order does not matter, and a repeated ``(ts, sensor)``
+counts once, as the store keeps it once.
 
-Predictions are stored as readings of the device under ``pred.<model>.<output>`` keys, with
-``pred.<model>.version``: they chart beside the raw signals and are queried like them. Signals for
-the rules are named by task: ``anomaly.score`` (and ``anomaly.ratio`` to the card's threshold),
-``classify.class`` / ``classify.prob``, ``rul.p10|p50|p90`` (seconds), ``raw.<sensor>``, and when the
-card carries a training reference, data drift over the model's recent inputs fleet-wide
-(``drift.psi``, ``drift.ks``, ``drift.psi.<sensor>``; see `prognos.monitor.drift`).
+Predictions are stored as readings of the device under ``pred.<model>.<signal>`` keys, with
+``pred.<model>.version`` (shadow: ``pred.<model>.shadow.…``): they chart beside the raw signals and
+are queried like them. Signals are named in `prognos.stream.view`; data and prediction drift over the
+model's recent windows fleet-wide (``drift.psi``, ``drift.pred.psi``, …; `prognos.monitor.drift`) join
+them, and all of it goes through the rules.
+
+A scorer can hand its state over to its next life: `checkpoint` gives each window's position (the
+last grid cell scored) and the rule engine's state; `restore` takes them back and, given ``history``
+(the store's read), rebuilds each device's window from stored readings the first time the device
+speaks again, so scoring resumes at the next cell as if nothing had happened.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,17 +41,22 @@ import numpy as np
 
 from prognos.act.actions import Actions
 from prognos.act.alerts import Alerts
-from prognos.act.rules import Engine
+from prognos.act.rules import Engine, Transition
 from prognos.errors import ConfigError, PrognosError
-from prognos.features.scaling import RegimeScaler
 from prognos.features.stream import Windower
 from prognos.inference.deployments import Deployments, Served
-from prognos.monitor.drift import Drift
-from prognos.types import Reading
+from prognos.stream.metrics import StreamMetrics
+from prognos.stream.view import Recipe, View
+from prognos.types import Reading, now_ms
 
 log = logging.getLogger(__name__)
 
 PREFIX = "pred."
+History = Callable[[str, int, int, list[str]], Any]  # store.read(device, start, end, keys) → Arrow (ts, key, value)
+
+
+def is_prediction(r: Reading) -> bool:
+    return bool(r.values) and all(k.startswith(PREFIX) for k in r.values)
 
 
 @dataclass
@@ -56,61 +69,12 @@ class Prediction:
     explanation: dict[str, Any] = field(default_factory=dict)
 
 
-class View:
-    """What the scorer needs from a served version's card: the window recipe and how to read outputs."""
+@dataclass
+class _Slot:
+    """One (device, model) window and the recipe it was built with."""
 
-    def __init__(self, served: Served) -> None:
-        card = served.model.card
-        self.served, self.name, self.version = served, served.model.name, served.model.version
-        self.task = card.get("task", "custom")
-        self.sensors: list[str] = list((card.get("input") or {}).get("sensors") or [])
-        self.window = int(card.get("window") or 1)
-        out = card.get("output") or {}
-        self.step = int(out.get("step_ms") or card.get("step_ms") or 1000)
-        self.output = out
-        self.scaler = RegimeScaler.from_dict(card["scaler"]) if card.get("scaler") else None
-        self.input = served.model.inputs[0].name
-        ref = card.get("reference")
-        self.drift = Drift(ref, self.sensors) if ref else None  # fleet-wide, per model version
-
-    def recipe(self) -> tuple[tuple[str, ...], int, int]:
-        return tuple(self.sensors), self.window, self.step
-
-    def feed(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
-        x = np.stack(windows)
-        if self.scaler is not None:
-            n, w, s = x.shape
-            x = self.scaler.transform(x.reshape(-1, s)).reshape(n, w, s)
-        return {self.input: x.astype(np.float32)}
-
-    def read(self, outputs: list[np.ndarray], i: int, raw: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Signals and explanation of row ``i`` of a batch's outputs (``raw``: the unscaled window)."""
-        y = outputs[0][i]
-        signals: dict[str, Any] = {f"raw.{s}": float(raw[-1, j]) for j, s in enumerate(self.sensors)}
-        explanation: dict[str, Any] = {}
-        if self.task == "anomaly":
-            contrib = np.asarray(y, dtype=float).ravel()
-            score = float(contrib.sum())
-            signals["anomaly.score"] = score
-            threshold = self.output.get("threshold")
-            if threshold:
-                signals["anomaly.ratio"] = score / float(threshold)
-            order = np.argsort(-contrib)[:3]
-            explanation["top_sensors"] = [[self.sensors[j], float(contrib[j])] for j in order if j < len(self.sensors)]
-        elif self.task == "classify":
-            p = np.asarray(y, dtype=float).ravel()
-            if not np.isclose(p.sum(), 1.0, atol=1e-3) or (p < 0).any():
-                p = np.exp(p - p.max()) / np.exp(p - p.max()).sum()  # logits → probabilities
-            k = int(p.argmax())
-            classes = self.output.get("classes") or list(range(len(p)))
-            signals |= {"classify.class": str(classes[k]), "classify.prob": float(p[k])}
-        elif self.task == "rul":
-            q = np.asarray(y, dtype=float).ravel() * float(self.output.get("scale") or 1.0)
-            levels = self.output.get("quantiles", [0.5])
-            signals |= {f"rul.p{round(a * 100)}": float(v) for a, v in zip(levels, q, strict=False)}
-        else:
-            signals[f"{self.name}.out"] = float(np.asarray(y).ravel()[0])
-        return signals, explanation
+    recipe: Recipe
+    windower: Windower
 
 
 class Scorer:
@@ -123,102 +87,148 @@ class Scorer:
         engine: Engine | None = None,
         alerts: Alerts | None = None,
         actions: Actions | None = None,
+        history: History | None = None,
+        tick: float = 1.0,
+        metrics: StreamMetrics | None = None,
     ) -> None:
         self.deployments, self.assignments = deployments, {k: list(v) for k, v in assignments.items()}
         self.device_type, self.store_predictions = device_type, store_predictions
         self.engine, self.alerts, self.actions = engine, alerts, actions
-        self._windows: dict[tuple[str, str], tuple[tuple[str, ...], int, int, Windower]] = {}
+        self.history, self.tick, self.metrics = history, tick, metrics
+        self._slots: dict[tuple[str, str], _Slot] = {}
+        self._positions: dict[tuple[str, str], tuple[Recipe, int]] = {}  # restored, not yet rebuilt
         self._types: dict[str, str | None] = {}
         self._views: weakref.WeakKeyDictionary[Served, View] = weakref.WeakKeyDictionary()  # gone with the version
-        self._queue: asyncio.Queue[list[Reading]] | None = None
+        self._queue: asyncio.Queue[tuple[float, list[Reading]]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.scored = 0
-        self.late = 0
+        if metrics is not None:
+            metrics.watch(lambda: self.backlog, lambda: self.late)
 
     # -- life -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._run(), name="stream scorer")
+        self._tasks = [asyncio.create_task(self._run(), name="stream scorer")]
+        if self.engine is not None and self.tick > 0:
+            self._tasks.append(asyncio.create_task(self._ticker(), name="stream escalations"))
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         if self.actions:
             self.actions.close()
 
     def feed(self, readings: Sequence[Reading]) -> None:
         """Thread-safe: committed readings in (the writer calls this); predictions are not fed back."""
-        fresh = [r for r in readings if not all(k.startswith(PREFIX) for k in r.values)]
+        fresh = [r for r in readings if not is_prediction(r)]
         if fresh and self._loop is not None and self._queue is not None:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, fresh)
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (time.perf_counter(), fresh))
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize() if self._queue is not None else 0
+
+    @property
+    def late(self) -> int:
+        return sum(s.windower.late for s in self._slots.values())
 
     async def _run(self) -> None:
         assert self._queue is not None
         while True:
-            batch = await self._queue.get()
+            first, batch = await self._queue.get()
             while not self._queue.empty():
-                batch += self._queue.get_nowait()
+                batch += self._queue.get_nowait()[1]
             try:
                 await self.score(batch)
             except Exception:  # one bad batch must not stop scoring
                 log.exception("scoring %d readings failed", len(batch))
+            if self.metrics is not None:
+                self.metrics.decided(time.perf_counter() - first)
+
+    async def _ticker(self) -> None:
+        assert self.engine is not None
+        while True:
+            await asyncio.sleep(self.tick)
+            due = self.engine.tick(now_ms())
+            if due and self.alerts is not None:
+                try:
+                    await asyncio.to_thread(self._record, [(t, {}) for t in due])
+                except PrognosError as exc:
+                    log.error("escalations not recorded: %s", exc)
+            if due and self.metrics is not None:
+                self.metrics.transitioned(due)
 
     # -- scoring ----------------------------------------------------------------------------------
     async def score(self, readings: Sequence[Reading]) -> list[Prediction]:
         """Push readings through the windows; score every window they complete; act on the signals."""
-        pending: dict[int, tuple[View, list[tuple[str, int, np.ndarray]]]] = {}
-        for r in sorted(readings, key=lambda r: r.ts):
+        readings = sorted(readings, key=lambda r: r.ts)
+        views = await self._resolve({(r.device_id, name) for r in readings for name in self._models_for(r.device_id)})
+        await self._rebuild(views)
+        pending: dict[int, tuple[View, View | None, list[tuple[str, int, np.ndarray]]]] = {}
+        for r in readings:
             for name in self._models_for(r.device_id):
-                view = await self._view(name, r.device_id)
-                if view is None:
+                found = views.get((r.device_id, name))
+                if found is None:
                     continue
-                for end, x in self._windower(r.device_id, view).push(r.ts, r.values):
+                view, shadow = found
+                for end, x in self._slot(r.device_id, view).windower.push(r.ts, r.values):
                     if not np.isnan(x).any():  # offline training skips windows touching a gap too
-                        pending.setdefault(id(view.served), (view, []))[1].append((r.device_id, end, x))
-        predictions = []
-        for view, items in pending.values():
-            feed = view.feed([x for _, _, x in items])
-            drift = view.drift.add(feed[view.input][:, -1, :]) if view.drift else {}
-            try:
-                result = await view.served.infer(feed)
-            except PrognosError as exc:
-                log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
-                continue
-            for i, (device, end, x) in enumerate(items):
-                signals, why = view.read(result.outputs, i, x)
-                signals |= drift
-                why["window"] = [end - (view.window - 1) * view.step, end]
-                predictions.append(Prediction(device, end, view.name, view.version, signals, why))
+                        pending.setdefault(id(view.served), (view, shadow, []))[2].append((r.device_id, end, x))
+        predictions: list[Prediction] = []
+        shadows: list[Prediction] = []
+        for view, shadow, items in pending.values():
+            predictions += await self._infer(view, items, drift=True)
+            if shadow is not None and shadow.recipe() == view.recipe():
+                shadows += await self._infer(shadow, items, drift=False)
         self.scored += len(predictions)
-        if predictions:
-            await self._after(predictions)
+        if predictions or shadows:
+            await self._after(predictions, shadows)
         return predictions
 
-    async def _after(self, predictions: list[Prediction]) -> None:
+    async def _infer(self, view: View, items: list[tuple[str, int, np.ndarray]], drift: bool) -> list[Prediction]:
+        feed = view.feed([x for _, _, x in items])
+        try:
+            result = await view.served.infer(feed)
+        except PrognosError as exc:
+            log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
+            return []
+        y = result.outputs[0]
+        common = view.drifts(feed, y) if drift else {}
+        if self.metrics is not None:
+            self.metrics.scored(view.name, view.version, len(items), common)
+        out = []
+        for i, (device, end, x) in enumerate(items):
+            signals, why = view.read(y[i], x)
+            why["window"] = [end - (view.window - 1) * view.step, end]
+            out.append(Prediction(device, end, view.name, view.version, signals | common, why))
+        return out
+
+    async def _after(self, predictions: list[Prediction], shadows: list[Prediction]) -> None:
+        write = None
         if self.store_predictions is not None:
-            rows = [Reading(p.device_id, p.ts, {f"{PREFIX}{p.model}.version": float(p.version),
-                                                **{f"{PREFIX}{p.model}.{k}": float(v) for k, v in p.signals.items()
-                                                   if isinstance(v, int | float) and not k.startswith("raw.")}})
-                    for p in predictions]  # fmt: skip
-            self.store_predictions(rows)
-        if self.engine is None:
-            return
+            rows = [_stored(p, "") for p in predictions] + [_stored(p, "shadow.") for p in shadows]
+            write = self.store_predictions(rows)
         changes = []
-        for p in predictions:
-            for t in self.engine.observe(p.device_id, p.ts, p.signals, self._types.get(p.device_id)):
-                changes.append((t, p))
+        if self.engine is not None:
+            for p in predictions:
+                for t in self.engine.observe(p.device_id, p.ts, p.signals, self._types.get(p.device_id)):
+                    changes.append((t, {**p.explanation, "model": p.model, "version": p.version}))
         if changes and self.alerts is not None:
             await asyncio.to_thread(self._record, changes)
+        if changes and self.metrics is not None:
+            self.metrics.transitioned(t for t, _ in changes)
+        if isinstance(write, Future):
+            await asyncio.wrap_future(write)  # durable before the caller moves on (a worker acknowledges then)
 
-    def _record(self, changes: list[tuple[Any, Prediction]]) -> None:
+    def _record(self, changes: list[tuple[Transition, dict[str, Any]]]) -> None:
         assert self.alerts is not None and self.engine is not None
         rules = {r.name: r for r in self.engine.rules}
-        for t, p in changes:
-            alert = self.alerts.apply(t, {**p.explanation, "model": p.model, "version": p.version})
+        for t, why in changes:
+            alert = self.alerts.apply(t, why)
             if self.actions is not None and rules[t.rule].actions:
                 try:
                     self.actions.run(alert, t.kind, rules[t.rule].actions)
@@ -231,24 +241,87 @@ class Scorer:
         kind = self._types[device_id]
         return self.assignments.get(kind) or self.assignments.get(None) or []
 
-    async def _view(self, name: str, device_id: str) -> View | None:
-        try:
-            served, _ = await self.deployments.resolve(name, None, device_id)
-        except PrognosError:
-            return None  # not deployed (yet): the device is scored once it is
+    async def _resolve(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[View, View | None]]:
+        out = {}
+        for device, name in pairs:
+            try:
+                served, shadow = await self.deployments.resolve(name, None, device)
+            except PrognosError:
+                continue  # not deployed (yet): the device is scored once it is
+            out[device, name] = (self._view(served), self._view(shadow) if shadow is not None else None)
+        return out
+
+    def _view(self, served: Served) -> View:
         view = self._views.get(served)
         if view is None:
             view = self._views[served] = View(served)
         return view
 
-    def _windower(self, device_id: str, view: View) -> Windower:
+    def _slot(self, device_id: str, view: View) -> _Slot:
         key = (device_id, view.name)
-        found = self._windows.get(key)
-        if found is None or found[:3] != view.recipe():  # a new version with another recipe starts afresh
+        found = self._slots.get(key)
+        if found is None or found.recipe != view.recipe():  # a new version with another recipe starts afresh
             sensors, window, step = view.recipe()
-            found = (*view.recipe(), Windower(list(sensors), window, step))
-            self._windows[key] = found
-        return found[3]
+            found = self._slots[key] = _Slot(view.recipe(), Windower(list(sensors), window, step))
+        return found
+
+    # -- state across restarts ----------------------------------------------------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        """Where every window stands and what the rules remember: JSON for `restore`."""
+        positions: dict[str, dict[str, list[Any]]] = {}
+        for (device, model), (recipe, closed) in self._positions.items():  # restored, device silent since
+            positions.setdefault(device, {})[model] = [list(recipe[0]), recipe[1], recipe[2], closed]
+        for (device, model), slot in self._slots.items():
+            if slot.windower.closed is not None:
+                sensors, window, step = slot.recipe
+                positions.setdefault(device, {})[model] = [list(sensors), window, step, slot.windower.closed]
+        return {"positions": positions, "engine": self.engine.snapshot() if self.engine else []}
+
+    def restore(self, doc: Mapping[str, Any], keep: Callable[[str], bool] = lambda device_id: True) -> None:
+        """Take a checkpoint back (only the devices ``keep`` accepts); windows are rebuilt on first use."""
+        for device, models in doc.get("positions", {}).items():
+            if keep(device):
+                for model, (sensors, window, step, closed) in models.items():
+                    self._positions[device, model] = ((tuple(sensors), int(window), int(step)), int(closed))
+        if self.engine is not None:
+            self.engine.restore(r for r in doc.get("engine", []) if keep(r["device_id"]))
+
+    async def _rebuild(self, views: Mapping[tuple[str, str], tuple[View, View | None]]) -> None:
+        pos = self._positions
+        restored = [(d, v, pos.pop((d, n))) for (d, n), (v, _) in views.items() if (d, n) in pos]
+        todo = [(d, v, closed) for d, v, (recipe, closed) in restored if recipe == v.recipe()]  # else: start afresh
+        if todo and self.history is not None:
+            built = await asyncio.to_thread(lambda: [self._rebuilt(d, v, closed) for d, v, closed in todo])
+            for (device, view, _), windower in zip(todo, built, strict=True):
+                self._slots[device, view.name] = _Slot(view.recipe(), windower)
+
+    def _rebuilt(self, device: str, view: View, closed: int) -> Windower:
+        """A window as it stood: stored readings up to the open cell pushed again (their windows were scored)."""
+        assert self.history is not None
+        sensors, window, step = view.recipe()
+        w = Windower(list(sensors), window, step)
+        table = self.history(device, (closed - window - w.hold + 1) * step, (closed + 2) * step, list(sensors))
+        for ts, values in _rows(table):
+            w.push(ts, values)
+        w.advance(closed + 1)
+        return w
+
+
+def _stored(p: Prediction, role: str) -> Reading:
+    head = f"{PREFIX}{p.model}.{role}"
+    values = {f"{head}{k}": float(v) for k, v in p.signals.items()
+              if isinstance(v, int | float) and not k.startswith("raw.")}  # fmt: skip
+    return Reading(p.device_id, p.ts, {f"{head}version": float(p.version), **values})
+
+
+def _rows(table: Any) -> list[tuple[int, dict[str, float]]]:
+    """An Arrow (ts, key, value) table ordered by ts → one (ts, {key: value}) per timestamp."""
+    out: list[tuple[int, dict[str, float]]] = []
+    for ts, key, value in zip(*(table.column(c).to_pylist() for c in ("ts", "key", "value")), strict=True):
+        if not out or out[-1][0] != ts:
+            out.append((ts, {}))
+        out[-1][1][key] = value
+    return out
 
 
 def parse_assignments(text: str) -> dict[str | None, list[str]]:

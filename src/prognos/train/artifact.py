@@ -84,6 +84,7 @@ def package(
         "onnx_parity_max_abs_diff": diff,
         "int8": int8_delta(fp32, int8, held_out),
         "reference": _reference(example, spec.sensors),
+        "reference_output": _reference_output(fp32, example, spec),
         "params": model.get_params(),
         "data": data,
         "training_seconds": training_seconds,
@@ -135,6 +136,18 @@ def _reference(example: np.ndarray, sensors: list[str]) -> dict[str, Any] | None
 
     rows = example[:, -1, :] if example.ndim == 3 else example
     return reference(rows, sensors) if rows.ndim == 2 and rows.shape[1] == len(sensors) else None
+
+
+def _reference_output(fp32: Path, example: np.ndarray, spec: Spec) -> dict[str, Any]:
+    """What the model said about its training windows: prediction drift is measured against it."""
+    import onnxruntime as ort
+
+    from prognos.monitor.drift import outputs, reference
+
+    s = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+    y = s.run(None, {s.get_inputs()[0].name: example.astype(np.float32)})[0]
+    cols = outputs(spec.task, y, spec.output)
+    return reference(np.column_stack(list(cols.values())), list(cols))
 
 
 def _versions() -> dict[str, str]:
