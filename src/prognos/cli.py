@@ -459,20 +459,35 @@ def retain(store: str | None, days: float) -> None:
 
 
 @main.command()
-@STORE
-@click.option("--devices", type=int, default=12, show_default=True)
-@click.option("--rate", type=float, default=2.0, show_default=True)
-@click.option("--duration", type=float, default=20.0, show_default=True, help="Seconds to run.")
+@click.option("--store", default=None, help="Store URL (default: a fresh embedded store in prognos-data/demo).")
+@click.option("--devices", type=int, default=12, show_default=True, help="Simulated machines (pumps, motors, fans).")
+@click.option("--duration", type=float, default=120.0, show_default=True, help="Seconds of live streaming.")
+@click.option(
+    "--history",
+    "history_hours",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Hours of past telemetry to train on.",
+)
+@click.option("--epochs", type=int, default=40, show_default=True, help="At most this many epochs per model.")
+@click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--port", type=int, default=8600, show_default=True)
+@click.option("--keep-serving", is_flag=True, help="After the live window, keep the server up until Ctrl-C.")
 @edge
-def demo(store: str | None, devices: int, rate: float, duration: float, port: int) -> None:
-    """Simulate a fleet into a live server, show what was stored.
+def demo(store: str | None, devices: int, duration: float, history_hours: float, epochs: int, seed: int, port: int,
+         keep_serving: bool) -> None:  # fmt: skip
+    """The whole loop in one command, nothing to install: simulate a fleet with faults and wear, store its
+    history, train anomaly, fault and remaining-life models on it, publish and serve them, score the live
+    stream, raise and act on alerts, and score those against the simulator's ground truth.
 
-    Runs on the embedded store with nothing else to install.
+    Ctrl-C ends it cleanly (with the summary so far).
     """
     from prognos.demo import run_demo
 
-    run_demo(Settings.from_env(store=store, port=port), devices=devices, rate=rate, duration=duration)
+    if devices < 3 or duration <= 0 or history_hours <= 0 or epochs < 1:
+        raise InvalidInput("--devices must be at least 3; --duration, --history and --epochs positive", field="devices")
+    run_demo(Settings.from_env(port=port), store, devices, duration, history_hours, epochs, seed, keep_serving)
 
 
 @main.group()

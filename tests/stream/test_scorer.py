@@ -283,3 +283,24 @@ def test_prediction_drift_and_shadow_predictions(tmp_path):
         by["pred.toy.shadow.version"]
     ) == {2}
     assert {a.device_id for a in Alerts(store).list()} == {f"fan-{d}" for d in range(6)}  # champion only: one each
+
+
+def test_a_device_new_to_the_scorer_is_scored_at_once_from_the_stored_history(tmp_path):
+    store = open_store("memory://")
+    reg, _ = setup(tmp_path, store)
+    data = sorted(readings(seed=6, n=80), key=lambda r: r.ts)
+    store.write(data)
+
+    async def score(rows, history):
+        d = Deployments(reg, poll=0)
+        await d.start()
+        got = await Scorer(d, parse_assignments("*=toy"), history=history).score(rows)
+        await d.close()
+        return {(p.device_id, p.ts): p.signals["anomaly.score"] for p in got}
+
+    whole = asyncio.run(score(data, None))
+    late = data[100:]  # a server started just now: only these arrive
+    warm, cold = asyncio.run(score(late, store.read)), asyncio.run(score(late, None))
+    firsts = {r.device_id: r.ts // STEP * STEP for r in reversed(late)}
+    assert warm == {k: v for k, v in whole.items() if k[1] >= firsts[k[0]]}  # from its first cell on, as ever
+    assert len(cold) <= len(warm) - (WINDOW - 1)  # without the history a window's time is lost

@@ -177,16 +177,21 @@ class Fleet:
         span = self.duration * 1000
         length = int(span * rng.uniform(0.03, 0.12))
         start = self.start + int(rng.uniform(0.1, 0.85) * span)
-        sensors = dev.sensors
-        if kind == "vibration":
-            names = tuple(s.name for s in sensors if s.kind == "vibration")
-        elif kind == "overheat":
-            names = tuple(
-                s.name for s in sensors if s.kind == "temperature" and "ambient" not in s.name and "inlet" not in s.name
-            )
-        else:
-            names = (sensors[int(rng.integers(0, len(sensors)))].name,)
-        return Fault(dev.device_id, kind, names, start, start + length)
+        return Fault(dev.device_id, kind, _touched(dev, kind, rng), start, start + length)
+
+    def inject(self, dev: SimDevice, kind: str, start: int, length: int) -> Fault:
+        """Add a fault of ``kind`` over ``[start, start + length)`` (a scenario places one where it is watched)."""
+        if kind not in FAULTS:
+            raise ValueError(f"fault {kind!r}: expected one of {', '.join(FAULTS)}")
+        rng = np.random.default_rng([self.seed, dev.index, start])
+        fault = Fault(dev.device_id, kind, _touched(dev, kind, rng), start, start + length)
+        dev.faults.append(fault)
+        return fault
+
+    def fail(self, dev: SimDevice, at: int, onset: int) -> None:
+        """Make ``dev`` wear from ``onset`` and fail at ``at`` (it stops reporting then); later faults are cut."""
+        dev.degradation_start, dev.failure = onset, at
+        dev.faults = [replace(f, end=min(f.end, at)) for f in dev.faults if f.start < at]
 
     @property
     def chunks(self) -> int:
@@ -282,6 +287,17 @@ class Fleet:
             ],
             "faults": [f.as_dict() for d in self.devices for f in d.faults],
         }
+
+
+def _touched(dev: SimDevice, kind: str, rng: np.random.Generator) -> tuple[str, ...]:
+    """The sensors a fault of ``kind`` shows on: every vibration or hot-side temperature sensor, else one at random."""
+    sensors = dev.sensors
+    if kind == "vibration":
+        return tuple(s.name for s in sensors if s.kind == "vibration")
+    if kind == "overheat":
+        return tuple(s.name for s in sensors
+                     if s.kind == "temperature" and "ambient" not in s.name and "inlet" not in s.name)  # fmt: skip
+    return (sensors[int(rng.integers(0, len(sensors)))].name,)
 
 
 _TRANSITIONS = np.array([[0.0, 0.8, 0.2], [0.3, 0.0, 0.7], [0.2, 0.8, 0.0]])

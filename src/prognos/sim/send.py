@@ -55,21 +55,22 @@ def chunk_readings(chunk: Chunk, lo: int = 0, hi: int | None = None) -> list[Rea
     return out
 
 
-def seconds(fleet: Fleet) -> Iterator[list[Reading]]:
-    """The fleet's readings, one second of simulated time at a time, devices interleaved."""
+def seconds(fleet: Fleet, first_chunk: int = 0, last_chunk: int | None = None) -> Iterator[list[Reading]]:
+    """The fleet's readings, one second of simulated time at a time, devices interleaved (chunks first…last-1)."""
     per_s = max(1, round(fleet.rate))
-    for c in range(fleet.chunks):
+    for c in range(first_chunk, fleet.chunks if last_chunk is None else last_chunk):
         chunks = [fleet.chunk(d, c) for d in fleet.devices]
         for lo in range(0, len(chunks[0].ts), per_s):
             yield [r for ch in chunks for r in chunk_readings(ch, lo, lo + per_s)]
 
 
-def run(fleet: Fleet, target: Target, realtime: bool = True, progress: Callable[[int], Any] | None = None) -> int:
-    """Send the whole fleet to ``target``; return the number of readings sent."""
+def run(fleet: Fleet, target: Target, realtime: bool = True, progress: Callable[[int], Any] | None = None,
+        first_chunk: int = 0) -> int:  # fmt: skip
+    """Send the fleet (from chunk ``first_chunk`` on) to ``target``; return the number of readings sent."""
     target.register(fleet)
     sent = 0
     t0 = time.monotonic()
-    for i, batch in enumerate(seconds(fleet)):
+    for i, batch in enumerate(seconds(fleet, first_chunk)):
         if realtime:
             time.sleep(max(0.0, t0 + i * max(1.0, 1.0 / fleet.rate) - time.monotonic()))
         if batch:

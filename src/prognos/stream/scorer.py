@@ -167,7 +167,10 @@ class Scorer:
         """Push readings through the windows; score every window they complete; act on the signals."""
         readings = sorted(readings, key=lambda r: r.ts)
         views = await self._resolve({(r.device_id, name) for r in readings for name in self._models_for(r.device_id)})
-        await self._rebuild(views)
+        first: dict[str, int] = {}
+        for r in readings:
+            first.setdefault(r.device_id, r.ts)
+        await self._rebuild(views, first)
         pending: dict[int, tuple[View, View | None, list[tuple[str, int, np.ndarray]]]] = {}
         for r in readings:
             for name in self._models_for(r.device_id):
@@ -286,11 +289,21 @@ class Scorer:
         if self.engine is not None:
             self.engine.restore(r for r in doc.get("engine", []) if keep(r["device_id"]))
 
-    async def _rebuild(self, views: Mapping[tuple[str, str], tuple[View, View | None]]) -> None:
-        pos = self._positions
-        restored = [(d, v, pos.pop((d, n))) for (d, n), (v, _) in views.items() if (d, n) in pos]
-        todo = [(d, v, closed) for d, v, (recipe, closed) in restored if recipe == v.recipe()]  # else: start afresh
-        if todo and self.history is not None:
+    async def _rebuild(self, views: Mapping[tuple[str, str], tuple[View, View | None]], first: Mapping[str, int]
+                       ) -> None:  # fmt: skip
+        """Windows from the store: where a checkpoint left them, or (a device new to this scorer) up to the cell
+        before its first reading here, so a restarted server scores at once rather than after a window's time."""
+        if self.history is None:
+            return
+        todo = []
+        for (device, name), (view, _) in views.items():
+            if (device, name) in self._positions:
+                recipe, closed = self._positions.pop((device, name))
+                if recipe == view.recipe():  # else: start afresh
+                    todo.append((device, view, closed))
+            elif (device, name) not in self._slots:
+                todo.append((device, view, first[device] // view.step - 1))
+        if todo:
             built = await asyncio.to_thread(lambda: [self._rebuilt(d, v, closed) for d, v, closed in todo])
             for (device, view, _), windower in zip(todo, built, strict=True):
                 self._slots[device, view.name] = _Slot(view.recipe(), windower)

@@ -125,6 +125,11 @@ def fit_rul(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fitted:
     scaler = _scaler(series)
     w = tm.windows(failing, cfg.window, cfg.stride, scaler.transform)
     y = tm.remaining(w, labels, int(cfg.rul_cap_s * 1000))
+    healthy = _censored(series, labels, cfg, scaler)
+    if healthy is not None:  # machines seen running for longer than the cap after a window: RUL (capped) = cap
+        w = tm.Windows(np.concatenate([w.x, healthy.x]), np.concatenate([w.end, healthy.end]),
+                       np.concatenate([w.device, healthy.device]))  # fmt: skip
+        y = np.concatenate([y, np.full(len(healthy.end), cfg.rul_cap_s)])
     val = _split_time(w) if len(failing) == 1 else np.isin(w.device, [failing[-1].device_id])
     t = time.perf_counter()
     arch = {"hidden": 32, **_parent(cfg, "rul", series)}
@@ -139,6 +144,21 @@ def fit_rul(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fitted:
         {"quantiles": [0.1, 0.5, 0.9], "scale": cfg.rul_cap_s, "unit": "seconds", "step_ms": cfg.step_ms},
     )
     return Fitted(model, spec, w.x[~val], w.x[val], time.perf_counter() - t)
+
+
+def _censored(series: list[tm.Series], labels: tm.Labels, cfg: Config, scaler: RegimeScaler) -> tm.Windows | None:
+    """Windows of machines that did not fail, ending at least the cap before their data does: their capped
+    remaining life is known exactly (the cap), so the model also learns what a healthy machine looks like."""
+    cap = int(cfg.rul_cap_s * 1000)
+    healthy = [tm.Series(s.device_id, s.type, s.ts[s.ts <= s.ts[-1] - cap], s.x[s.ts <= s.ts[-1] - cap], s.sensors)
+               for s in series if s.device_id not in labels.failures and len(s.ts)]  # fmt: skip
+    healthy = [s for s in healthy if len(s.ts) >= cfg.window]
+    if not healthy:
+        return None
+    try:
+        return tm.windows(healthy, cfg.window, cfg.stride * 3, scaler.transform)  # fewer: they all say the same
+    except InvalidInput:
+        return None
 
 
 FIT = {"anomaly": fit_anomaly, "classify": fit_classify, "rul": fit_rul}
