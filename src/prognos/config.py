@@ -42,6 +42,8 @@ class Settings:
     worker: str = "0/1"  # prognos stream: this worker's index / the number of workers
     stream_group: str = "prognos-stream"  # prognos stream: session ids and checkpoints of one deployment
     checkpoint_interval: float = 1.0  # prognos stream: seconds between checkpoints (and acknowledgements)
+    retrain_interval: float = 5.0  # retraining: seconds between looks at drift, schedules and shadow results
+    retrain_epochs: int | None = None  # retraining: at most this many epochs per challenger (None: the default)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:

@@ -13,12 +13,23 @@ rules:
     device_type: pump
     dedup: "{rule}:{device_id}"
     actions: [{mqtt: {}}, {webhook: {url: "http://127.0.0.1:9000/hook"}}]
+retrain:                         # optional: when to train a challenger (see prognos.monitor.retrain)
+  - model: pump-anomaly
+    on: drift                    # or: schedule, with every: 6h
+    signal: drift.psi            # on drift: the signal and its threshold
+    above: 0.25
+    train: 2h                    # recent data the challenger learns from
+    evaluate: 10m                # it runs in shadow this long, then the better one is champion
+    labels: labels.csv           # optional: truth to compare them on (else, for anomaly, the alarm rate)
+    cooldown: 1h
+    min_gain: 0.0
 """
 
 from __future__ import annotations
 
 import re
 import string
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +44,58 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1000}
 
 
+POLICY_KEYS = {"model", "on", "signal", "above", "every", "train", "evaluate", "labels", "cooldown", "min_gain"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When and how to retrain one model (`prognos.monitor.retrain` carries it out)."""
+
+    model: str
+    on: str  # drift | schedule
+    signal: str = "drift.psi"
+    above: float = 0.25
+    every_ms: int | None = None
+    train_ms: int = 2 * 3_600_000
+    evaluate_ms: int = 600_000
+    labels: str | None = None
+    cooldown_ms: int = 3_600_000
+    min_gain: float = 0.0
+
+
 def load_rules(path: str | Path) -> list[Rule]:
-    path = Path(path)
+    return parse_rules(_read(path), str(path))
+
+
+def load_policies(path: str | Path) -> list[Policy]:
+    return parse_policies(_read(path), str(path))
+
+
+def _read(path: str | Path) -> str:
     try:
-        text = path.read_text()
+        return Path(path).read_text()
     except OSError as exc:
-        raise InvalidInput(
-            f"{path}: cannot read the rules file ({exc.strerror})", field="rules", value=str(path)
-        ) from None
-    return parse_rules(text, str(path))
+        raise InvalidInput(f"{path}: cannot read the rules file ({exc.strerror})", field="rules",
+                           value=str(path)) from None  # fmt: skip
 
 
-def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
+def parse_policies(text: str, source: str = "<rules>") -> list[Policy]:
+    where, top = _top(text, source)
+    if "retrain" not in top:
+        return []
+    node = top["retrain"][1]
+    if not isinstance(node, yaml.SequenceNode):
+        raise where.error(node, "retrain", "expected a list of retraining policies")
+    out = [_policy(where, n, f"retrain[{i}]") for i, n in enumerate(node.value)]
+    seen = set()
+    for p, n in zip(out, node.value, strict=True):
+        if p.model in seen:
+            raise where.error(n, "retrain.model", f"model {p.model!r} has two policies")
+        seen.add(p.model)
+    return out
+
+
+def _top(text: str, source: str) -> tuple[_Where, dict[str, tuple[yaml.Node, yaml.Node]]]:
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
@@ -54,11 +105,16 @@ def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
     if not isinstance(root, yaml.MappingNode):
         raise where.error(root, "rules", "expected a mapping with a 'rules' list")
     top = where.mapping(root, "")
-    if set(top) - {"rules"}:
-        extra = sorted(set(top) - {"rules"})[0]
-        raise where.error(top[extra][0], extra, "unknown top-level key (expected: rules)")
+    if set(top) - {"rules", "retrain"}:
+        extra = sorted(set(top) - {"rules", "retrain"})[0]
+        raise where.error(top[extra][0], extra, "unknown top-level key (expected: rules, retrain)")
     if "rules" not in top or not isinstance(top["rules"][1], yaml.SequenceNode):
         raise where.error(root, "rules", "expected a list under 'rules'")
+    return where, top
+
+
+def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
+    where, top = _top(text, source)
     rules, names = [], set()
     for i, node in enumerate(top["rules"][1].value):
         rule = _rule(where, node, f"rules[{i}]")
@@ -88,27 +144,70 @@ class _Where:
         return yaml.safe_load(yaml.serialize(node))
 
 
-def _rule(w: _Where, node: yaml.Node, at: str) -> Rule:
-    fields = w.mapping(node, at)
-    for key, (k, _) in fields.items():
-        if key not in KEYS:
-            raise w.error(k, f"{at}.{key}", f"unknown field (fields: {', '.join(sorted(KEYS))})")
+class _Fields:
+    """One mapping of the file (a rule, a policy): fields read with their types checked, errors with line and path."""
 
-    def get(key: str, kind: type | tuple[type, ...], what: str, default: Any = None) -> Any:
-        if key not in fields:
+    def __init__(self, w: _Where, node: yaml.Node, at: str, known: set[str]) -> None:
+        self.w, self.node, self.at = w, node, at
+        self.fields = w.mapping(node, at)
+        for key, (k, _) in self.fields.items():
+            if key not in known:
+                raise w.error(k, f"{at}.{key}", f"unknown field (fields: {', '.join(sorted(known))})")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.fields
+
+    def node_of(self, key: str) -> yaml.Node:
+        return self.fields[key][1]
+
+    def error(self, key: str, message: str) -> InvalidInput:
+        return self.w.error(self.fields[key][1] if key in self.fields else self.node, f"{self.at}.{key}", message)
+
+    def get(self, key: str, kind: type | tuple[type, ...], what: str, default: Any = None) -> Any:
+        if key not in self.fields:
             return default
-        v = w.value(fields[key][1])
-        if not isinstance(v, kind) or (
-            isinstance(v, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
-        ):
-            raise w.error(fields[key][1], f"{at}.{key}", f"expected {what}, got {v!r}")
+        v = self.w.value(self.fields[key][1])
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(v, kind) or (isinstance(v, bool) and bool not in kinds):
+            raise self.error(key, f"expected {what}, got {v!r}")
         return v
 
-    def duration(key: str, value: Any, node: yaml.Node) -> int:
-        m = _DURATION.match(str(value).strip())
-        if not m:
-            raise w.error(node, key, f"expected a duration like 30s, 10m, 2h or 500ms, got {value!r}")
-        return int(float(m.group(1)) * _UNITS[m.group(2)])
+    def duration(self, key: str, default: int | None = None) -> int | None:
+        if key not in self.fields:
+            return default
+        return _duration(self.w, f"{self.at}.{key}", self.fields[key][1])
+
+
+def _duration(w: _Where, field: str, node: yaml.Node) -> int:
+    value = w.value(node)
+    m = _DURATION.match(str(value).strip())
+    if not m:
+        raise w.error(node, field, f"expected a duration like 30s, 10m, 2h or 500ms, got {value!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _policy(w: _Where, node: yaml.Node, at: str) -> Policy:
+    f = _Fields(w, node, at, POLICY_KEYS)
+    model = f.get("model", str, "a model name")
+    if not model:
+        raise f.error("model", "every policy names the model it retrains")
+    on = f.get("on", str, "drift or schedule")
+    if on not in ("drift", "schedule"):
+        raise f.error("on", f"expected drift or schedule, got {on!r}")
+    every = f.duration("every")
+    if on == "schedule" and not every:
+        raise f.error("every", "a schedule needs every: DURATION (e.g. 6h)")
+    number = (int, float)
+    signal, above = f.get("signal", str, "a drift signal", "drift.psi"), f.get("above", number, "a number", 0.25)
+    train, evaluate = f.duration("train", 2 * 3_600_000) or 0, f.duration("evaluate", 600_000) or 0
+    labels, cooldown = f.get("labels", str, "a labels file"), f.duration("cooldown", 3_600_000) or 0
+    return Policy(model, on, signal, above, every, train, evaluate, labels, cooldown,
+                  f.get("min_gain", number, "a number", 0.0))  # fmt: skip
+
+
+def _rule(w: _Where, node: yaml.Node, at: str) -> Rule:
+    f = _Fields(w, node, at, KEYS)
+    fields, get = f.fields, f.get
 
     name = get("name", str, "a rule name")
     if not name:
@@ -142,7 +241,7 @@ def _rule(w: _Where, node: yaml.Node, at: str) -> Rule:
         unknown = set(esc) - {"after", "severity"}
         if unknown or "after" not in esc:
             raise w.error(fields["escalate"][1], f"{at}.escalate", "expected {after: DURATION, severity: LEVEL}")
-        escalate_after = duration(f"{at}.escalate.after", w.value(esc["after"][1]), esc["after"][1])
+        escalate_after = _duration(w, f"{at}.escalate.after", esc["after"][1])
         escalate_to = str(w.value(esc["severity"][1])) if "severity" in esc else "critical"
         if escalate_to not in SEVERITIES:
             raise w.error(esc["severity"][1], f"{at}.escalate.severity", f"expected one of {', '.join(SEVERITIES)}")
@@ -155,9 +254,7 @@ def _rule(w: _Where, node: yaml.Node, at: str) -> Rule:
         if not (isinstance(action, dict) and len(action) == 1 and next(iter(action)) in ("mqtt", "webhook")):
             raise w.error(fields["actions"][1], f"{at}.actions[{j}]", "expected {mqtt: {...}} or {webhook: {url: ...}}")
     values = None if equals is None else frozenset(map(str, equals if isinstance(equals, list) else [equals]))
-    for_ms = duration(f"{at}.for", fields["for"][1].value, fields["for"][1]) if "for" in fields else 0
-    cooldown = fields.get("cooldown")
-    cooldown_ms = duration(f"{at}.cooldown", cooldown[1].value, cooldown[1]) if cooldown else 0
+    for_ms, cooldown_ms = f.duration("for", 0) or 0, f.duration("cooldown", 0) or 0
     return Rule(
         name=name,
         when=Condition(signal, above, below, exit_, values),

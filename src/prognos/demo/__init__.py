@@ -60,8 +60,10 @@ def run_demo(settings: Settings = Settings(), store_url: str | None = None, devi
     try:
         history(store, scenario)
         names = train_and_publish(store, scenario, base.registry, work, epochs, seed)
-        (work / "rules.yaml").write_text(rules(desk.url, SECRET))
-        settings = replace(base, stream=_assignments(names), rules=str(work / "rules.yaml"))
+        (work / "truth.json").write_text(json.dumps(scenario.fleet.truth()))  # to judge challengers by
+        (work / "rules.yaml").write_text(rules(desk.url, SECRET, str((work / "truth.json").resolve()), duration))
+        settings = replace(base, stream=_assignments(names), rules=str(work / "rules.yaml"), retrain_epochs=epochs,
+                           retrain_interval=1.0)  # fmt: skip
         sent_until = live(store, scenario, settings, desk, keep_serving)
         click.echo(summary(store, scenario, sent_until, desk))
     finally:
@@ -202,11 +204,25 @@ def summary(store: Store, scenario: Scenario, until: int, desk: MaintenanceDesk)
         f"short-life alerts {life['alerts']}, {life['false_alarms']} on machines not wearing out",
         f"  remaining life      RMSE {rul['rul_rmse_s']:.0f} s over {rul['rul_points']} predictions (wearing machines)",
         f"  actions             {desk.received} webhooks received by the maintenance desk, {desk.bad} badly signed",
+        *_retraining(store),
     ]
     for f in q["per_fault"]:
         delay = f"after {f['delay_s']:.0f} s" if f["caught"] else "missed"
         lines.append(f"    {f['device_id']:<11} {f['fault']:<10} {delay}")
     return "\n".join(lines)
+
+
+def _retraining(store: Store) -> list[str]:
+    runs = [doc for _, doc in store.records("retrain-run")]
+    if not runs:
+        return ["  retraining          none started"]
+    out = []
+    for r in runs:
+        what = f"challenger v{r['challenger']}" if r.get("challenger") else "a challenger"
+        said = {"shadow": "still in shadow at the end (no decision yet)", "training": "still training at the end"}
+        out.append(f"  retraining          {r['model']}: {what} {r['state']} — "
+                   f"{said.get(r['state']) or r.get('reason')}")  # fmt: skip
+    return out
 
 
 def _series(store: Store, device_id: str, key: str, start: int, end: int) -> list[tuple[int, float]]:

@@ -49,6 +49,13 @@ RULES = """rules:
     exit: 0.3
     dedup: "{{rule}}"
     severity: info
+retrain:                         # once during the live window: a challenger for the pump detector, shadowed
+  - model: pump-anomaly
+    on: schedule
+    every: {every}
+    train: 1h
+    evaluate: {evaluate}
+    labels: "{labels}"
 """
 WATCHED = ("anomaly", "fault")  # the rules whose alerts are scored against the faults
 LIFE = "short-life"  # the rule whose alerts are scored against wear
@@ -102,5 +109,7 @@ def plan(devices: int, history_s: float, live_s: float, seed: int, now: int) -> 
     return Scenario(fleet, chunks)
 
 
-def rules(hook: str, secret: str) -> str:
-    return RULES.format(hook=hook, secret=secret, faults=", ".join(FAULTS))
+def rules(hook: str, secret: str, labels: str, live_s: float) -> str:
+    every, evaluate = f"{max(1, round(live_s * 0.2))}s", f"{max(1, round(live_s * 0.3))}s"
+    return RULES.format(hook=hook, secret=secret, faults=", ".join(FAULTS), labels=labels, every=every,
+                        evaluate=evaluate)  # fmt: skip

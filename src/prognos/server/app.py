@@ -30,7 +30,7 @@ from prognos.inference.recording import Recorder
 from prognos.ingest import http as ingest_http
 from prognos.ingest.payload import Limits
 from prognos.registry import Registry
-from prognos.server import alerts, devices, models, oip
+from prognos.server import alerts, devices, models, oip, retraining
 from prognos.server.oip import InferenceApp
 from prognos.server.responses import error_status, respond
 from prognos.store import Store
@@ -39,6 +39,7 @@ from prognos.store.writer import BatchWriter
 from prognos.stream.scorer import Scorer, parse_assignments
 
 if TYPE_CHECKING:
+    from prognos.monitor.retrain import Retrainer
     from prognos.stream.bus import Bus
 from prognos.types import now_ms
 
@@ -76,6 +77,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     scorer = make_scorer(store, settings, deployments, writer, alert_book, metrics) if settings.stream else None
     if scorer:
         writer.listeners.append(scorer.feed)
+    retrainer = make_retrainer(store, settings, registry, deployments, metrics) if scorer else None
     limits = Limits(max_future_ms=settings.max_future_ms)
     mqtt = None
     if settings.mqtt:
@@ -98,9 +100,13 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
         await deployments.start()
         if scorer:
             await scorer.start()
+        if retrainer:
+            await retrainer.start()
         try:
             yield
         finally:
+            if retrainer:
+                await retrainer.close()
             if scorer:
                 await scorer.close()
             await deployments.close()
@@ -119,10 +125,12 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
         *models.routes(registry, deployments, store, respond),
         *oip.routes(deployments, respond),
         *alerts.routes(alert_book, respond),
+        *retraining.routes(retrainer, respond),
     ]
     inner = starlette(health, metrics, routes, lifespan)
     inner.state.store, inner.state.writer, inner.state.mqtt = store, writer, mqtt
     inner.state.deployments, inner.state.recorder, inner.state.scorer = deployments, recorder, scorer
+    inner.state.retrainer = retrainer
     return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample, settings.access_log)
 
 
@@ -187,6 +195,19 @@ def make_scorer(store: Store, settings: Settings, deployments: Deployments, writ
     actions = Actions(book, settings.mqtt)
     return Scorer(deployments, parse_assignments(settings.stream), device_type, writer.submit, engine, book, actions,
                   history=store.read, metrics=StreamMetrics(metrics.registry))  # fmt: skip
+
+
+def make_retrainer(store: Store, settings: Settings, registry: Registry, deployments: Deployments,
+                   metrics: Metrics) -> Retrainer | None:  # fmt: skip
+    """The rules file's retrain policies, carried out beside the stream (none: no retrainer)."""
+    from prognos.act.rulesfile import load_policies
+    from prognos.monitor.retrain import Retrainer
+
+    policies = load_policies(settings.rules) if settings.rules else []
+    if not policies:
+        return None
+    return Retrainer(store, registry, deployments, policies, metrics=metrics.registry,
+                     interval=settings.retrain_interval, epochs=settings.retrain_epochs)  # fmt: skip
 
 
 def register_devices(store: Store) -> Any:

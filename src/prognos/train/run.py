@@ -160,7 +160,7 @@ def _classify_ai4i(source: str, data_root: str | Path, out: Path, seed: int, epo
 def train_store(task: str, store: Any, out: str | Path, *, start: int, end: int, devices: list[str] | None = None,
                 device_type: str | None = None, labels: str | Path | None = None, window: int = 60, step_ms: int = 1000,
                 seed: int = 0, epochs: int | None = None, progress: bool = True,
-                init_from: str | None = None) -> Path:  # fmt: skip
+                init_from: str | None = None, name: str | None = None) -> Path:  # fmt: skip
     """Train ``task`` on stored telemetry of ``devices`` (or every device of ``device_type``) in [start, end).
 
     Labels (a simulator truth file or a labels CSV) are needed for classify and rul; an anomaly
@@ -187,8 +187,9 @@ def train_store(task: str, store: Any, out: str | Path, *, start: int, end: int,
                        **({"epochs": epochs} if epochs else {}))  # fmt: skip
     t = time.perf_counter()
     fitted = kinds.FIT[task](series, tm.Labels.load(labels) if labels else tm.Labels(), cfg)
-    name = f"{device_type or 'devices'}-{task}"
-    data = {"source": "store", "devices": ids, "start": start, "end": end, "hash": data_hash(fitted.x),
+    name = name or f"{device_type or 'devices'}-{task}"
+    data = {"source": "store", "devices": ids, "device_type": device_type, "start": start, "end": end,
+            "hash": data_hash(fitted.x),
             "train_windows": len(fitted.x), "labels": str(labels) if labels else None}  # fmt: skip
     return package(fitted.model, fitted.spec, out, name=name, example=fitted.x, held_out=fitted.held_out,
                    metrics={}, data=data, training_seconds=time.perf_counter() - t)  # fmt: skip
