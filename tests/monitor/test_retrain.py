@@ -96,9 +96,11 @@ def test_drift_over_the_threshold_is_due_and_a_cooldown_holds_it_back(tmp_path):
     reg = Registry(store, tmp_path / "models")
     policy = Policy("toy", "drift", signal="drift.psi", above=0.25, cooldown_ms=3_600_000)
     r = Retrainer(store, reg, Deployments(reg, poll=0), [policy], train=lambda job: tmp_path, clock=lambda: T0)
-    store.write([Reading("pump-1", T0, {"pred.toy.drift.psi": 0.1}), Reading("pump-2", T0, {"pred.toy.drift.psi": 0.2})])
-    assert r._due(policy) is None
-    store.write([Reading("pump-2", T0 + 1, {"pred.toy.drift.psi": 0.4})])
+    store.write(
+        [Reading("pump-1", T0, {"pred.toy.drift.psi": 0.9}), Reading("pump-2", T0 + 1, {"pred.toy.drift.psi": 0.2})]
+    )
+    assert r._due(policy) is None  # the newest measurement counts, not an old one kept on another device
+    store.write([Reading("pump-1", T0 + 2, {"pred.toy.drift.psi": 0.4})])
     assert r._due(policy) == "drift: drift.psi = 0.4 > 0.25"
     store.put_record("retrain-run", f"toy/{T0 - 60_000:013d}", {"id": "x", "model": "toy", "trigger": "t",
                                                                  "started": T0 - 60_000, "state": "kept"})  # fmt: skip

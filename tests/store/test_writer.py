@@ -75,7 +75,7 @@ def test_a_failed_forward_is_not_acknowledged_though_the_data_is_stored():
 
     w = BatchWriter(store, forward=forward)
     told: list[int] = []
-    w.listeners.append(lambda batch: told.append(len(batch)))
+    w.listeners.append(lambda batch, submitted: told.append(len(batch)))
     with pytest.raises(BrokerUnavailable):
         w.submit([Reading("d", T, {"a": 1.0})]).result(10)
     assert store.read("d", T, T + 1).num_rows == 1 and told == []  # stored, but nobody told: it is sent again

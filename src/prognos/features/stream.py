@@ -13,8 +13,9 @@ count twice. `advance` closes cells without a reading (a restarted worker rebuil
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
@@ -31,14 +32,21 @@ class Windower:
 
     def __init__(self, sensors: list[str], window: int, step: int, hold: int = 5) -> None:
         self.sensors, self.window, self.step, self.hold = list(sensors), window, step, hold
+        n = len(self.sensors)
         self._col = {s: i for i, s in enumerate(self.sensors)}
         self._cell: int | None = None  # index (ts // step) of the open cell
-        self._sum = np.zeros(len(self.sensors))
-        self._count = np.zeros(len(self.sensors))
-        self._last = np.full(len(self.sensors), np.nan)  # last observed mean per sensor
-        self._last_cell = np.full(len(self.sensors), -(10**18))
-        self._rows: deque[np.ndarray] = deque(maxlen=window)
-        self._seen: dict[int, set[str]] = {}  # ts → sensors already applied in the open cell
+        # The open cell's sums in plain lists: one reading touches a handful of values, and a list
+        # item costs a fraction of a numpy item. Closed rows go to a ring buffer of `window` rows.
+        self._sum = [0.0] * n
+        self._count = [0] * n
+        self._last = [math.nan] * n  # last observed mean per sensor
+        self._last_cell = [-(10**18)] * n
+        self._buf = np.full((window, n), np.nan)
+        self._gap = [True] * window  # which buffer rows hold a NaN
+        self._gaps = window  # how many do
+        self._pos = -1  # the buffer row written last
+        self._filled = 0
+        self._seen: dict[int, AbstractSet[str]] = {}  # ts → sensors already applied in the open cell
         self._stale = 0  # rows in a row with no sensor fresh
         self.late = 0
 
@@ -54,24 +62,27 @@ class Windower:
         training skips it too.
         """
         cell = ts // self.step
-        out: list[tuple[int, np.ndarray]] = []
         if self._cell is None:
             self._cell = cell
         elif cell < self._cell:
             self.late += 1
-            return out
-        out = self.advance(cell)
+            return []
+        out = self.advance(cell) if cell > self._cell else []
         seen = self._seen.get(ts)
         if seen is None:
-            seen = self._seen[ts] = set()
-        elif not values.keys() - seen:
-            return out  # a repeat: every value of it is in the cell already
+            self._seen[ts] = values.keys()  # the usual case, a new instant: no copy
+        else:
+            new = {k: v for k, v in values.items() if k not in seen}
+            if not new:
+                return out  # a repeat: every value of it is in the cell already
+            self._seen[ts] = seen | new.keys()
+            values = new
+        col, total, count = self._col, self._sum, self._count
         for key, v in values.items():
-            i = self._col.get(key)
-            if i is not None and key not in seen:
-                self._sum[i] += v
-                self._count[i] += 1
-        seen.update(values.keys())
+            i = col.get(key)
+            if i is not None:
+                total[i] += v
+                count[i] += 1
         return out
 
     def advance(self, cell: int) -> list[tuple[int, np.ndarray]]:
@@ -80,27 +91,44 @@ class Windower:
         if self._cell is None:
             self._cell = cell
         while self._cell < cell:
-            if self._stale >= self.window and not self._count.any():  # all gap, the open cell empty too:
+            if self._stale >= self.window and not any(self._count):  # all gap, the open cell empty too:
                 # no window can complete before `cell`, so skip there at once
                 self._cell = cell
                 break
-            out += self._close()
+            found = self._close()
+            if found is not None:
+                out.append(found)
         return out
 
-    def _close(self) -> list[tuple[int, np.ndarray]]:
+    def _close(self) -> tuple[int, np.ndarray] | None:
         assert self._cell is not None
-        seen = self._count > 0
-        self._last[seen] = self._sum[seen] / self._count[seen]
-        self._last_cell[seen] = self._cell
-        fresh = self._cell - self._last_cell <= self.hold
-        self._rows.append(np.where(fresh, self._last, np.nan))
-        self._stale = 0 if fresh.any() else self._stale + 1
-        end = self._cell * self.step
-        self._sum[:] = 0.0
-        self._count[:] = 0.0
+        cell, hold, n = self._cell, self.hold, len(self._count)
+        if all(self._count):  # the usual case: every sensor spoke in this cell
+            row = [t / c for t, c in zip(self._sum, self._count, strict=True)]
+            self._last, self._last_cell = row, [cell] * n
+            self._sum, self._count = [0.0] * n, [0] * n
+            fresh_any = True
+            gap = any(v != v for v in row)  # NaN != NaN
+        else:
+            row, fresh_any = [], False
+            for i, c in enumerate(self._count):
+                if c:
+                    self._last[i] = self._sum[i] / c
+                    self._last_cell[i] = cell
+                    self._sum[i], self._count[i] = 0.0, 0
+                fresh = cell - self._last_cell[i] <= hold
+                fresh_any |= fresh
+                row.append(self._last[i] if fresh else math.nan)
+            gap = not fresh_any or any(v != v for v in row)
+        self._stale = 0 if fresh_any else self._stale + 1
+        self._pos = (self._pos + 1) % self.window
+        self._buf[self._pos] = row
+        self._gaps += gap - self._gap[self._pos]
+        self._gap[self._pos] = gap
+        self._filled = min(self._filled + 1, self.window)
         self._seen.clear()
-        self._cell += 1
-        if len(self._rows) < self.window:
-            return []
-        x = np.stack(self._rows)
-        return [] if np.isnan(x).any() else [(end, x)]
+        self._cell = cell + 1
+        if self._filled < self.window or self._gaps:
+            return None
+        p = self._pos + 1
+        return cell * self.step, np.concatenate((self._buf[p:], self._buf[:p]))

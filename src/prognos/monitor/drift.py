@@ -85,6 +85,7 @@ class Drift:
         self.size, self.every = size, every
         self._since = 0
         self.last: dict[str, float] = {}
+        self.measured = 0  # how many times the signals were computed
 
     def add(self, rows: np.ndarray) -> dict[str, float]:
         """Take rows (n, features); the current drift signals (recomputed when due, once enough rows are in)."""
@@ -94,6 +95,7 @@ class Drift:
         if self._since >= self.every and len(self._rows) == self.size:  # a full window: PSI noise ~ bins / size
             self._since = 0
             self.last = self._measure(np.stack(self._rows))
+            self.measured += 1
         return self.last
 
     def _measure(self, x: np.ndarray) -> dict[str, float]:

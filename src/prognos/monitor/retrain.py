@@ -174,9 +174,10 @@ class Retrainer:
             since = last[0].started if last else self._since
             return f"schedule (every {policy.every_ms} ms)" if self.clock() - since >= (policy.every_ms or 0) else None
         key = f"pred.{policy.model}.{policy.signal}"
-        values = [r["value"] for r in self.store.latest().to_pylist() if r["key"] == key]
-        if values and max(values) > policy.above:
-            return f"drift: {policy.signal} = {max(values):.3g} > {policy.above:g}"
+        rows = [r for r in self.store.latest().to_pylist() if r["key"] == key]  # measured fleet-wide, kept
+        value = max(rows, key=lambda r: r["ts"])["value"] if rows else None  # on one device each time: the newest
+        if value is not None and value > policy.above:
+            return f"drift: {policy.signal} = {value:.3g} > {policy.above:g}"
         return None
 
     def _job(self, policy: Policy, champion: Any, now: int) -> Job:

@@ -49,10 +49,11 @@ class BatchWriter:
         self.max_batch = max_batch
         self.max_pending = max_pending
         self.stats = WriterStats()
-        self._queue: deque[tuple[Sequence[Reading], Done]] = deque()
+        self._queue: deque[tuple[Sequence[Reading], Done, float]] = deque()
         self._cond = threading.Condition()
         self._closed = False
-        self.listeners: list[Callable[[list[Reading]], None]] = []  # told of every committed batch
+        # Told of every committed batch, with the time.perf_counter() its oldest reading was submitted.
+        self.listeners: list[Callable[[list[Reading], float], None]] = []
         self._thread = threading.Thread(target=self._run, name="prognos-writer", daemon=True)
         self._thread.start()
 
@@ -88,7 +89,7 @@ class BatchWriter:
                 self._cond.wait(remaining)
             if self._closed:
                 raise PrognosError("the writer is closed")
-            self._queue.append((readings, done))
+            self._queue.append((readings, done, time.perf_counter()))
             self.stats.pending += len(readings)
             self._cond.notify_all()
 
@@ -108,15 +109,15 @@ class BatchWriter:
                     return
                 batch: list[Reading] = []
                 callbacks: list[Done] = []
-                n = 0
+                n, oldest = 0, self._queue[0][2]
                 while self._queue and (n == 0 or n + len(self._queue[0][0]) <= self.max_batch):
-                    readings, done = self._queue.popleft()
+                    readings, done, _ = self._queue.popleft()
                     batch.extend(readings)
                     callbacks.append(done)
                     n += len(readings)
-            self._commit(batch, callbacks)
+            self._commit(batch, callbacks, oldest)
 
-    def _commit(self, batch: list[Reading], callbacks: list[Done]) -> None:
+    def _commit(self, batch: list[Reading], callbacks: list[Done], submitted: float = 0.0) -> None:
         try:
             self.store.write(batch)
         except Exception as exc:  # the store failed: every waiting transport must hear it
@@ -148,6 +149,6 @@ class BatchWriter:
         if outcome is None:
             for listen in self.listeners:  # e.g. the stream scorer: it sees only what is durable
                 try:
-                    listen(batch)
+                    listen(batch, submitted)
                 except Exception:
                     log.exception("a commit listener failed")

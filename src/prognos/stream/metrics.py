@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SECONDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class StreamMetrics:
@@ -20,8 +20,9 @@ class StreamMetrics:
         r = registry
         self.predictions = Counter("prognos_stream_predictions", "Windows scored, by model and version",
                                    ("model", "version"), registry=r)  # fmt: skip
-        self.decision_seconds = Histogram("prognos_stream_decision_seconds", "From a batch of readings committed "
-                                          "to its rules decided", buckets=_SECONDS, registry=r)  # fmt: skip
+        self.decision_seconds = Histogram("prognos_stream_decision_seconds", "From the arrival of the oldest reading "
+                                          "of a scored batch to its rules decided", buckets=_SECONDS,
+                                          registry=r)  # fmt: skip
         self.backlog = Gauge("prognos_stream_backlog", "Committed batches waiting to be scored", registry=r)
         self.late = Gauge("prognos_stream_late_readings", "Readings that arrived for a closed grid cell (not scored)",
                           registry=r)  # fmt: skip

@@ -67,6 +67,13 @@ class Prediction:
     version: int
     signals: dict[str, Any]
     explanation: dict[str, Any] = field(default_factory=dict)
+    output: Any = field(default=None, repr=False)  # the model's output row, for `explain`
+    view: View | None = field(default=None, repr=False)
+    stored: dict[str, float] = field(default_factory=dict, repr=False)  # extra values to keep (fresh drift)
+
+    def explain(self) -> dict[str, Any]:
+        """The explanation with the top sensors (computed now: most predictions never need it)."""
+        return {**(self.view.explain(self.output) if self.view is not None else {}), **self.explanation}
 
 
 @dataclass
@@ -95,6 +102,10 @@ class Scorer:
         self.device_type, self.store_predictions = device_type, store_predictions
         self.engine, self.alerts, self.actions = engine, alerts, actions
         self.history, self.tick, self.metrics = history, tick, metrics
+        watched = {r.when.signal for r in engine.rules} if engine else set()
+        self._raw = any(s.startswith("raw.") for s in watched)  # raw.<sensor> signals only when a rule reads one
+        self._drifts = {s for s in watched if s.startswith("drift.")} | {"drift.psi", "drift.ks", "drift.pred.psi",
+                                                                         "drift.pred.ks"}  # fmt: skip
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._positions: dict[tuple[str, str], tuple[Recipe, int]] = {}  # restored, not yet rebuilt
         self._types: dict[str, str | None] = {}
@@ -122,11 +133,12 @@ class Scorer:
         if self.actions:
             self.actions.close()
 
-    def feed(self, readings: Sequence[Reading]) -> None:
-        """Thread-safe: committed readings in (the writer calls this); predictions are not fed back."""
+    def feed(self, readings: Sequence[Reading], arrived: float | None = None) -> None:
+        """Thread-safe: committed readings in (the writer calls this, with the time.perf_counter() the oldest of
+        them arrived: the decision's latency counts from there); predictions are not fed back."""
         fresh = [r for r in readings if not is_prediction(r)]
         if fresh and self._loop is not None and self._queue is not None:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, (time.perf_counter(), fresh))
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (arrived or time.perf_counter(), fresh))
 
     @property
     def backlog(self) -> int:
@@ -200,14 +212,21 @@ class Scorer:
             log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
             return []
         y = result.outputs[0]
-        common = view.drifts(feed, y) if drift else {}
+        drifts, fresh = view.drifts(feed, y) if drift else ({}, False)
         if self.metrics is not None:
-            self.metrics.scored(view.name, view.version, len(items), common)
+            self.metrics.scored(view.name, view.version, len(items), drifts)
+        common = {k: v for k, v in drifts.items() if k in self._drifts}
+        span = (view.window - 1) * view.step
         out = []
-        for i, (device, end, x) in enumerate(items):
-            signals, why = view.read(y[i], x)
-            why["window"] = [end - (view.window - 1) * view.step, end]
-            out.append(Prediction(device, end, view.name, view.version, signals | common, why))
+        for i, ((device, end, x), signals) in enumerate(zip(items, view.signals(y), strict=True)):
+            if common:
+                signals |= common
+            if self._raw:
+                signals |= view.raw(x)
+            out.append(Prediction(device, end, view.name, view.version, signals, {"window": [end - span, end]},
+                                  y[i], view))  # fmt: skip
+        if fresh and out:
+            out[0].stored = drifts  # every drift figure, kept once per measurement rather than per window
         return out
 
     async def _after(self, predictions: list[Prediction], shadows: list[Prediction]) -> None:
@@ -219,7 +238,7 @@ class Scorer:
         if self.engine is not None:
             for p in predictions:
                 for t in self.engine.observe(p.device_id, p.ts, p.signals, self._types.get(p.device_id)):
-                    changes.append((t, {**p.explanation, "model": p.model, "version": p.version}))
+                    changes.append((t, {**p.explain(), "model": p.model, "version": p.version}))
         if changes and self.alerts is not None:
             await asyncio.to_thread(self._record, changes)
         if changes and self.metrics is not None:
@@ -247,8 +266,9 @@ class Scorer:
     async def _resolve(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[View, View | None]]:
         out = {}
         for device, name in pairs:
+            found = self.deployments.route(name, None, device)  # the routes in hand: no await per device
             try:
-                served, shadow = await self.deployments.resolve(name, None, device)
+                served, shadow = found or await self.deployments.resolve(name, None, device)
             except PrognosError:
                 continue  # not deployed (yet): the device is scored once it is
             out[device, name] = (self._view(served), self._view(shadow) if shadow is not None else None)
@@ -322,8 +342,8 @@ class Scorer:
 
 def _stored(p: Prediction, role: str) -> Reading:
     head = f"{PREFIX}{p.model}.{role}"
-    values = {f"{head}{k}": float(v) for k, v in p.signals.items()
-              if isinstance(v, int | float) and not k.startswith("raw.")}  # fmt: skip
+    values = {f"{head}{k}": float(v) for k, v in (p.signals | p.stored).items()
+              if type(v) in (int, float) and not k.startswith("raw.")}  # fmt: skip
     return Reading(p.device_id, p.ts, {f"{head}version": float(p.version), **values})
 
 

@@ -1,10 +1,11 @@
 """What the stream scorer needs from a served version's card: the window recipe and how to read outputs.
 
 The recipe (sensors, window length, grid step, scaler) is the one training used, so the scorer builds
-the very windows the model learned from. `View.read` turns one row of the model's outputs into the
-signals the rules see — ``anomaly.score`` (and ``anomaly.ratio`` to the card's threshold) with the top
-contributing sensors as explanation, ``classify.class`` / ``classify.prob``, ``rul.p10|p50|p90`` — plus
-``raw.<sensor>``, the window's latest value of each input.
+the very windows the model learned from. `View.signals` turns a batch of the model's outputs into the
+signals the rules see — ``anomaly.score`` (and ``anomaly.ratio`` to the card's threshold),
+``classify.class`` / ``classify.prob`` / ``classify.index``, ``rul.p10|p50|p90`` — and `View.raw` adds
+``raw.<sensor>``, the window's latest value of each input, when a rule watches one. `View.explain`
+gives the top contributing sensors, asked only for the predictions that move an alert.
 """
 
 from __future__ import annotations
@@ -47,41 +48,56 @@ class View:
             x = self.scaler.transform(x.reshape(-1, s)).reshape(n, w, s)
         return {self.input: x.astype(np.float32)}
 
-    def drifts(self, feed: dict[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
-        """Input and prediction drift signals after adding this batch (each latest row, each output)."""
+    def drifts(self, feed: dict[str, np.ndarray], y: np.ndarray) -> tuple[dict[str, float], bool]:
+        """Input and prediction drift signals after adding this batch, and whether they were measured anew."""
         out: dict[str, float] = {}
-        if self.drift is not None:
-            out |= self.drift.add(feed[self.input][:, -1, :])
-        if self.pred_drift is not None:
-            cols = outputs(self.task, y, self.output)
-            out |= self.pred_drift.add(np.column_stack([cols[n] for n in self.pred_drift.names]))
-        return out
+        fresh = False
+        for drift, rows in ((self.drift, lambda: feed[self.input][:, -1, :]), (self.pred_drift, lambda: self._cols(y))):
+            if drift is not None:
+                before = drift.measured
+                out |= drift.add(rows())
+                fresh |= drift.measured != before
+        return out, fresh
 
-    def read(self, y: np.ndarray, raw: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Signals and explanation of one output row ``y`` (``raw``: its unscaled window)."""
-        signals: dict[str, Any] = {f"raw.{s}": float(raw[-1, j]) for j, s in enumerate(self.sensors)}
-        explanation: dict[str, Any] = {}
+    def _cols(self, y: np.ndarray) -> np.ndarray:
+        assert self.pred_drift is not None
+        cols = outputs(self.task, y, self.output)
+        return np.column_stack([cols[n] for n in self.pred_drift.names])
+
+    def signals(self, y: np.ndarray) -> list[dict[str, Any]]:
+        """The signals of every row of a batch's output ``y``, computed for the batch at once."""
+        y = np.asarray(y, dtype=float).reshape(len(y), -1)
         if self.task == "anomaly":
-            contrib = np.asarray(y, dtype=float).ravel()
-            score = float(contrib.sum())
-            signals["anomaly.score"] = score
-            threshold = self.output.get("threshold")
-            if threshold:
-                signals["anomaly.ratio"] = score / float(threshold)
-            order = np.argsort(-contrib)[:3]
-            explanation["top_sensors"] = [[self.sensors[j], float(contrib[j])] for j in order if j < len(self.sensors)]
-            explanation["contributions"] = {s: float(c) for s, c in zip(self.sensors, contrib, strict=False)}
-        elif self.task == "classify":
-            p = np.asarray(y, dtype=float).ravel()
-            if not np.isclose(p.sum(), 1.0, atol=1e-3) or (p < 0).any():
-                p = np.exp(p - p.max()) / np.exp(p - p.max()).sum()  # logits → probabilities
-            k = int(p.argmax())
-            classes = self.output.get("classes") or list(range(len(p)))
-            signals |= {"classify.class": str(classes[k]), "classify.prob": float(p[k]), "classify.index": k}
-        elif self.task == "rul":
-            q = np.asarray(y, dtype=float).ravel() * float(self.output.get("scale") or 1.0)
-            levels = self.output.get("quantiles", [0.5])
-            signals |= {f"rul.p{round(a * 100)}": float(v) for a, v in zip(levels, q, strict=False)}
-        else:
-            signals[f"{self.name}.out"] = float(np.asarray(y).ravel()[0])
-        return signals, explanation
+            score = y.sum(axis=1)
+            threshold = float(self.output.get("threshold") or 0.0)
+            if not threshold:
+                return [{"anomaly.score": s} for s in score.tolist()]
+            return [{"anomaly.score": s, "anomaly.ratio": r}
+                    for s, r in zip(score.tolist(), (score / threshold).tolist(), strict=True)]  # fmt: skip
+        if self.task == "classify":
+            p = y
+            if not (np.allclose(p.sum(axis=1), 1.0, atol=1e-3) and (p >= 0).all()):  # logits → probabilities
+                e = np.exp(p - p.max(axis=1, keepdims=True))
+                p = e / e.sum(axis=1, keepdims=True)
+            k = p.argmax(axis=1)
+            classes = [str(c) for c in (self.output.get("classes") or range(p.shape[1]))]
+            return [{"classify.class": classes[i], "classify.prob": q, "classify.index": i}
+                    for i, q in zip(k.tolist(), p[np.arange(len(p)), k].tolist(), strict=True)]  # fmt: skip
+        if self.task == "rul":
+            q = y * float(self.output.get("scale") or 1.0)
+            names = [f"rul.p{round(a * 100)}" for a in self.output.get("quantiles", [0.5])]
+            return [dict(zip(names, row, strict=False)) for row in q.tolist()]
+        return [{f"{self.name}.out": v} for v in y[:, 0].tolist()]
+
+    def raw(self, x: np.ndarray) -> dict[str, float]:
+        """``raw.<sensor>``: the window's latest (unscaled) value of each input."""
+        return {f"raw.{s}": v for s, v in zip(self.sensors, x[-1].tolist(), strict=True)}
+
+    def explain(self, y: np.ndarray) -> dict[str, Any]:
+        """Why one row said what it said; asked only for predictions that move an alert."""
+        if self.task != "anomaly":
+            return {}
+        contrib = np.asarray(y, dtype=float).ravel()
+        order = np.argsort(-contrib)[:3]
+        return {"top_sensors": [[self.sensors[j], float(contrib[j])] for j in order if j < len(self.sensors)],
+                "contributions": {s: float(c) for s, c in zip(self.sensors, contrib, strict=False)}}  # fmt: skip
