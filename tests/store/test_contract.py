@@ -159,3 +159,13 @@ def test_records_keep_documents_by_kind_and_key(store: Store):
     assert store.records("model-alias") == [("m@champion", {"version": 3})]
     assert store.records("log", "m/") == [("m/001", {"n": 1}), ("m/002", {"n": 2})]
     assert store.records("nothing") == []
+
+
+def test_read_many_is_every_devices_read_in_one(store: Store):
+    store.write(
+        [Reading(d, T0 + i * 1000, {"a": float(i), "b": -float(i)}) for i in range(10) for d in ("x", "y", "z")]
+    )
+    got = store.read_many(["z", "x", "nobody"], T0 + 2000, T0 + 6000, ["a"]).to_pylist()
+    want = [{"device_id": d, **r} for d in ("x", "z") for r in store.read(d, T0 + 2000, T0 + 6000, ["a"]).to_pylist()]
+    assert got == want and len(got) == 8
+    assert store.read_many(["x"], T0, T0 + 2000).num_rows == 4  # both keys when none are named

@@ -206,7 +206,7 @@ def test_a_restored_scorer_resumes_where_its_checkpoint_stood(tmp_path, overlap)
     async def life(chunks, alerts, checkpoint=None):
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(d, parse_assignments("*=toy"), engine=Engine(rules), alerts=alerts, history=store.read)
+        scorer = Scorer(d, parse_assignments("*=toy"), engine=Engine(rules), alerts=alerts, history=store.read_many)
         if checkpoint is not None:
             scorer.restore(json.loads(json.dumps(checkpoint)))
         got = [p for chunk in chunks for p in await scorer.score(chunk)]
@@ -300,7 +300,7 @@ def test_a_device_new_to_the_scorer_is_scored_at_once_from_the_stored_history(tm
 
     whole = asyncio.run(score(data, None))
     late = data[100:]  # a server started just now: only these arrive
-    warm, cold = asyncio.run(score(late, store.read)), asyncio.run(score(late, None))
+    warm, cold = asyncio.run(score(late, store.read_many)), asyncio.run(score(late, None))
     firsts = {r.device_id: r.ts // STEP * STEP for r in reversed(late)}
     assert warm == {k: v for k, v in whole.items() if k[1] >= firsts[k[0]]}  # from its first cell on, as ever
     assert len(cold) <= len(warm) - (WINDOW - 1)  # without the history a window's time is lost

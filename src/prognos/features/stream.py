@@ -19,6 +19,8 @@ from collections.abc import Set as AbstractSet
 
 import numpy as np
 
+HOLD = 5  # cells a sensor's last value is carried forward, as `grid.align` does offline
+
 
 class Windower:
     """Per-device incremental windows of ``window`` cells of ``step`` ms over ``sensors``.
@@ -30,7 +32,7 @@ class Windower:
     [(1000, [2.0, 5.0])]
     """
 
-    def __init__(self, sensors: list[str], window: int, step: int, hold: int = 5) -> None:
+    def __init__(self, sensors: list[str], window: int, step: int, hold: int = HOLD) -> None:
         self.sensors, self.window, self.step, self.hold = list(sensors), window, step, hold
         n = len(self.sensors)
         self._col = {s: i for i, s in enumerate(self.sensors)}

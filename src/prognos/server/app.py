@@ -194,7 +194,7 @@ def make_scorer(store: Store, settings: Settings, deployments: Deployments, writ
     engine = Engine(load_rules(settings.rules)) if settings.rules else None
     actions = Actions(book, settings.mqtt)
     return Scorer(deployments, parse_assignments(settings.stream), device_type, writer.submit, engine, book, actions,
-                  history=store.read, metrics=StreamMetrics(metrics.registry))  # fmt: skip
+                  history=store.read_many, metrics=StreamMetrics(metrics.registry))  # fmt: skip
 
 
 def make_retrainer(store: Store, settings: Settings, registry: Registry, deployments: Deployments,

@@ -22,6 +22,7 @@ from prognos.types import Device, Reading
 SERIES = pa.schema([("ts", pa.int64()), ("key", pa.string()), ("value", pa.float64())])
 STATES = pa.schema([("ts", pa.int64()), ("key", pa.string()), ("value", pa.string())])
 LOCATIONS = pa.schema([("ts", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64())])
+MANY = pa.schema([("device_id", pa.string()), ("ts", pa.int64()), ("key", pa.string()), ("value", pa.float64())])
 LATEST = pa.schema([("device_id", pa.string()), ("key", pa.string()), ("ts", pa.int64()), ("value", pa.float64())])
 DEVICE_FIELDS = ("type", "name", "location", "tags")
 
@@ -55,6 +56,11 @@ class Store(Protocol):
 
     def read(self, device_id: str, start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
         """Raw numeric series, schema `SERIES`, ordered by ts then key."""
+
+    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None
+                  ) -> pa.Table:  # fmt: skip
+        """`read` for many devices in one query, schema `MANY`, ordered by device, ts, key (a thousand devices'
+        windows loaded at once when a stream scorer starts)."""
 
     def downsample(
         self, device_id: str, keys: Sequence[str], start: int, end: int, interval: int, agg: Agg

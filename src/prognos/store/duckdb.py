@@ -19,6 +19,7 @@ from prognos.errors import DeviceNotFound, StoreError, StoreUnavailable, require
 from prognos.store.base import (
     LATEST,
     LOCATIONS,
+    MANY,
     SERIES,
     STATES,
     Agg,
@@ -160,6 +161,17 @@ class DuckDBStore:
             sql += " AND list_contains(?, key)"
             params.append(list(keys))
         return self._arrow(sql + " ORDER BY ts, key", params, SERIES)
+
+    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None
+                  ) -> pa.Table:  # fmt: skip
+        check_range(start, end)
+        sql = """SELECT device_id, ts, key, value FROM telemetry JOIN series USING (series_id)
+                 WHERE list_contains(?, device_id) AND ts >= ? AND ts < ?"""
+        params: list[Any] = [list(device_ids), start, end]
+        if keys is not None:
+            sql += " AND list_contains(?, key)"
+            params.append(list(keys))
+        return self._arrow(sql + " ORDER BY device_id, ts, key", params, MANY)
 
     def downsample(
         self, device_id: str, keys: Sequence[str], start: int, end: int, interval: int, agg: Agg

@@ -14,6 +14,7 @@ from prognos.errors import DeviceNotFound
 from prognos.store.base import (
     LATEST,
     LOCATIONS,
+    MANY,
     SERIES,
     STATES,
     Agg,
@@ -64,6 +65,12 @@ class MemoryStore:
             if start <= ts < end
         ]
         return _table(sorted(rows), SERIES)
+
+    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None
+                  ) -> pa.Table:  # fmt: skip
+        rows = [(d, *r) for d in sorted(set(device_ids)) for r in zip(*self.read(d, start, end, keys).to_pydict()
+                                                                      .values(), strict=True)]  # fmt: skip
+        return _table(rows, MANY)
 
     def downsample(
         self, device_id: str, keys: Sequence[str], start: int, end: int, interval: int, agg: Agg

@@ -20,6 +20,7 @@ from prognos.errors import DeviceNotFound, StoreError, StoreUnavailable, require
 from prognos.store.base import (
     LATEST,
     LOCATIONS,
+    MANY,
     SERIES,
     STATES,
     Agg,
@@ -164,6 +165,17 @@ class PostgresStore:
             sql += " AND key = ANY(%s)"
             params.append(list(keys))
         return self._query(sql + " ORDER BY ts, key", params, SERIES)
+
+    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None
+                  ) -> pa.Table:  # fmt: skip
+        check_range(start, end)
+        sql = """SELECT device_id, ts, key, value FROM telemetry JOIN series USING (series_id)
+                 WHERE device_id = ANY(%s) AND ts >= %s AND ts < %s"""
+        params: list[Any] = [list(device_ids), start, end]
+        if keys is not None:
+            sql += " AND key = ANY(%s)"
+            params.append(list(keys))
+        return self._query(sql + " ORDER BY device_id, ts, key", params, MANY)
 
     def downsample(
         self, device_id: str, keys: Sequence[str], start: int, end: int, interval: int, agg: Agg

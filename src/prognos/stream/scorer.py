@@ -43,7 +43,7 @@ from prognos.act.actions import Actions
 from prognos.act.alerts import Alerts
 from prognos.act.rules import Engine, Transition
 from prognos.errors import ConfigError, PrognosError
-from prognos.features.stream import Windower
+from prognos.features.stream import HOLD, Windower
 from prognos.inference.deployments import Deployments, Served
 from prognos.stream.metrics import StreamMetrics
 from prognos.stream.view import Recipe, View
@@ -52,7 +52,7 @@ from prognos.types import Reading, now_ms
 log = logging.getLogger(__name__)
 
 PREFIX = "pred."
-History = Callable[[str, int, int, list[str]], Any]  # store.read(device, start, end, keys) → Arrow (ts, key, value)
+History = Callable[[list[str], int, int, list[str]], Any]  # store.read_many → Arrow (device_id, ts, key, value)
 
 
 def is_prediction(r: Reading) -> bool:
@@ -324,20 +324,30 @@ class Scorer:
             elif (device, name) not in self._slots:
                 todo.append((device, view, first[device] // view.step - 1))
         if todo:
-            built = await asyncio.to_thread(lambda: [self._rebuilt(d, v, closed) for d, v, closed in todo])
-            for (device, view, _), windower in zip(todo, built, strict=True):
+            for (device, view), windower in (await asyncio.to_thread(self._rebuilt, todo)).items():
                 self._slots[device, view.name] = _Slot(view.recipe(), windower)
 
-    def _rebuilt(self, device: str, view: View, closed: int) -> Windower:
-        """A window as it stood: stored readings up to the open cell pushed again (their windows were scored)."""
+    def _rebuilt(self, todo: list[tuple[str, View, int]]) -> dict[tuple[str, View], Windower]:
+        """Windows as they stood: stored readings up to each open cell pushed again (their windows were scored).
+        One store query per recipe, however many devices."""
         assert self.history is not None
-        sensors, window, step = view.recipe()
-        w = Windower(list(sensors), window, step)
-        table = self.history(device, (closed - window - w.hold + 1) * step, (closed + 2) * step, list(sensors))
-        for ts, values in _rows(table):
-            w.push(ts, values)
-        w.advance(closed + 1)
-        return w
+        out = {}
+        for recipe in {v.recipe() for _, v, _ in todo}:
+            sensors, window, step = recipe
+            group = [(d, v, closed) for d, v, closed in todo if v.recipe() == recipe]
+            span = {d: ((closed - window - HOLD + 1) * step, (closed + 2) * step) for d, _, closed in group}
+            table = self.history([d for d, _, _ in group], min(a for a, _ in span.values()),
+                                 max(b for _, b in span.values()), list(sensors))  # fmt: skip
+            rows = _rows(table)
+            for device, view, closed in group:
+                w = Windower(list(sensors), window, step)
+                lo, hi = span[device]
+                for ts, values in rows.get(device, ()):
+                    if lo <= ts < hi:
+                        w.push(ts, values)
+                w.advance(closed + 1)
+                out[device, view] = w
+        return out
 
 
 def _stored(p: Prediction, role: str) -> Reading:
@@ -347,13 +357,15 @@ def _stored(p: Prediction, role: str) -> Reading:
     return Reading(p.device_id, p.ts, {f"{head}version": float(p.version), **values})
 
 
-def _rows(table: Any) -> list[tuple[int, dict[str, float]]]:
-    """An Arrow (ts, key, value) table ordered by ts → one (ts, {key: value}) per timestamp."""
-    out: list[tuple[int, dict[str, float]]] = []
-    for ts, key, value in zip(*(table.column(c).to_pylist() for c in ("ts", "key", "value")), strict=True):
-        if not out or out[-1][0] != ts:
-            out.append((ts, {}))
-        out[-1][1][key] = value
+def _rows(table: Any) -> dict[str, list[tuple[int, dict[str, float]]]]:
+    """An Arrow (device_id, ts, key, value) table ordered by device and ts → per device, (ts, {key: value})."""
+    out: dict[str, list[tuple[int, dict[str, float]]]] = {}
+    cols = (table.column(c).to_pylist() for c in ("device_id", "ts", "key", "value"))
+    for device, ts, key, value in zip(*cols, strict=True):
+        rows = out.setdefault(device, [])
+        if not rows or rows[-1][0] != ts:
+            rows.append((ts, {}))
+        rows[-1][1][key] = value
     return out
 
 
