@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python benchmarks/query_downsample.py
 	$(BIN)/python benchmarks/serving_swap.py
 	$(BIN)/python benchmarks/serving_peers.py
+	cd benchmarks && ../$(BIN)/python stream_throughput.py && ../$(BIN)/python stream_latency.py && ../$(BIN)/python stream_quality.py
 
 clean:
 	rm -rf $(VENV) prognos-data .pytest_cache .mypy_cache .ruff_cache

@@ -40,6 +40,7 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=30.0, help="seconds before measuring (windows load from the store)")
     p.add_argument("--grid-ms", type=int, default=1000, help="the models' grid: 1000 (1 Hz), or 100 (every reading)")
     p.add_argument("--cpus", default="0", help="the servers' CPUs (the load runs on the others)")
+    p.add_argument("--senders", type=int, default=4, help="concurrent HTTP clients, each a share of the devices")
     p.add_argument("--baseline-seconds", type=float, default=10.0)
     args = p.parse_args()
     run = measure_prognos(args)
@@ -66,7 +67,7 @@ def measure_prognos(args: argparse.Namespace) -> dict[str, Any]:
     per_s = max(1, round(args.rate))
     print(f"building {args.devices} devices × {per_s} Hz × {args.warmup + args.seconds:g} s of readings …", flush=True)
     live = slices(f, warm_chunks, per_s)
-    bodies = [body(s) for s in live]
+    parts = [[body(s[k :: args.senders]) for s in live] for k in range(args.senders)]
     with tempfile.TemporaryDirectory(prefix="prognos-stream-") as tmp:
         work = Path(tmp)
         env = publish(work, found, f, warm_chunks)
@@ -74,14 +75,16 @@ def measure_prognos(args: argparse.Namespace) -> dict[str, Any]:
         proc, url = serve(work, env, args.cpus)
         _pin_away(args.cpus)
         try:
-            return _drive(url, bodies, live, per_s, args)
+            run = _drive(url, parts, live, per_s, args)
+            return run | {"quality": _quality(url, f, live[int(args.warmup * per_s)][0].ts, live[-1][-1].ts + 1)}
         finally:
             proc.terminate()
             proc.wait(30)
 
 
-def _drive(url: str, bodies: list[bytes], live: list[Any], per_s: int, args: argparse.Namespace) -> dict[str, Any]:
-    client = httpx.Client(base_url=url, timeout=60)
+def _drive(url: str, parts: list[list[bytes]], live: list[Any], per_s: int, args: argparse.Namespace
+           ) -> dict[str, Any]:  # fmt: skip
+    """Each sender posts its share of the devices every 1/per_s s (devices are many clients, not one)."""
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
 
@@ -94,27 +97,44 @@ def _drive(url: str, bodies: list[bytes], live: list[Any], per_s: int, args: arg
             except httpx.HTTPError:
                 pass
 
+    warm, n = int(args.warmup * per_s), len(live)
+    latencies: list[float] = []
+    ended: list[float] = []
+    t0 = time.monotonic() + 0.5
+
+    def send(bodies: list[bytes]) -> None:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            for i, b in enumerate(bodies):
+                time.sleep(max(0.0, t0 + i / per_s - time.monotonic()))
+                sent = time.monotonic()
+                client.post("/api/v1/telemetry", content=b, headers={"content-type": "application/json"})
+                if i >= warm:
+                    latencies.append(time.monotonic() - sent)
+        ended.append(time.monotonic())
+
+    senders = [threading.Thread(target=send, args=(p,), daemon=True) for p in parts]
     threading.Thread(target=watch, daemon=True).start()
-    warm = int(args.warmup * per_s)
-    latencies, before, windows0, t_measure = [], {}, 0.0, time.monotonic()
-    t0 = time.monotonic()
-    for i, b in enumerate(bodies):
-        time.sleep(max(0.0, t0 + i / per_s - time.monotonic()))
-        if i == warm:
-            text = client.get("/metrics").text
+    for t in senders:
+        t.start()
+    for k in range(0, n, 10 * per_s):  # progress, and the scrape that starts the measurement
+        time.sleep(max(0.0, t0 + k / per_s - time.monotonic()))
+        if k == warm - warm % (10 * per_s):
+            time.sleep(max(0.0, t0 + warm / per_s - time.monotonic()))
+            text = httpx.get(f"{url}/metrics").text
             before, windows0, t_measure = (
                 histogram(text, "prognos_stream_decision_seconds"),
                 _windows(text),
                 time.monotonic(),
             )
             samples.clear()
-        sent = time.monotonic()
-        client.post("/api/v1/telemetry", content=b, headers={"content-type": "application/json"}).raise_for_status()
-        if i >= warm:
-            latencies.append(time.monotonic() - sent)
-    elapsed = time.monotonic() - t_measure
+        backlog = samples[-1] if samples else (0.0, 0.0)
+        print(f"  t={k / per_s:5.1f} s  scorer backlog {backlog[0]:.0f} batches, store queue {backlog[1]:.0f} readings",
+              flush=True)  # fmt: skip
+    for t in senders:
+        t.join()
+    elapsed = max(ended) - t_measure
     time.sleep(1.0)  # the last batches' decisions
-    text = client.get("/metrics").text
+    text = httpx.get(f"{url}/metrics").text
     stop.set()
     after = histogram(text, "prognos_stream_decision_seconds")
     readings = sum(len(s) for s in live[warm:])
@@ -124,7 +144,16 @@ def _drive(url: str, bodies: list[bytes], live: list[Any], per_s: int, args: arg
             "backlog_max": max((s[0] for s in samples), default=0.0), "backlog_end": samples[-1][0] if samples else 0,
             "pending_max": max((s[1] for s in samples), default=0.0),
             "windows": _windows(text) - windows0,
-            "windows_expected": args.devices * (elapsed - 1.0) * 1000 / args.grid_ms}  # fmt: skip
+            "windows_expected": args.devices * elapsed * 1000 / args.grid_ms}  # fmt: skip
+
+
+def _quality(url: str, f: Any, start: int, end: int) -> dict[str, Any]:
+    """The anomaly alerts against the simulator's truth, over the measured window (data time)."""
+    from prognos.monitor.quality import alerts_against_truth
+
+    alerts = httpx.get(f"{url}/api/v1/alerts", params={"limit": 100_000}, timeout=60).json()["alerts"]
+    q = alerts_against_truth([(a["device_id"], a["opened_ts"]) for a in alerts], f.truth(), start, end, len(f.devices))
+    return {k: v for k, v in q.items() if k != "per_fault"}
 
 
 def _windows(text: str) -> float:

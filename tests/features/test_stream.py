@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from prognos.features import grid, sliding
@@ -71,3 +71,32 @@ def test_a_long_silence_is_skipped_not_walked_cell_by_cell():
     assert ends == [4000, 5000, 6000] and live.closed == 10**9 - 1  # at once, not cell by cell
     got = [w for t in range(1, 4) for w in live.push(10**12 + t * 1000, {"a": float(t)})]
     assert [e for e, _ in got] == [10**12 + 2000] and got[0][1].ravel().tolist() == [9.0, 1.0, 2.0]
+
+
+dense = st.lists(
+    st.tuples(st.integers(0, 40_000), st.integers(0, 2), st.floats(-1e3, 1e3, allow_nan=False)), min_size=60,
+    max_size=300,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(dense, st.integers(1, 6), st.integers(0, 3), st.integers(0, 40))
+def test_a_resumed_windower_carries_on_as_the_one_that_saw_everything(rows, window, hold, cut_cell):
+    """`resume` (arrays, at once) equals pushing reading by reading up to a cut, then both see the rest."""
+    rows = sorted({(t, c): (t, c, v) for t, c, v in reversed(rows)}.values())  # one value per (ts, sensor), as stored
+    step = 1000
+    closed = cut_cell - 1
+    before = [r for r in rows if r[0] // step <= closed + 1]
+    after = [r for r in rows if r[0] // step > closed + 1]
+    pushed = Windower(["a", "b", "c"], window, step, hold)
+    for t, c, v in before:
+        pushed.push(t, {"abc"[c]: v})
+    pushed.advance(closed + 1)
+    ts, col, val = (np.array([r[i] for r in before]) for i in range(3)) if before else (np.array([]),) * 3
+    resumed = Windower.resume(["a", "b", "c"], window, step, closed, ts, col, val, hold)
+    assert resumed.closed == pushed.closed == closed
+    got = [[(e, w) for t, c, v in after for e, w in x.push(t, {"abc"[c]: v})] for x in (pushed, resumed)]
+    note(f"{len(got[0])} windows after the cut")
+    assert [e for e, _ in got[0]] == [e for e, _ in got[1]]
+    for (_, a), (_, b) in zip(*got, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -52,6 +52,47 @@ class Windower:
         self._stale = 0  # rows in a row with no sensor fresh
         self.late = 0
 
+    @classmethod
+    def resume(cls, sensors: list[str], window: int, step: int, closed: int, ts: np.ndarray, col: np.ndarray,
+               val: np.ndarray, hold: int = HOLD) -> Windower:  # fmt: skip
+        """The windower as if readings ``(ts, col, val)`` of cells up to ``closed + 1`` had been pushed and every
+        cell up to ``closed`` closed — built with array operations, so a restarted scorer rebuilds a thousand
+        devices' windows at once. Cells before ``closed - window - hold + 1`` cannot matter and are ignored."""
+        w = cls(sensors, window, step, hold)
+        n, lo = len(w.sensors), closed - window - hold + 1
+        cells = np.asarray(ts, dtype=np.int64) // step
+        col, val = np.asarray(col, dtype=np.int64), np.asarray(val, dtype=np.float64)
+        past, now = (cells >= lo) & (cells <= closed), cells == closed + 1
+        w._cell = closed + 1
+        if past.any():
+            m = closed - lo + 1
+            sums, counts = np.zeros((m, n)), np.zeros((m, n))
+            np.add.at(sums, (cells[past] - lo, col[past]), val[past])
+            np.add.at(counts, (cells[past] - lo, col[past]), 1)
+            rows = np.arange(m)[:, None]
+            last = np.maximum.accumulate(np.where(counts > 0, rows, -(10**9)), axis=0)  # last cell seen, per sensor
+            seen = last >= 0
+            means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+            carried = means[np.clip(last, 0, None), np.arange(n)]
+            fresh = seen & (rows - last <= hold)
+            grid = np.where(fresh, carried, np.nan)
+            start = int(np.flatnonzero(counts.any(axis=1))[0])  # the first cell a reading fell in
+            closes = m - start
+            w._filled = min(window, closes)
+            w._buf[:] = np.nan
+            take = grid[max(start, m - window) :]
+            w._buf[: len(take)] = take
+            w._pos = len(take) - 1
+            w._gap = [bool(np.isnan(r).any()) for r in w._buf]
+            w._gaps = sum(w._gap)
+            spoke = np.flatnonzero(fresh[start:].any(axis=1))  # rows since the first reading with a fresh sensor
+            w._stale = closes - (int(spoke[-1]) + 1) if len(spoke) else closes
+            w._last = [float(carried[-1, j]) if seen[-1, j] else math.nan for j in range(n)]
+            w._last_cell = [lo + int(last[-1, j]) if seen[-1, j] else -(10**18) for j in range(n)]
+        for t, j, v in zip(np.asarray(ts)[now].tolist(), col[now].tolist(), val[now].tolist(), strict=True):
+            w.push(int(t), {w.sensors[j]: v})
+        return w
+
     @property
     def closed(self) -> int | None:
         """Index of the last closed cell (None before the first reading)."""

@@ -176,7 +176,7 @@ def make_bus(settings: Settings) -> Bus | None:
 
 
 def make_scorer(store: Store, settings: Settings, deployments: Deployments, writer: BatchWriter, book: Alerts,
-            metrics: Metrics) -> Scorer:  # fmt: skip
+                metrics: Metrics, durable: bool = False) -> Scorer:  # fmt: skip
     """Score readings with the models assigned to each device type; rules turn signals into alerts."""
     from prognos.act.actions import Actions
     from prognos.act.rules import Engine
@@ -194,7 +194,7 @@ def make_scorer(store: Store, settings: Settings, deployments: Deployments, writ
     engine = Engine(load_rules(settings.rules)) if settings.rules else None
     actions = Actions(book, settings.mqtt)
     return Scorer(deployments, parse_assignments(settings.stream), device_type, writer.submit, engine, book, actions,
-                  history=store.read_many, metrics=StreamMetrics(metrics.registry))  # fmt: skip
+                  history=store.read_many, metrics=StreamMetrics(metrics.registry), durable=durable)  # fmt: skip
 
 
 def make_retrainer(store: Store, settings: Settings, registry: Registry, deployments: Deployments,

@@ -38,7 +38,7 @@ def create_worker_app(store: Store, settings: Settings) -> Starlette:
     writer = BatchWriter(store, max_pending=settings.max_pending, forward=bus.forward if bus else None)
     metrics = Metrics()
     deployments = make_deployments(Registry(store, settings.registry), settings, metrics)
-    scorer = make_scorer(store, settings, deployments, writer, Alerts(store), metrics)
+    scorer = make_scorer(store, settings, deployments, writer, Alerts(store), metrics, durable=True)
     worker = Worker(scorer, store, settings.mqtt, settings.partitions, index, count, settings.stream_group,
                     settings.checkpoint_interval, settings.mqtt_session_expiry)  # fmt: skip
     ingest = None

@@ -97,11 +97,15 @@ class Scorer:
         history: History | None = None,
         tick: float = 1.0,
         metrics: StreamMetrics | None = None,
+        durable: bool = False,
     ) -> None:
         self.deployments, self.assignments = deployments, {k: list(v) for k, v in assignments.items()}
         self.device_type, self.store_predictions = device_type, store_predictions
         self.engine, self.alerts, self.actions = engine, alerts, actions
         self.history, self.tick, self.metrics = history, tick, metrics
+        # durable: `score` returns only once its predictions are stored (a worker acknowledges its input then);
+        # else the write goes on behind, and scoring never waits on a store busy with ingest.
+        self.durable = durable
         watched = {r.when.signal for r in engine.rules} if engine else set()
         self._raw = any(s.startswith("raw.") for s in watched)  # raw.<sensor> signals only when a rule reads one
         self._drifts = {s for s in watched if s.startswith("drift.")} | {"drift.psi", "drift.ks", "drift.pred.psi",
@@ -113,6 +117,8 @@ class Scorer:
         self._queue: asyncio.Queue[tuple[float, list[Reading]]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._changes: asyncio.Queue[list[tuple[Transition, dict[str, Any]]]] | None = None
+        self._recording = False
         self.scored = 0
         if metrics is not None:
             metrics.watch(lambda: self.backlog, lambda: self.late)
@@ -121,11 +127,17 @@ class Scorer:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
-        self._tasks = [asyncio.create_task(self._run(), name="stream scorer")]
+        self._changes = asyncio.Queue()
+        self._tasks = [asyncio.create_task(self._run(), name="stream scorer"),
+                       asyncio.create_task(self._recorder(), name="stream alerts")]  # fmt: skip
         if self.engine is not None and self.tick > 0:
             self._tasks.append(asyncio.create_task(self._ticker(), name="stream escalations"))
 
     async def close(self) -> None:
+        deadline = time.monotonic() + 10
+        while (self._recording or (self._changes is not None and not self._changes.empty())) and \
+                time.monotonic() < deadline:  # fmt: skip
+            await asyncio.sleep(0.01)  # the alerts already decided are recorded (and the store used) before the end
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -142,7 +154,8 @@ class Scorer:
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize() if self._queue is not None else 0
+        """Committed batches waiting to be scored, and batches of alert transitions waiting to be recorded."""
+        return sum(q.qsize() for q in (self._queue, self._changes) if q is not None)
 
     @property
     def late(self) -> int:
@@ -160,6 +173,21 @@ class Scorer:
                 log.exception("scoring %d readings failed", len(batch))
             if self.metrics is not None:
                 self.metrics.decided(time.perf_counter() - first)
+
+    async def _recorder(self) -> None:
+        """Alert transitions into the store and their actions, in the order the rules decided them."""
+        assert self._changes is not None
+        while True:
+            changes = await self._changes.get()
+            while not self._changes.empty():
+                changes += self._changes.get_nowait()
+            self._recording = True
+            try:
+                await asyncio.to_thread(self._record, changes)
+            except Exception:  # one failed write must not stop the recording of the rest
+                log.exception("recording %d alert transitions failed", len(changes))
+            finally:
+                self._recording = False
 
     async def _ticker(self) -> None:
         assert self.engine is not None
@@ -240,11 +268,17 @@ class Scorer:
                 for t in self.engine.observe(p.device_id, p.ts, p.signals, self._types.get(p.device_id)):
                     changes.append((t, {**p.explain(), "model": p.model, "version": p.version}))
         if changes and self.alerts is not None:
-            await asyncio.to_thread(self._record, changes)
+            if self.durable or self._changes is None:
+                await asyncio.to_thread(self._record, changes)
+            else:  # recorded and acted on behind scoring: a store busy with ingest never holds decisions up
+                self._changes.put_nowait(changes)
         if changes and self.metrics is not None:
             self.metrics.transitioned(t for t, _ in changes)
         if isinstance(write, Future):
-            await asyncio.wrap_future(write)  # durable before the caller moves on (a worker acknowledges then)
+            if self.durable:
+                await asyncio.wrap_future(write)
+            else:
+                write.add_done_callback(_log_failure)
 
     def _record(self, changes: list[tuple[Transition, dict[str, Any]]]) -> None:
         assert self.alerts is not None and self.engine is not None
@@ -335,19 +369,20 @@ class Scorer:
         for recipe in {v.recipe() for _, v, _ in todo}:
             sensors, window, step = recipe
             group = [(d, v, closed) for d, v, closed in todo if v.recipe() == recipe]
-            span = {d: ((closed - window - HOLD + 1) * step, (closed + 2) * step) for d, _, closed in group}
-            table = self.history([d for d, _, _ in group], min(a for a, _ in span.values()),
-                                 max(b for _, b in span.values()), list(sensors))  # fmt: skip
-            rows = _rows(table)
+            lo = min(closed for _, _, closed in group) - window - HOLD + 1
+            hi = max(closed for _, _, closed in group) + 2
+            table = self.history([d for d, _, _ in group], lo * step, hi * step, list(sensors))
+            found = _by_device(table, list(sensors))
+            empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
             for device, view, closed in group:
-                w = Windower(list(sensors), window, step)
-                lo, hi = span[device]
-                for ts, values in rows.get(device, ()):
-                    if lo <= ts < hi:
-                        w.push(ts, values)
-                w.advance(closed + 1)
-                out[device, view] = w
+                ts, col, val = found.get(device, empty)
+                out[device, view] = Windower.resume(list(sensors), window, step, closed, ts, col, val)
         return out
+
+
+def _log_failure(write: Future[Any]) -> None:
+    if write.exception() is not None:
+        log.error("predictions not stored: %s", write.exception())
 
 
 def _stored(p: Prediction, role: str) -> Reading:
@@ -357,16 +392,20 @@ def _stored(p: Prediction, role: str) -> Reading:
     return Reading(p.device_id, p.ts, {f"{head}version": float(p.version), **values})
 
 
-def _rows(table: Any) -> dict[str, list[tuple[int, dict[str, float]]]]:
-    """An Arrow (device_id, ts, key, value) table ordered by device and ts → per device, (ts, {key: value})."""
-    out: dict[str, list[tuple[int, dict[str, float]]]] = {}
-    cols = (table.column(c).to_pylist() for c in ("device_id", "ts", "key", "value"))
-    for device, ts, key, value in zip(*cols, strict=True):
-        rows = out.setdefault(device, [])
-        if not rows or rows[-1][0] != ts:
-            rows.append((ts, {}))
-        rows[-1][1][key] = value
-    return out
+def _by_device(table: Any, sensors: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """An Arrow (device_id, ts, key, value) table ordered by device → per device, arrays (ts, sensor index, value)."""
+    if not table.num_rows:
+        return {}
+    devices = table.column("device_id").combine_chunks().dictionary_encode()
+    keys = table.column("key").combine_chunks().dictionary_encode()
+    index = np.array([sensors.index(k) for k in keys.dictionary.to_pylist()])
+    col = index[keys.indices.to_numpy()]
+    ts, val = table.column("ts").to_numpy(), table.column("value").to_numpy()
+    codes = devices.indices.to_numpy()
+    bounds = np.flatnonzero(np.diff(codes)) + 1  # ordered by device: each device one run
+    names = devices.dictionary.to_pylist()
+    return {names[codes[a]]: (ts[a:b], col[a:b], val[a:b])
+            for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(codes)], strict=True)}  # fmt: skip
 
 
 def parse_assignments(text: str) -> dict[str | None, list[str]]:
