@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean dashboard
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: install
 	$(BIN)/python benchmarks/serving_swap.py
 	$(BIN)/python benchmarks/serving_peers.py
 	cd benchmarks && ../$(BIN)/python stream_throughput.py && ../$(BIN)/python stream_latency.py && ../$(BIN)/python stream_quality.py
+
+# Refresh the dashboard's vendored chart library from the npm registry (its sha256 lands in VENDOR.json).
+dashboard: install
+	$(BIN)/python -m prognos.dashboard.vendor
 
 clean:
 	rm -rf $(VENV) prognos-data .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,7 +16,8 @@ from prognos.ingest.http import read_object
 from prognos.server.responses import limit_param
 
 
-def routes(alerts: Alerts, respond: Callable[..., Response]) -> list[Route]:
+def routes(alerts: Alerts, respond: Callable[..., Response],
+           publish: Callable[[str, Any], None] | None = None) -> list[Route]:  # fmt: skip
     async def list_alerts(request: Request) -> Response:
         q, limit = request.query_params, limit_param(request)
         found = await run_in_threadpool(alerts.list, q.get("state"), q.get("device_id"), q.get("severity"), limit)
@@ -31,8 +33,20 @@ def routes(alerts: Alerts, respond: Callable[..., Response]) -> list[Route]:
             raise InvalidInput("by: expected who does it (a non-empty string)", field="by", value=by)
         if note is not None and not isinstance(note, str):
             raise InvalidInput("note: expected a string", field="note", value=note)
-        alert = await run_in_threadpool(fn, request.path_params["id"], by, note)
-        return respond(alert.to_dict())  # type: ignore[attr-defined]
+        alert: Any = await run_in_threadpool(fn, request.path_params["id"], by, note)
+        if publish is not None:  # live views hear of it
+            publish(
+                "alert",
+                {
+                    "id": alert.id,
+                    "kind": alert.history[-1]["event"],
+                    "device_id": alert.device_id,
+                    "rule": alert.rule,
+                    "severity": alert.severity,
+                    "state": alert.state,
+                },
+            )
+        return respond(alert.to_dict())
 
     async def acknowledge(request: Request) -> Response:
         return await change(request, alerts.acknowledge)

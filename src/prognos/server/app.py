@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from prognos import __version__
 from prognos.act.alerts import Alerts
@@ -30,7 +30,8 @@ from prognos.inference.recording import Recorder
 from prognos.ingest import http as ingest_http
 from prognos.ingest.payload import Limits
 from prognos.registry import Registry
-from prognos.server import alerts, devices, models, oip, retraining
+from prognos.server import alerts, devices, events, models, oip, overview, retraining
+from prognos.server.events import Hub
 from prognos.server.oip import InferenceApp
 from prognos.server.responses import error_status, respond
 from prognos.store import Store
@@ -74,7 +75,9 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     deployments = make_deployments(registry, settings, metrics)
     recorder = Recorder(store, metrics)
     alert_book = Alerts(store)
-    scorer = make_scorer(store, settings, deployments, writer, alert_book, metrics) if settings.stream else None
+    hub = Hub()
+    scorer = make_scorer(store, settings, deployments, writer, alert_book, metrics, events=hub) if settings.stream \
+        else None  # fmt: skip
     if scorer:
         writer.listeners.append(scorer.feed)
     retrainer = make_retrainer(store, settings, registry, deployments, metrics) if scorer else None
@@ -94,6 +97,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        hub.attach(asyncio.get_running_loop())
         if mqtt:
             mqtt.start()
         retention = asyncio.create_task(_retain(store, settings)) if settings.retention_days else None
@@ -124,27 +128,38 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
         *devices.routes(store, respond),
         *models.routes(registry, deployments, store, respond),
         *oip.routes(deployments, respond),
-        *alerts.routes(alert_book, respond),
+        *alerts.routes(alert_book, respond, hub.publish),
         *retraining.routes(retrainer, respond),
+        *overview.routes(store, registry, alert_book, writer, metrics, respond),
+        *events.routes(hub),
     ]
-    inner = starlette(health, metrics, routes, lifespan)
+    inner = starlette(health, metrics, routes, lifespan, dashboard=True)
     inner.state.store, inner.state.writer, inner.state.mqtt = store, writer, mqtt
     inner.state.deployments, inner.state.recorder, inner.state.scorer = deployments, recorder, scorer
     inner.state.retrainer = retrainer
     return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample, settings.access_log)
 
 
-def starlette(health: Any, metrics: Metrics, routes: list[Route], lifespan: Any) -> Starlette:
-    """The app around ``routes``, with health, metrics and the error handlers every prognos app has."""
-    routes = [
+def starlette(health: Any, metrics: Metrics, routes: list[Route], lifespan: Any, dashboard: bool = False
+              ) -> Starlette:  # fmt: skip
+    """The app around ``routes``, with health, metrics and the error handlers every prognos app has; with
+    ``dashboard``, the web UI at ``/`` (static files: it reads the same public API as any client)."""
+    every: list[BaseRoute] = [
         Route("/api/v1/health", health, methods=["GET"]),
         *routes,
         Route("/metrics", lambda request: Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)),
     ]
+    if dashboard:
+        from starlette.routing import Mount
+        from starlette.staticfiles import StaticFiles
+
+        from prognos.dashboard import STATIC
+
+        every.append(Mount("/", app=StaticFiles(directory=STATIC, html=True), name="dashboard"))
     # PrognosError and HTTPException are answered by the exception middleware; anything else is a bug
     # and reaches the outermost handler, which answers 500 with a request id and logs the trace.
     handlers = {PrognosError: on_error, HTTPException: on_error, Exception: on_error}
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    return Starlette(routes=every, lifespan=lifespan, exception_handlers=handlers)
 
 
 async def _retain(store: Store, settings: Settings) -> None:
@@ -176,7 +191,7 @@ def make_bus(settings: Settings) -> Bus | None:
 
 
 def make_scorer(store: Store, settings: Settings, deployments: Deployments, writer: BatchWriter, book: Alerts,
-                metrics: Metrics, durable: bool = False) -> Scorer:  # fmt: skip
+                metrics: Metrics, durable: bool = False, events: Any = None) -> Scorer:  # fmt: skip
     """Score readings with the models assigned to each device type; rules turn signals into alerts."""
     from prognos.act.actions import Actions
     from prognos.act.rules import Engine
@@ -194,7 +209,8 @@ def make_scorer(store: Store, settings: Settings, deployments: Deployments, writ
     engine = Engine(load_rules(settings.rules)) if settings.rules else None
     actions = Actions(book, settings.mqtt)
     return Scorer(deployments, parse_assignments(settings.stream), device_type, writer.submit, engine, book, actions,
-                  history=store.read_many, metrics=StreamMetrics(metrics.registry), durable=durable)  # fmt: skip
+                  history=store.read_many, metrics=StreamMetrics(metrics.registry), durable=durable,
+                  events=events)  # fmt: skip
 
 
 def make_retrainer(store: Store, settings: Settings, registry: Registry, deployments: Deployments,

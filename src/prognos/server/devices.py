@@ -53,7 +53,7 @@ def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
     async def telemetry(request: Request) -> Response:
         device_id = request.path_params["device_id"]
         q = request.query_params
-        start, end, keys = _window(q, default_span=86_400_000)
+        start, end, keys = window(q, default_span=86_400_000)
         interval = _interval(q, start, end)
         if interval is None:
             table = await run_in_threadpool(store.read, device_id, start, end, keys)
@@ -80,9 +80,24 @@ def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
             }
         )
 
+    async def states(request: Request) -> Response:
+        """String state (e.g. ``mode``) changes in range, with the one in force at its start."""
+        device_id = request.path_params["device_id"]
+        await run_in_threadpool(store.device, device_id)  # an unknown device is a 404
+        start, end, _ = window(request.query_params, default_span=86_400_000)
+        table = await run_in_threadpool(store.states, device_id, start, end)
+        return respond({"device_id": device_id, "start": start, "end": end, "states": table.to_pylist()})
+
+    async def locations(request: Request) -> Response:
+        device_id = request.path_params["device_id"]
+        await run_in_threadpool(store.device, device_id)
+        start, end, _ = window(request.query_params, default_span=86_400_000)
+        table = await run_in_threadpool(store.locations, device_id, start, end)
+        return respond({"device_id": device_id, "start": start, "end": end, "locations": table.to_pylist()})
+
     async def asof_join(request: Request) -> Response:
         device_id = request.path_params["device_id"]
-        start, end, keys = _window(request.query_params, default_span=3_600_000)
+        start, end, keys = window(request.query_params, default_span=3_600_000)
         table = await run_in_threadpool(asof, store, device_id, start, end, keys)
         return respond({"device_id": device_id, "columns": table.to_pydict()})
 
@@ -93,6 +108,8 @@ def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
         Route("/api/v1/devices/{device_id}", patch_device, methods=["PATCH"]),
         Route("/api/v1/devices/{device_id}/telemetry", telemetry, methods=["GET"]),
         Route("/api/v1/devices/{device_id}/asof", asof_join, methods=["GET"]),
+        Route("/api/v1/devices/{device_id}/states", states, methods=["GET"]),
+        Route("/api/v1/devices/{device_id}/locations", locations, methods=["GET"]),
     ]
 
 
@@ -110,7 +127,7 @@ def parse_duration(text: str, field: str = "interval") -> int:
     return max(1, int(float(m.group(1)) * UNIT_MS[m.group(2)]))
 
 
-def _window(q: Any, default_span: int) -> tuple[int, int, list[str] | None]:
+def window(q: Any, default_span: int) -> tuple[int, int, list[str] | None]:
     """``start``, ``end`` (ISO or epoch ms; default: the span before now) and ``keys`` of a query."""
     end = parse_time(q["end"], field="end") if "end" in q else now_ms()
     start = parse_time(q["start"], field="start") if "start" in q else end - default_span

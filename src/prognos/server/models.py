@@ -35,7 +35,7 @@ def routes(registry: Registry, deployments: Deployments, store: Store, respond: 
 
     def summary(name: str) -> dict[str, Any]:
         versions = registry.versions(name)
-        return {"name": name, "aliases": registry.aliases(name),
+        return {"name": name, "aliases": registry.aliases(name), "task": versions[-1].card.get("task"),
                 "versions": [{k: v for k, v in x.to_dict().items() if k != "card"} for x in versions]}  # fmt: skip
 
     async def list_models(request: Request) -> Response:

@@ -98,6 +98,7 @@ class Scorer:
         tick: float = 1.0,
         metrics: StreamMetrics | None = None,
         durable: bool = False,
+        events: Any = None,
     ) -> None:
         self.deployments, self.assignments = deployments, {k: list(v) for k, v in assignments.items()}
         self.device_type, self.store_predictions = device_type, store_predictions
@@ -106,6 +107,7 @@ class Scorer:
         # durable: `score` returns only once its predictions are stored (a worker acknowledges its input then);
         # else the write goes on behind, and scoring never waits on a store busy with ingest.
         self.durable = durable
+        self.events = events  # told what was scored and which alerts moved (`prognos.server.events.Hub`)
         watched = {r.when.signal for r in engine.rules} if engine else set()
         self._raw = any(s.startswith("raw.") for s in watched)  # raw.<sensor> signals only when a rule reads one
         self._drifts = {s for s in watched if s.startswith("drift.")} | {"drift.psi", "drift.ks", "drift.pred.psi",
@@ -228,6 +230,8 @@ class Scorer:
             if shadow is not None and shadow.recipe() == view.recipe():
                 shadows += await self._infer(shadow, items, drift=False)
         self.scored += len(predictions)
+        if predictions and self.events is not None:
+            self.events.scored({p.device_id for p in predictions})
         if predictions or shadows:
             await self._after(predictions, shadows)
         return predictions
@@ -285,6 +289,18 @@ class Scorer:
         rules = {r.name: r for r in self.engine.rules}
         for t, why in changes:
             alert = self.alerts.apply(t, why)
+            if self.events is not None:
+                self.events.publish(
+                    "alert",
+                    {
+                        "id": alert.id,
+                        "kind": t.kind,
+                        "device_id": alert.device_id,
+                        "rule": alert.rule,
+                        "severity": alert.severity,
+                        "state": alert.state,
+                    },
+                )
             if self.actions is not None and rules[t.rule].actions:
                 try:
                     self.actions.run(alert, t.kind, rules[t.rule].actions)

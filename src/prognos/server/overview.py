@@ -1,0 +1,104 @@
+"""What the dashboard reads, and any script may: the fleet's status, a model's drift over time, system numbers.
+
+- ``GET /api/v1/fleet?offline_after=5m`` every device with status, last seen (epoch ms), the latest anomaly score,
+  predicted state, remaining life (p10/p50/p90, seconds) and open alerts (`prognos.monitor.fleet`);
+- ``GET /api/v1/models/{name}/drift?start=&end=`` the drift figures the scorer measured for the model, over time;
+- ``GET /api/v1/system`` the numbers behind ``/metrics`` that an operator watches, as JSON: readings stored, the
+  store queue, the scorer's backlog, windows scored, decision and inference latency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from prognos.act.alerts import Alerts
+from prognos.errors import PrognosError
+from prognos.inference.metrics import Metrics
+from prognos.monitor.fleet import summary
+from prognos.registry import Registry
+from prognos.server.devices import parse_duration, window
+from prognos.store import Store
+from prognos.store.writer import BatchWriter
+from prognos.types import now_ms
+
+
+def routes(store: Store, registry: Registry, alerts: Alerts, writer: BatchWriter, metrics: Metrics,
+           respond: Callable[..., Response]) -> list[Route]:  # fmt: skip
+    async def fleet(request: Request) -> Response:
+        offline = parse_duration(request.query_params.get("offline_after", "5m"), "offline_after")
+        rows = await run_in_threadpool(_fleet, offline)
+        counts = {s: sum(r["status"] == s for r in rows) for s in ("healthy", "warning", "alarm", "offline")}
+        return respond({"devices": rows, "counts": counts, "ts": now_ms()})
+
+    def _fleet(offline: int) -> list[dict[str, Any]]:
+        latest = store.latest().to_pylist()
+        return summary(store.devices(), latest, alerts.list("open", limit=100_000) +
+                       alerts.list("acknowledged", limit=100_000), now_ms(), offline, _classes())  # fmt: skip
+
+    def _classes() -> dict[str, list[str]]:
+        out = {}
+        for name in registry.names():
+            try:
+                card = registry.get(name).card
+            except PrognosError:
+                continue
+            if card.get("task") == "classify":
+                out[name] = [str(c) for c in (card.get("output") or {}).get("classes") or []]
+        return out
+
+    async def drift(request: Request) -> Response:
+        name = request.path_params["name"]
+        await run_in_threadpool(registry.versions, name)  # an unknown model is a 404
+        start, end, _ = window(request.query_params, default_span=86_400_000)
+        return respond({"model": name, "start": start, "end": end,
+                        "series": await run_in_threadpool(_drift, name, start, end)})  # fmt: skip
+
+    def _drift(name: str, start: int, end: int) -> dict[str, dict[str, list[Any]]]:
+        head = f"pred.{name}.drift."
+        rows = [r for r in store.latest().to_pylist() if r["key"].startswith(head)]
+        keys, devices = sorted({r["key"] for r in rows}), sorted({r["device_id"] for r in rows})
+        if not keys:
+            return {}
+        t = store.read_many(devices, start, end, keys)
+        points = sorted(zip(t.column("ts").to_pylist(), t.column("key").to_pylist(), t.column("value").to_pylist(),
+                            strict=True))  # fmt: skip
+        out: dict[str, dict[str, list[Any]]] = {}
+        for ts, key, value in points:  # measured fleet-wide, kept on one device each time: one series per figure
+            s = out.setdefault(key[len(head) :], {"ts": [], "values": []})
+            s["ts"].append(ts)
+            s["values"].append(value)
+        return out
+
+    async def system(request: Request) -> Response:
+        return respond({"ts": now_ms(), "writer": asdict(writer.stats), "metrics": _numbers(metrics)})
+
+    return [
+        Route("/api/v1/fleet", fleet, methods=["GET"]),
+        Route("/api/v1/models/{name}/drift", drift, methods=["GET"]),
+        Route("/api/v1/system", system, methods=["GET"]),
+    ]
+
+
+WATCHED = ("prognos_stream_backlog", "prognos_stream_late_readings", "prognos_stream_predictions",
+           "prognos_stream_decision_seconds", "prognos_inference_request_seconds", "prognos_inference_requests",
+           "prognos_alert_transitions", "prognos_retrain_shadow")  # fmt: skip
+
+
+def _numbers(metrics: Metrics) -> dict[str, float]:
+    """Counters and gauges summed over their labels; histograms as ``<name>_sum`` and ``<name>_count``."""
+    out: dict[str, float] = {}
+    for family in metrics.registry.collect():
+        if family.name not in WATCHED:
+            continue
+        for s in family.samples:
+            if s.name.endswith("_bucket") or s.name.endswith("_created"):
+                continue
+            out[s.name] = out.get(s.name, 0.0) + s.value
+    return out
