@@ -22,6 +22,7 @@ def demo(tmp_path, *args):
 def test_the_demo_runs_the_whole_loop_on_the_embedded_store(tmp_path):
     out, err = demo(tmp_path, "--duration", "15").communicate(timeout=600)
     assert "serving on http://127.0.0.1:" in out and "/api/v1/alerts" in out, err
+    assert "dashboard http://127.0.0.1:" in out
     for kind in ("pump", "motor", "fan"):
         assert f"{kind}-anomaly v1" in out and f"{kind}-classify v1" in out and f"{kind}-rul v1" in out
     assert "summary of 1" in out and "faults caught" in out and "webhooks received" in out

@@ -30,7 +30,7 @@ def pages(site: Site) -> dict[str, str]:
 @pytest.mark.parametrize("name", ["fleet", "device", "alerts", "alert", "models", "model", "health"])
 def test_each_page_loads_without_console_errors(site: Site, tab: Tab, name: str):
     page = tab.goto(site, pages(site)[name])
-    page.wait_for_timeout(1500)  # charts, live events
+    page.wait_for_timeout(4500 if name == "health" else 1500)  # charts, live events, a few samples of the numbers
     assert page.locator(".error").count() == 0, page.locator(".error").all_inner_texts()
     assert page.locator("h1").count() == 1
     tab.shot(name)

@@ -141,8 +141,8 @@ def live(store: Store, scenario: Scenario, settings: Settings, desk: Maintenance
     reached = scenario.live_start
     with BackgroundServer(app, settings.host, settings.port) as server:
         u = server.url
-        click.echo(f"\nserving on {u}\n  devices  {u}/api/v1/devices\n  alerts   {u}/api/v1/alerts\n"
-                   f"  models   {u}/api/v1/models\n  metrics  {u}/metrics\n  inference {u}/v2/models\n")  # fmt: skip
+        click.echo(f"\nserving on {u}\n  dashboard {u}/\n  devices   {u}/api/v1/fleet\n  alerts    {u}/api/v1/alerts\n"
+                   f"  models    {u}/api/v1/models\n  metrics   {u}/metrics\n  inference {u}/v2/models\n")  # fmt: skip
         fleet = scenario.fleet
         seconds = fleet.samples - scenario.history_chunks * CHUNK_S
         try:

@@ -88,6 +88,7 @@ def routes(store: Store, registry: Registry, alerts: Alerts, writer: BatchWriter
 
 WATCHED = ("prognos_stream_backlog", "prognos_stream_late_readings", "prognos_stream_predictions",
            "prognos_stream_decision_seconds", "prognos_inference_request_seconds", "prognos_inference_requests",
+           "prognos_inference_compute_seconds", "prognos_inference_batch_size",
            "prognos_alert_transitions", "prognos_retrain_shadow")  # fmt: skip
 
 

@@ -60,7 +60,7 @@ export async function alertPage(main, id) {
       <h2>Per-sensor contributions</h2>
       <div class="contrib" id="contrib">${contrib.map(([s, v]) => `<span>${esc(s)}</span>
         <span><span class="fill" style="display:block;width:${Math.max(0.5, (100 * v) / top)}%"></span></span><span class="num">${fmt(v)}</span>`).join("") || `<span class="muted">This model gives no per-sensor explanation.</span>`}</div>
-      <h2>The triggering window</h2><div class="card chart"><div id="window"></div></div>
+      <h2>The triggering window <span class="muted">(shaded; each sensor scaled to its own range)</span></h2><div class="card chart"><div id="window"></div></div>
       <h2>Actions</h2><table><thead><tr><th>Action</th><th>Outcome</th><th>Attempts</th><th>Status</th><th>Error</th><th>At</th></tr></thead><tbody>
         ${Object.entries(a.actions).map(([k, o]) => `<tr><td>${esc(k)}</td><td>${o.ok ? badge("resolved").replace(">resolved<", ">done<") : badge("open").replace(">open<", ">failed<")}</td>
           <td class="num">${o.attempts}</td><td>${esc(o.status ?? o.topic ?? "")}</td><td>${esc(o.error || "")}</td><td>${when(o.ts)}</td></tr>`).join("") || `<tr><td colspan="6" class="muted">No actions for this rule.</td></tr>`}
@@ -79,7 +79,11 @@ export async function alertPage(main, id) {
       const [w0, w1] = why.window, pad = Math.max(60e3, w1 - w0);
       const sensors = (why.top_sensors || []).map(([s]) => s);
       const tele = await api.telemetry(a.device_id, { start: w0 - pad, end: w1 + pad, points: 400, keys: sensors.join(",") || undefined });
-      const series = Object.entries(tele.series).filter(([k]) => !k.startsWith("pred.")).map(([k, v]) => ({ label: k, ...v }));
+      // Sensors of other units on one axis: each scaled to its own range here, so every shape shows.
+      const series = Object.entries(tele.series).filter(([k]) => !k.startsWith("pred.")).map(([k, v]) => {
+        const lo = Math.min(...v.values), hi = Math.max(...v.values), span = hi - lo || 1;
+        return { label: `${k} (${fmt(lo)}…${fmt(hi)})`, ts: v.ts, values: v.values.map((x) => (x - lo) / span) };
+      });
       if (series.length) timeChart(main.querySelector("#window"), series, { bands: [[w0, w1, "rgba(185,28,28,0.15)"]] });
       else main.querySelector("#window").innerHTML = `<p class="muted">No readings stored for this window any more.</p>`;
     }

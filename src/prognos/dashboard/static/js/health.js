@@ -9,6 +9,7 @@ export async function healthPage(main) {
     <h2>System</h2><div class="grid" id="system">
       <div class="card chart"><h3>Ingest (readings/s)</h3><div id="ingest"></div></div>
       <div class="card chart"><h3>Decision latency, mean (ms)</h3><div id="decide"></div></div>
+      <div class="card chart"><h3>Inference: ONNX Runtime time per batch, mean (ms)</h3><div id="infer"></div></div>
       <div class="card chart"><h3>Queues: store (readings), scorer (batches)</h3><div id="queues"></div></div>
     </div><dl class="kv" id="numbers"></dl>
     <h2>Drift</h2><div class="bar"><label>Model <select id="model"></select></label>
@@ -25,12 +26,16 @@ export async function healthPage(main) {
     s.ingest = rate((x) => x.writer.readings);
     const d = (x) => x.metrics.prognos_stream_decision_seconds_count || 0, ds = (x) => x.metrics.prognos_stream_decision_seconds_sum || 0;
     s.decide = prev && d(s) > d(prev) ? (1000 * (ds(s) - ds(prev))) / (d(s) - d(prev)) : null;
+    const c = (x) => x.metrics.prognos_inference_compute_seconds_count || 0, cs = (x) => x.metrics.prognos_inference_compute_seconds_sum || 0;
+    s.infer = prev && c(s) > c(prev) ? (1000 * (cs(s) - cs(prev))) / (c(s) - c(prev)) : null;
     const pts = samples.filter((x) => x.ingest !== undefined);
     const ts = pts.map((x) => x.ts);
-    timeChart(main.querySelector("#ingest"), [{ label: "readings/s", ts, values: pts.map((x) => x.ingest) }], { height: 140 });
-    timeChart(main.querySelector("#decide"), [{ label: "ms", ts, values: pts.map((x) => x.decide) }], { height: 140 });
+    const range = [s.ts - 240e3, s.ts + 2e3];  // the last four minutes
+    timeChart(main.querySelector("#ingest"), [{ label: "readings/s", ts, values: pts.map((x) => x.ingest) }], { height: 140, range });
+    timeChart(main.querySelector("#decide"), [{ label: "ms", ts, values: pts.map((x) => x.decide) }], { height: 140, range });
+    timeChart(main.querySelector("#infer"), [{ label: "ms", ts, values: pts.map((x) => x.infer) }], { height: 140, range });
     timeChart(main.querySelector("#queues"), [{ label: "store", ts, values: pts.map((x) => x.writer.pending) },
-      { label: "scorer", ts, values: pts.map((x) => x.metrics.prognos_stream_backlog ?? 0) }], { height: 140 });
+      { label: "scorer", ts, values: pts.map((x) => x.metrics.prognos_stream_backlog ?? 0) }], { height: 140, range });
     main.querySelector("#numbers").innerHTML = [["readings stored", s.writer.readings], ["store write failures", s.writer.failures],
       ["windows scored", m.prognos_stream_predictions_total], ["late readings", m.prognos_stream_late_readings],
       ["alert transitions", m.prognos_alert_transitions_total], ["inference requests", m.prognos_inference_requests_total]]
