@@ -105,3 +105,28 @@ def test_the_event_stream_tells_of_an_acknowledgement(live):
     live.http.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={"by": "ana"})
     reader.join(5)
     assert "event: alert" in got and any(alert.id in x and '"kind":"acknowledge"' in x for x in got)
+
+
+def test_an_open_event_stream_does_not_hold_a_shutdown_up(tmp_path):
+    import httpx
+
+    from tests.services import ServerProcess
+
+    server = ServerProcess(f"duckdb:///{tmp_path}/s.duckdb", "--registry", str(tmp_path / "models")).__enter__()
+    opened = threading.Event()
+
+    def listen() -> None:
+        try:
+            with httpx.stream("GET", f"{server.url}/api/v1/events", timeout=30) as r:
+                for _ in r.iter_lines():
+                    opened.set()
+        except httpx.HTTPError:
+            pass
+
+    threading.Thread(target=listen, daemon=True).start()
+    assert opened.wait(10)
+    t0 = time.monotonic()
+    server.proc.terminate()
+    server.proc.wait(20)
+    assert time.monotonic() - t0 < 8 and server.proc.returncode is not None
+    server.log.close()

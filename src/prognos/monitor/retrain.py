@@ -158,7 +158,7 @@ class Retrainer:
             traffic = await asyncio.to_thread(self.registry.traffic, model)
             await asyncio.to_thread(self.registry.set_traffic, model, traffic["canary"], traffic["weight"], CHALLENGER)
             await self.deployments.sync(model)
-        except (PrognosError, OSError, subprocess.CalledProcessError) as exc:
+        except Exception as exc:  # whatever went wrong, the run ends, says why, and the next one may start
             await self._finish(run, "failed", f"training the challenger failed: {exc}")
             return run
         run.state, run.challenger, run.shadow_since = "shadow", version.version, self.clock()

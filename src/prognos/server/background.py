@@ -13,7 +13,10 @@ class BackgroundServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8600) -> None:
         uvicorn = require("uvicorn", "serve")
         self.url = f"http://{host}:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=3
+        )  # open event streams do not hold the shutdown up
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="prognos-http", daemon=True)
 
     def __enter__(self) -> BackgroundServer:

@@ -26,6 +26,14 @@ def run(settings: Settings, worker: bool = False) -> None:
             app: Any = create_worker_app(store, settings)
         else:
             app = create_app(store, settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        # Live views hold event streams open: shutting down waits for them only this long.
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=3,
+        )
     finally:
         store.close()
