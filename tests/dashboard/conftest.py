@@ -71,7 +71,9 @@ def _train(store: Any, registry: Registry, scenario: Any, work: Path) -> list[tu
     return names
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, both: Playwright's sync API keeps an event loop running in this thread while it is open
+# (every later asyncio.run() in the session would fail), and the live feed should not outlive these tests.
+@pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     work = tmp_path_factory.mktemp("dashboard")
     scenario = plan(6, 3600, 1800, seed=5, now=now_ms())
@@ -117,7 +119,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     store.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
