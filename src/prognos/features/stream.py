@@ -151,7 +151,8 @@ class Windower:
             self._last, self._last_cell = row, [cell] * n
             self._sum, self._count = [0.0] * n, [0] * n
             fresh_any = True
-            gap = any(v != v for v in row)  # NaN != NaN
+            total = sum(row)
+            gap = total != total  # a NaN anywhere (the values are finite, so only a NaN makes the sum one)
         else:
             row, fresh_any = [], False
             for i, c in enumerate(self._count):
@@ -174,4 +175,5 @@ class Windower:
         if self._filled < self.window or self._gaps:
             return None
         p = self._pos + 1
-        return cell * self.step, np.concatenate((self._buf[p:], self._buf[:p]))
+        window = self._buf.copy() if p == self.window else np.concatenate((self._buf[p:], self._buf[:p]))
+        return cell * self.step, window

@@ -6,8 +6,11 @@ keeps gathering until ``max_batch`` rows or ``max_delay`` seconds after the firs
 is bounded: past ``max_queue`` waiting requests a new one is refused at once (Overloaded, 503) rather
 than left to wait without limit.
 
-Compute runs on the event loop thread: on a small model one ORT call costs less than a thread hand-off,
-and the loop reads the next requests off the sockets while the queue is being emptied.
+Compute runs on the event loop thread when the batch is small: on a small model one ORT call costs less
+than a thread hand-off, and the loop reads the next requests off the sockets while the queue is being
+emptied. A batch of ``OFFLOAD_ROWS`` rows or more (the stream scorer's windows of a whole fleet) runs on
+the batcher's own thread instead: ONNX Runtime lets go of the GIL, so the loop keeps answering meanwhile
+and the batchers of several models compute at once on several cores.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +27,7 @@ import numpy as np
 from prognos.errors import ModelNotReady, Overloaded
 
 Run = Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]
+OFFLOAD_ROWS = 128
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Batcher:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._thread: ThreadPoolExecutor | None = None  # for large batches, made on the first
         self.in_flight = 0
 
     def submit(self, feed: Mapping[str, np.ndarray]) -> asyncio.Future[Result]:
@@ -94,6 +100,8 @@ class Batcher:
         assert self._wake is not None
         self._wake.set()
         await self._task
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
 
     @property
     def queued(self) -> int:
@@ -110,7 +118,13 @@ class Batcher:
                 continue
             await self._gather()
             batch = self._take()
-            self._compute(batch)
+            if sum(i.rows for i in batch) < OFFLOAD_ROWS:
+                self._finish(batch, *self._compute(batch))
+            else:
+                if self._thread is None:
+                    self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"batcher-{self.label}")
+                loop = asyncio.get_running_loop()
+                self._finish(batch, *await loop.run_in_executor(self._thread, self._compute, batch))
             await asyncio.sleep(0)  # let the answered requests write their responses
 
     async def _gather(self) -> None:
@@ -144,7 +158,9 @@ class Batcher:
         self._queue.extendleft(reversed(keep))
         return batch
 
-    def _compute(self, batch: list[_Item]) -> None:
+    def _compute(self, batch: list[_Item]) -> tuple[list[list[np.ndarray]] | Exception, float, float]:
+        """Every request's outputs (or the exception that failed them), when it started, and how long it took.
+        Touches no future: it may run off the loop."""
         started = time.perf_counter()
         try:
             if len(batch) == 1:
@@ -156,11 +172,16 @@ class Batcher:
                 cuts = np.cumsum([i.rows for i in batch])[:-1]
                 outputs = [list(parts) for parts in zip(*(np.split(y, cuts) for y in ys), strict=True)]
         except Exception as exc:  # a failing batch fails its own requests, never the batcher
+            return exc, started, 0.0
+        return outputs, started, time.perf_counter() - started
+
+    def _finish(self, batch: list[_Item], outputs: list[list[np.ndarray]] | Exception, started: float,
+                compute: float) -> None:  # fmt: skip
+        if isinstance(outputs, Exception):
             for item in batch:
                 if not item.done.done():
-                    item.done.set_exception(exc)
+                    item.done.set_exception(outputs)
             return
-        compute = time.perf_counter() - started
         rows = sum(i.rows for i in batch)
         if self._on_batch:
             self._on_batch(rows, compute)

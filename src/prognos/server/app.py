@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -79,7 +80,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     scorer = make_scorer(store, settings, deployments, writer, alert_book, metrics, events=hub) if settings.stream \
         else None  # fmt: skip
     if scorer:
-        writer.listeners.append(scorer.feed)
+        writer.taps.append(scorer.feed)  # scored as accepted, while the commit runs
     retrainer = make_retrainer(store, settings, registry, deployments, metrics) if scorer else None
     limits = Limits(max_future_ms=settings.max_future_ms)
     mqtt = None
@@ -208,8 +209,9 @@ def make_scorer(store: Store, settings: Settings, deployments: Deployments, writ
 
     engine = Engine(load_rules(settings.rules)) if settings.rules else None
     actions = Actions(book, settings.mqtt)
-    return Scorer(deployments, parse_assignments(settings.stream), device_type, writer.submit, engine, book, actions,
-                  history=store.read_many, metrics=StreamMetrics(metrics.registry), durable=durable,
+    store_predictions = functools.partial(writer.submit, tap=False)  # never scored as telemetry
+    return Scorer(deployments, parse_assignments(settings.stream), device_type, store_predictions, engine, book,
+                  actions, history=store.read_many, metrics=StreamMetrics(metrics.registry), durable=durable,
                   events=events)  # fmt: skip
 
 

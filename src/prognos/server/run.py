@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -9,6 +10,18 @@ from prognos.config import Settings
 from prognos.errors import require
 from prognos.server.app import create_app
 from prognos.store import open_store
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper garbage collections for a long-running server.
+
+    Ingest allocates a dict or two per reading and frees them soon after; with Python's default thresholds that
+    runs the young collection every 700 allocations and the full one often enough to cost a tenth of the event
+    loop at 10,000 readings/s. What exists at start-up (modules, models, the app) is frozen out of collection.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def run(settings: Settings, worker: bool = False) -> None:
@@ -19,6 +32,7 @@ def run(settings: Settings, worker: bool = False) -> None:
     # another thread computes would wait that long, so hand over sooner.
     sys.setswitchinterval(0.0005)
     store = open_store(settings.store)
+    tune_gc()
     try:
         if worker:
             from prognos.server.worker import create_worker_app

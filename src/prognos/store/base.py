@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
+from itertools import chain
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 import pyarrow as pa
 
 from prognos.errors import InvalidInput
@@ -151,17 +153,27 @@ def seen_ranges(readings: Iterable[Reading]) -> dict[str, tuple[int, int]]:
     """First and last timestamp per device in a batch, for the registry."""
     seen: dict[str, tuple[int, int]] = {}
     for r in readings:
-        lo, hi = seen.get(r.device_id, (r.ts, r.ts))
-        seen[r.device_id] = (min(lo, r.ts), max(hi, r.ts))
+        ts = r.ts
+        found = seen.get(r.device_id)
+        if found is None:
+            seen[r.device_id] = (ts, ts)
+        elif ts < found[0] or ts > found[1]:
+            seen[r.device_id] = (min(found[0], ts), max(found[1], ts))
     return seen
 
 
 def to_tables(readings: Sequence[Reading]) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """Readings → (telemetry, states, locations) Arrow tables in long form, with device_id columns."""
-    dev: list[str] = []
-    key: list[str] = []
-    ts: list[int] = []
-    val: list[float] = []
+    """Readings → (telemetry, states, locations) Arrow tables in long form, with device_id columns.
+
+    The numeric values — nearly all of the data — are laid out by C loops (a reading is a few dict views), not
+    a Python step per value: this runs on the writer thread, and every step it takes holds the GIL."""
+    s, i, f = pa.string(), pa.int64(), pa.float64()
+    values = [r.values for r in readings]
+    rows = np.repeat(np.arange(len(values)), list(map(len, values)))  # the reading of every value
+    dev = pa.array([r.device_id for r in readings], s).take(rows)
+    ts = np.fromiter((r.ts for r in readings), np.int64, len(values))[rows]
+    key = list(chain.from_iterable(values))
+    val = list(chain.from_iterable(v.values() for v in values))
     s_dev: list[str] = []
     s_key: list[str] = []
     s_ts: list[int] = []
@@ -171,12 +183,6 @@ def to_tables(readings: Sequence[Reading]) -> tuple[pa.Table, pa.Table, pa.Table
     lat: list[float] = []
     lon: list[float] = []
     for r in readings:
-        n = len(r.values)
-        if n:
-            dev += [r.device_id] * n
-            ts += [r.ts] * n
-            key += r.values.keys()
-            val += r.values.values()
         if r.attributes:
             n = len(r.attributes)
             s_dev += [r.device_id] * n
@@ -188,9 +194,8 @@ def to_tables(readings: Sequence[Reading]) -> tuple[pa.Table, pa.Table, pa.Table
             l_ts.append(r.ts)
             lat.append(r.location[0])
             lon.append(r.location[1])
-    s, i, f = pa.string(), pa.int64(), pa.float64()
     telemetry = pa.Table.from_arrays(
-        [pa.array(dev, s), pa.array(key, s), pa.array(ts, i), pa.array(val, f)],
+        [dev, pa.array(key, s), pa.array(ts, i), pa.array(val, f)],
         names=["device_id", "key", "ts", "value"],
     )
     states = pa.Table.from_arrays(
@@ -225,19 +230,22 @@ class SeriesIds:
     def __init__(self, create: Callable[[Pairs], dict[tuple[str, str], int]]) -> None:
         self._create = create
         self._ids: dict[str, dict[str, int]] = {}
+        # (device, its keys in order) → their ids: a device sends the same keys in the same order reading after
+        # reading, so one lookup serves all of a reading's values
+        self._shapes: dict[tuple[str, tuple[str, ...]], list[int]] = {}
 
     def column(self, readings: Sequence[Reading]) -> list[int]:
         """The series id of every numeric value, in the order `to_tables` lays the values out."""
-        missing: set[tuple[str, str]] = set()
-        for r in readings:
-            known = self._ids.get(r.device_id, {})
-            if not r.values.keys() <= known.keys():
-                missing.update((r.device_id, k) for k in r.values if k not in known)
-        if missing:
-            for (device_id, key), sid in self._create(sorted(missing)).items():
-                self._ids.setdefault(device_id, {})[key] = sid
-        out: list[int] = []
-        for r in readings:
-            if r.values:
-                out += map(self._ids[r.device_id].__getitem__, r.values)
-        return out
+        shapes = [(r.device_id, tuple(r.values)) for r in readings]
+        known = self._shapes
+        new = {shape for shape in shapes if shape not in known}
+        if new:
+            missing = {(d, k) for d, keys in new for k in keys if k not in self._ids.get(d, {})}
+            if missing:
+                for (device_id, key), sid in self._create(sorted(missing)).items():
+                    self._ids.setdefault(device_id, {})[key] = sid
+            if len(known) + len(new) > 1_000_000:
+                known.clear()  # bounded: a fleet whose key sets keep changing costs lookups, not memory
+            for d, keys in new:
+                known[d, keys] = [self._ids[d][k] for k in keys]
+        return list(chain.from_iterable(map(known.__getitem__, shapes)))

@@ -88,6 +88,9 @@ class PostgresStore:
             raise StoreUnavailable(f"cannot connect to PostgreSQL at {redact(url)}: {exc}") from None
         self._series = SeriesIds(self._create_series)
         self._series_lock = threading.Lock()
+        # pyarrow imports pandas on its first array built from Python objects (~2 s): pay that at start-up,
+        # not in the first query, where a stream worker's first batch would wait for it.
+        pa.array([0])
         self._pool = pool_mod.ConnectionPool(
             url, min_size=1, max_size=pool_size, open=True, configure=lambda c: setattr(c, "autocommit", True)
         )

@@ -52,15 +52,20 @@ class BatchWriter:
         self._queue: deque[tuple[Sequence[Reading], Done, float]] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        # Told of every accepted submission on the submitting thread, before it is durable (the stream scorer:
+        # a decision need not wait for the disk), with the time.perf_counter() of its arrival.
+        self.taps: list[Callable[[Sequence[Reading], float], None]] = []
         # Told of every committed batch, with the time.perf_counter() its oldest reading was submitted.
         self.listeners: list[Callable[[list[Reading], float], None]] = []
         self._thread = threading.Thread(target=self._run, name="prognos-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, readings: Sequence[Reading], block: bool = False, timeout: float | None = None) -> Future[int]:
+    def submit(self, readings: Sequence[Reading], block: bool = False, timeout: float | None = None,
+               tap: bool = True) -> Future[int]:  # fmt: skip
         """Queue readings; the future gives the number of values once they are durable.
 
         When more than ``max_pending`` readings wait, raise `Overloaded` (or wait, with ``block``).
+        ``tap=False`` keeps them from the `taps` (the scorer's own predictions).
         """
         fut: Future[int] = Future()
         values = sum(len(r.values) for r in readings)
@@ -68,11 +73,16 @@ class BatchWriter:
         def done(error: BaseException | None) -> None:
             fut.set_result(values) if error is None else fut.set_exception(error)
 
-        self.submit_then(readings, done, block, timeout)
+        self.submit_then(readings, done, block, timeout, tap)
         return fut
 
     def submit_then(
-        self, readings: Sequence[Reading], done: Done, block: bool = False, timeout: float | None = None
+        self,
+        readings: Sequence[Reading],
+        done: Done,
+        block: bool = False,
+        timeout: float | None = None,
+        tap: bool = True,
     ) -> None:
         """Queue readings; ``done(None)`` runs on the writer thread once they are durable, ``done(error)`` if not.
 
@@ -89,9 +99,15 @@ class BatchWriter:
                 self._cond.wait(remaining)
             if self._closed:
                 raise PrognosError("the writer is closed")
-            self._queue.append((readings, done, time.perf_counter()))
+            arrived = time.perf_counter()
+            self._queue.append((readings, done, arrived))
             self.stats.pending += len(readings)
             self._cond.notify_all()
+        for told in self.taps if tap else ():
+            try:
+                told(readings, arrived)
+            except Exception:
+                log.exception("a submission tap failed")
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop."""

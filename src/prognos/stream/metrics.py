@@ -1,6 +1,6 @@
 """Prometheus metrics of stream scoring, beside the inference server's in the same registry.
 
-What an operator watches: windows scored per model, how long a committed reading waits for its
+What an operator watches: windows scored per model, how long a reading waits for its
 decision, the backlog, late readings, alert transitions per rule, and the drift of every model
 version's inputs and outputs (the numbers the drift rules see).
 """
@@ -23,7 +23,7 @@ class StreamMetrics:
         self.decision_seconds = Histogram("prognos_stream_decision_seconds", "From the arrival of the oldest reading "
                                           "of a scored batch to its rules decided", buckets=_SECONDS,
                                           registry=r)  # fmt: skip
-        self.backlog = Gauge("prognos_stream_backlog", "Committed batches waiting to be scored", registry=r)
+        self.backlog = Gauge("prognos_stream_backlog", "Batches of readings waiting to be scored", registry=r)
         self.late = Gauge("prognos_stream_late_readings", "Readings that arrived for a closed grid cell (not scored)",
                           registry=r)  # fmt: skip
         self.transitions = Counter("prognos_alert_transitions", "Alert transitions by rule and kind "

@@ -1,4 +1,4 @@
-"""Real-time scoring: committed readings → per-device windows → batched inference → signals → rules.
+"""Real-time scoring: accepted readings → per-device windows → batched inference → signals → rules.
 
 Each device type is assigned model names; for each (device, model) a `features.stream.Windower`
 builds the model's windows one reading at a time exactly as training built them offline (same grid,
@@ -115,12 +115,16 @@ class Scorer:
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._positions: dict[tuple[str, str], tuple[Recipe, int]] = {}  # restored, not yet rebuilt
         self._types: dict[str, str | None] = {}
+        self._names = sorted({name for names in self.assignments.values() for name in names})
+        self._routes: tuple[int, ...] = ()  # identity of every model's route when the plans were made
+        self._plans: dict[str, list[tuple[View, View | None, Callable[..., list[tuple[int, np.ndarray]]]]]] = {}
         self._views: weakref.WeakKeyDictionary[Served, View] = weakref.WeakKeyDictionary()  # gone with the version
         self._queue: asyncio.Queue[tuple[float, list[Reading]]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._changes: asyncio.Queue[list[tuple[Transition, dict[str, Any]]]] | None = None
         self._recording = False
+        self._arrived: float | None = None  # when the oldest reading of the batch being scored arrived
         self.scored = 0
         if metrics is not None:
             metrics.watch(lambda: self.backlog, lambda: self.late)
@@ -148,15 +152,17 @@ class Scorer:
             self.actions.close()
 
     def feed(self, readings: Sequence[Reading], arrived: float | None = None) -> None:
-        """Thread-safe: committed readings in (the writer calls this, with the time.perf_counter() the oldest of
-        them arrived: the decision's latency counts from there); predictions are not fed back."""
-        fresh = [r for r in readings if not is_prediction(r)]
-        if fresh and self._loop is not None and self._queue is not None:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, (arrived or time.perf_counter(), fresh))
+        """Thread-safe: readings in, with the time.perf_counter() the oldest of them arrived (the decision's latency
+        counts from there). The scorer's own predictions are stored without coming back here. The server feeds
+        what it accepted while the commit runs, so no decision waits on the disk: should the commit fail, the
+        sender sends again, and a repeat is applied once (the windows keep one value per instant and sensor; a
+        cell already closed takes nothing late)."""
+        if readings and self._loop is not None and self._queue is not None:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (arrived or time.perf_counter(), list(readings)))
 
     @property
     def backlog(self) -> int:
-        """Committed batches waiting to be scored, and batches of alert transitions waiting to be recorded."""
+        """Batches of readings waiting to be scored, and batches of alert transitions waiting to be recorded."""
         return sum(q.qsize() for q in (self._queue, self._changes) if q is not None)
 
     @property
@@ -169,12 +175,18 @@ class Scorer:
             first, batch = await self._queue.get()
             while not self._queue.empty():
                 batch += self._queue.get_nowait()[1]
+            self._arrived = first
             try:
                 await self.score(batch)
             except Exception:  # one bad batch must not stop scoring
                 log.exception("scoring %d readings failed", len(batch))
-            if self.metrics is not None:
-                self.metrics.decided(time.perf_counter() - first)
+            self._decided()  # a batch that completed no window was decided all the same
+
+    def _decided(self) -> None:
+        """Count the reading-to-decision latency of the batch `_run` is scoring, once."""
+        if self._arrived is not None and self.metrics is not None:
+            self.metrics.decided(time.perf_counter() - self._arrived)
+        self._arrived = None
 
     async def _recorder(self) -> None:
         """Alert transitions into the store and their actions, in the order the rules decided them."""
@@ -207,28 +219,42 @@ class Scorer:
     # -- scoring ----------------------------------------------------------------------------------
     async def score(self, readings: Sequence[Reading]) -> list[Prediction]:
         """Push readings through the windows; score every window they complete; act on the signals."""
-        readings = sorted(readings, key=lambda r: r.ts)
-        views = await self._resolve({(r.device_id, name) for r in readings for name in self._models_for(r.device_id)})
-        first: dict[str, int] = {}
+        by_device: dict[str, list[Reading]] = {}
         for r in readings:
-            first.setdefault(r.device_id, r.ts)
-        await self._rebuild(views, first)
+            found = by_device.get(r.device_id)
+            if found is None:
+                by_device[r.device_id] = [r]
+            else:
+                found.append(r)
+        routes = tuple(map(id, map(self.deployments.routes.get, self._names)))
+        if routes != self._routes:  # a swap, a canary, a shadow: every device's plan is looked up again
+            self._plans.clear()
+            self._routes = routes
+        new = [device for device in by_device if device not in self._plans]
+        if new:
+            await self._plan(new, {device: min(r.ts for r in by_device[device]) for device in new})
         pending: dict[int, tuple[View, View | None, list[tuple[str, int, np.ndarray]]]] = {}
-        for r in readings:
-            for name in self._models_for(r.device_id):
-                found = views.get((r.device_id, name))
-                if found is None:
-                    continue
-                view, shadow = found
-                for end, x in self._slot(r.device_id, view).windower.push(r.ts, r.values):
-                    if not np.isnan(x).any():  # offline training skips windows touching a gap too
-                        pending.setdefault(id(view.served), (view, shadow, []))[2].append((r.device_id, end, x))
+        for device, rs in by_device.items():
+            if len(rs) > 1:
+                rs.sort(key=_ts)  # stable: the arrival order within an instant stays
+            for view, shadow, push in self._plans.get(device, ()):
+                items = None
+                for r in rs:
+                    for end, x in push(r.ts, r.values):  # never a window touching a gap: offline skips those too
+                        if items is None:
+                            items = pending.setdefault(id(view.served), (view, shadow, []))[2]
+                        items.append((device, end, x))
         predictions: list[Prediction] = []
         shadows: list[Prediction] = []
+        jobs, into = [], []  # every model's windows at once: large batches compute on their batchers' threads
         for view, shadow, items in pending.values():
-            predictions += await self._infer(view, items, drift=True)
+            jobs.append(self._infer(view, items, drift=True))
+            into.append(predictions)
             if shadow is not None and shadow.recipe() == view.recipe():
-                shadows += await self._infer(shadow, items, drift=False)
+                jobs.append(self._infer(shadow, items, drift=False))
+                into.append(shadows)
+        for made, where in zip(await asyncio.gather(*jobs), into, strict=True):
+            where.extend(made)
         self.scored += len(predictions)
         if predictions and self.events is not None:
             self.events.scored({p.device_id for p in predictions})
@@ -262,10 +288,6 @@ class Scorer:
         return out
 
     async def _after(self, predictions: list[Prediction], shadows: list[Prediction]) -> None:
-        write = None
-        if self.store_predictions is not None:
-            rows = [_stored(p, "") for p in predictions] + [_stored(p, "shadow.") for p in shadows]
-            write = self.store_predictions(rows)
         changes = []
         if self.engine is not None:
             for p in predictions:
@@ -278,6 +300,11 @@ class Scorer:
                 self._changes.put_nowait(changes)
         if changes and self.metrics is not None:
             self.metrics.transitioned(t for t, _ in changes)
+        self._decided()  # the rules have spoken (alerts and actions follow behind); storing comes after
+        write = None
+        if self.store_predictions is not None:
+            rows = [_stored(p, "") for p in predictions] + [_stored(p, "shadow.") for p in shadows]
+            write = self.store_predictions(rows)
         if isinstance(write, Future):
             if self.durable:
                 await asyncio.wrap_future(write)
@@ -307,6 +334,20 @@ class Scorer:
                 except PrognosError as exc:
                     log.error("alert %s: actions failed: %s", alert.id, exc)
 
+    async def _plan(self, devices: list[str], first: Mapping[str, int]) -> None:
+        """What scores each device — its models' versions (shadows too) and windows — looked up once and kept
+        until the routes change, so a reading costs its window's push and little else."""
+        pairs = [(device, name) for device in devices for name in self._models_for(device)]
+        views = await self._resolve(pairs)
+        await self._rebuild(views, first)
+        for device, name in pairs:
+            found = views.get((device, name))
+            if found is None:
+                self._plans.pop(device, None)  # not deployed (yet): looked up again with its next reading
+                break
+            view, shadow = found
+            self._plans.setdefault(device, []).append((view, shadow, self._slot(device, view).windower.push))
+
     def _models_for(self, device_id: str) -> list[str]:
         if device_id not in self._types:
             self._types[device_id] = self.device_type(device_id)
@@ -315,13 +356,17 @@ class Scorer:
 
     async def _resolve(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[View, View | None]]:
         out = {}
+        known: dict[int, View] = {}  # this batch's views by version: a weak-map lookup per version, not per device
         for device, name in pairs:
             found = self.deployments.route(name, None, device)  # the routes in hand: no await per device
             try:
                 served, shadow = found or await self.deployments.resolve(name, None, device)
             except PrognosError:
                 continue  # not deployed (yet): the device is scored once it is
-            out[device, name] = (self._view(served), self._view(shadow) if shadow is not None else None)
+            view = known.get(id(served))
+            if view is None:
+                view = known[id(served)] = self._view(served)
+            out[device, name] = (view, self._view(shadow) if shadow is not None else None)
         return out
 
     def _view(self, served: Served) -> View:
@@ -394,6 +439,10 @@ class Scorer:
                 ts, col, val = found.get(device, empty)
                 out[device, view] = Windower.resume(list(sensors), window, step, closed, ts, col, val)
         return out
+
+
+def _ts(r: Reading) -> int:
+    return r.ts
 
 
 def _log_failure(write: Future[Any]) -> None:
