@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import numpy as np
 import pytest
 
 from prognos.errors import ModelNotReady, Overloaded
-from prognos.inference.batching import Batcher, BatchOptions
+from prognos.inference.batching import OFFLOAD_ROWS, Batcher, BatchOptions
 
 
 class Doubler:
@@ -105,3 +106,22 @@ def test_close_drains_what_is_queued_then_refuses():
             batcher.submit(feed(1))
 
     asyncio.run(main())
+
+
+def test_a_large_batch_computes_off_the_loop_and_a_small_one_on_it():
+    threads: list[str] = []
+
+    def run(feed):
+        threads.append(threading.current_thread().name)
+        return [feed["x"] * 2]
+
+    async def main():
+        batcher = Batcher(run, BatchOptions(max_batch=4096), label="m")
+        small = await batcher.submit(feed(1.0, rows=2))
+        large = await batcher.submit(feed(2.0, rows=OFFLOAD_ROWS))
+        await batcher.close()
+        return small, large
+
+    small, large = asyncio.run(main())
+    assert (small.outputs[0] == 2).all() and (large.outputs[0] == 4).all() and len(large.outputs[0]) == OFFLOAD_ROWS
+    assert threads[0] == "MainThread" and threads[1].startswith("batcher-m")

@@ -65,3 +65,39 @@ def test_what_a_device_sends_decodes_to_the_same_readings(batch):
     ]
     d = decode_device(orjson.dumps(body), "dev-1", clock=clock)
     assert d.rejections == [] and d.readings == batch
+
+
+gateway_bodies = st.dictionaries(
+    st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True),
+    st.lists(st.fixed_dictionaries({
+        "ts": st.integers(T - 10**9, T),
+        "values": st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+                                  st.floats(-1e300, 1e300) | st.integers(-(10**6), 10**6), min_size=1, max_size=4),
+    }), min_size=1, max_size=3),
+    min_size=1, max_size=5,
+)  # fmt: skip
+
+
+@given(gateway_bodies)
+def test_the_fast_path_decodes_as_the_general_one(doc):
+    fast = decode_gateway(orjson.dumps(doc), clock=clock)  # bytes: the typed C decoder first
+    general = decode_gateway(doc, clock=clock)  # a parsed document: the general path only
+    assert fast.readings == general.readings and fast.rejections == general.rejections == []
+
+
+def test_one_bad_value_sends_the_body_down_the_path_that_names_it():
+    body = orjson.dumps({"d1": [{"ts": T, "values": {"a": 1.5}}], "d2": [{"ts": T, "values": {"a": "hot", "b": 2}}],
+                         "d3": [{"ts": T, "values": {"flag": True}}]})  # fmt: skip
+    d = decode_gateway(body, clock=clock)
+    assert d.readings == [Reading("d1", T, {"a": 1.5}), Reading("d2", T, {"b": 2.0}), Reading("d3", T, {"flag": 1.0})]
+    assert [(r.device_id, r.field) for r in d.rejections] == [("d2", "values.a")]
+    assert "string" in d.rejections[0].reason
+
+
+def test_the_common_form_takes_the_fast_path():
+    from prognos.ingest import payload
+
+    body = orjson.dumps({"d1": [{"ts": T, "values": {"a": 1.5, "b": 2}}]})
+    fast = payload._fast(payload._GATEWAY, body, Limits(), clock)
+    assert fast is not None and fast.readings == [Reading("d1", T, {"a": 1.5, "b": 2.0})]
+    assert payload._fast(payload._GATEWAY, body.replace(b"1.5", b"true"), Limits(), clock) is None  # → general path

@@ -83,3 +83,17 @@ def test_a_failed_forward_is_not_acknowledged_though_the_data_is_stored():
     assert store.read("d", T, T + 1).num_rows == 1 and calls == [1, 1] and told == [1]
     assert w.stats.forward_failures == 1
     w.close()
+
+
+def test_taps_hear_of_a_submission_before_it_is_durable_unless_told_not_to():
+    store = SlowStore()
+    w = BatchWriter(store)
+    heard: list[tuple[list[str], bool]] = []
+    w.taps.append(lambda readings, arrived: heard.append(([r.device_id for r in readings], store.batches == [])))
+    first = w.submit([Reading("telemetry", T, {"a": 1.0})])
+    w.submit([Reading("prediction", T, {"pred.m.score": 1.0})], tap=False)
+    assert heard == [(["telemetry"], True)]  # told at once, while the store still holds nothing
+    store.gate.set()
+    assert first.result(10) == 1
+    w.close()
+    assert heard == [(["telemetry"], True)]
