@@ -304,3 +304,31 @@ def test_a_device_new_to_the_scorer_is_scored_at_once_from_the_stored_history(tm
     firsts = {r.device_id: r.ts // STEP * STEP for r in reversed(late)}
     assert warm == {k: v for k, v in whole.items() if k[1] >= firsts[k[0]]}  # from its first cell on, as ever
     assert len(cold) <= len(warm) - (WINDOW - 1)  # without the history a window's time is lost
+
+
+def test_a_device_whose_model_is_not_deployed_holds_no_other_device_up(tmp_path):
+    store = open_store("memory://")
+    reg, _ = setup(tmp_path, store)
+    types = {"valve-1": "valve", "pump-1": "pump"}
+    data = readings(seed=3, n=60, devices=("valve-1", "pump-1"))  # the valve speaks first, every batch
+    batches = [data[i : i + 10] + data[60 + i : 70 + i] for i in range(0, 60, 10)]
+
+    async def main():
+        d = Deployments(reg, poll=0)
+        await d.start()
+        scorer = Scorer(d, parse_assignments("valve=valve-model;pump=toy"), types.get)
+        got = [p for b in batches for p in await scorer.score(b)]
+        await d.close()
+        return got
+
+    got = asyncio.run(main())
+    assert got and {p.device_id for p in got} == {"pump-1"}  # the valve's model does not exist: only it waits
+    assert len(got) == len(asyncio.run(_alone(reg, [r for r in data if r.device_id == "pump-1"])))
+
+
+async def _alone(reg, rows):
+    d = Deployments(reg, poll=0)
+    await d.start()
+    got = await Scorer(d, parse_assignments("*=toy")).score(rows)
+    await d.close()
+    return got

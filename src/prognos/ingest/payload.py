@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -164,11 +165,7 @@ def _fast(decoder: msgspec.json.Decoder[Any], body: bytes, limits: Limits, clock
 
 
 def _good_device(device_id: str) -> bool:
-    if not DEVICE_ID.match(device_id):
-        return False
-    if len(_GOOD_DEVICES) < 1_000_000:
-        _GOOD_DEVICES.add(device_id)
-    return True
+    return _checked(DEVICE_ID, _GOOD_DEVICES, 1_000_000, device_id)
 
 
 _DEVICE_REASON = "device id must be 1-128 characters of letters, digits and . _ : @ - (starting alphanumeric)"
@@ -250,10 +247,15 @@ _GOOD_KEYS: set[str] = set()  # key names already checked: a set lookup per valu
 
 
 def _good_key(key: str) -> bool:
-    if not KEY.match(key):
+    return _checked(KEY, _GOOD_KEYS, 100_000, key)
+
+
+def _checked(pattern: re.Pattern[str], good: set[str], limit: int, text: str) -> bool:
+    """``pattern`` matches ``text``, remembered in ``good`` (at most ``limit`` of them) to skip the regex next time."""
+    if not pattern.match(text):
         return False
-    if len(_GOOD_KEYS) < 100_000:
-        _GOOD_KEYS.add(key)
+    if len(good) < limit:
+        good.add(text)
     return True
 
 

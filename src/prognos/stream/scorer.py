@@ -76,6 +76,9 @@ class Prediction:
         return {**(self.view.explain(self.output) if self.view is not None else {}), **self.explanation}
 
 
+_Step = tuple["View", "View | None", Callable[..., list[tuple[int, np.ndarray]]]]  # a view, its shadow, the push
+
+
 @dataclass
 class _Slot:
     """One (device, model) window and the recipe it was built with."""
@@ -117,7 +120,7 @@ class Scorer:
         self._types: dict[str, str | None] = {}
         self._names = sorted({name for names in self.assignments.values() for name in names})
         self._routes: tuple[int, ...] = ()  # identity of every model's route when the plans were made
-        self._plans: dict[str, list[tuple[View, View | None, Callable[..., list[tuple[int, np.ndarray]]]]]] = {}
+        self._plans: dict[str, list[_Step]] = {}
         self._views: weakref.WeakKeyDictionary[Served, View] = weakref.WeakKeyDictionary()  # gone with the version
         self._queue: asyncio.Queue[tuple[float, list[Reading]]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -231,13 +234,12 @@ class Scorer:
             self._plans.clear()
             self._routes = routes
         new = [device for device in by_device if device not in self._plans]
-        if new:
-            await self._plan(new, {device: min(r.ts for r in by_device[device]) for device in new})
+        fresh = await self._plan(new, {device: min(r.ts for r in by_device[device]) for device in new}) if new else {}
         pending: dict[int, tuple[View, View | None, list[tuple[str, int, np.ndarray]]]] = {}
         for device, rs in by_device.items():
             if len(rs) > 1:
                 rs.sort(key=_ts)  # stable: the arrival order within an instant stays
-            for view, shadow, push in self._plans.get(device, ()):
+            for view, shadow, push in self._plans.get(device) or fresh.get(device) or []:
                 items = None
                 for r in rs:
                     for end, x in push(r.ts, r.values):  # never a window touching a gap: offline skips those too
@@ -334,19 +336,24 @@ class Scorer:
                 except PrognosError as exc:
                     log.error("alert %s: actions failed: %s", alert.id, exc)
 
-    async def _plan(self, devices: list[str], first: Mapping[str, int]) -> None:
-        """What scores each device — its models' versions (shadows too) and windows — looked up once and kept
-        until the routes change, so a reading costs its window's push and little else."""
+    async def _plan(self, devices: list[str], first: Mapping[str, int]) -> dict[str, list[_Step]]:
+        """What scores each device — its models' versions (shadows too) and windows. Kept until the routes change,
+        so a reading costs its window's push and little else; a device with a model not deployed (yet) is scored
+        by the others now and looked up again with its next reading."""
         pairs = [(device, name) for device in devices for name in self._models_for(device)]
         views = await self._resolve(pairs)
         await self._rebuild(views, first)
+        plans: dict[str, list[_Step]] = {device: [] for device in devices}
+        missing = set()
         for device, name in pairs:
             found = views.get((device, name))
             if found is None:
-                self._plans.pop(device, None)  # not deployed (yet): looked up again with its next reading
-                break
+                missing.add(device)
+                continue
             view, shadow = found
-            self._plans.setdefault(device, []).append((view, shadow, self._slot(device, view).windower.push))
+            plans[device].append((view, shadow, self._slot(device, view).windower.push))
+        self._plans.update((device, plan) for device, plan in plans.items() if device not in missing)
+        return plans
 
     def _models_for(self, device_id: str) -> list[str]:
         if device_id not in self._types:
