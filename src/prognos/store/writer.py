@@ -163,7 +163,7 @@ class BatchWriter:
             except Exception:
                 log.exception("a write callback failed")
         if outcome is None:
-            for listen in self.listeners:  # e.g. the stream scorer: it sees only what is durable
+            for listen in self.listeners:  # told only what is durable (the scorer uses the taps)
                 try:
                     listen(batch, submitted)
                 except Exception:
