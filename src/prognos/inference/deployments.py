@@ -15,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from prognos.errors import ModelNotFound, ModelNotReady, PrognosError
 from prognos.inference.batching import Batcher, BatchOptions, Result
 from prognos.inference.metrics import Metrics
 from prognos.inference.runtime import Model, load
+from prognos.priority import lower_priority
 from prognos.registry import CHAMPION, Registry, Version
 
 log = logging.getLogger(__name__)
@@ -122,7 +121,7 @@ class Deployments:
         self.started = False
         # Loading and warming run on a thread of lower CPU priority, so on a busy core the requests
         # being answered go first and a swap does not show in their latency.
-        self._loader = ThreadPoolExecutor(1, "prognos-loader", initializer=_lower_priority)
+        self._loader = ThreadPoolExecutor(1, "prognos-loader", initializer=lower_priority)
 
     # -- life -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -328,8 +327,3 @@ class Deployments:
 def _targets(route: Route) -> tuple[int | None, int | None, float, int | None]:
     v = route.versions()
     return v["champion"], v["canary"], v["weight"] if v["canary"] else 0.0, v["shadow"]  # type: ignore[return-value]
-
-
-def _lower_priority() -> None:
-    with contextlib.suppress(OSError, AttributeError):  # Linux: a thread's nice value is its own
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)

@@ -21,6 +21,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from prognos.errors import Overloaded, PrognosError
+from prognos.priority import lower_priority
 from prognos.store.base import Store
 from prognos.types import Reading
 
@@ -117,6 +118,7 @@ class BatchWriter:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        lower_priority()  # readings are scored as they are accepted (taps): the commit can wait for a burst's windows
         while True:
             with self._cond:
                 while not self._queue and not self._closed:

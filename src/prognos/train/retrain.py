@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from prognos.priority import lower_priority
+
 
 def run(job: dict[str, Any]) -> Path:
     import pyarrow.parquet as pq
@@ -38,4 +40,5 @@ def run(job: dict[str, Any]) -> Path:
 
 
 if __name__ == "__main__":
+    lower_priority()  # beside a live server: training takes the CPU the stream leaves
     print(run(json.loads(Path(sys.argv[1]).read_text())))
