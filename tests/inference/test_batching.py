@@ -125,3 +125,44 @@ def test_a_large_batch_computes_off_the_loop_and_a_small_one_on_it():
     small, large = asyncio.run(main())
     assert (small.outputs[0] == 2).all() and (large.outputs[0] == 4).all() and len(large.outputs[0]) == OFFLOAD_ROWS
     assert threads[0] == "MainThread" and threads[1].startswith("batcher-m")
+
+
+def test_a_large_request_starts_computing_before_the_loop_turns():
+    started = threading.Event()
+
+    def run(feed):
+        started.set()
+        return [feed["x"] * 2]
+
+    async def main():
+        batcher = Batcher(run, BatchOptions(max_batch=4096), label="m")
+        done = batcher.submit(feed(3.0, rows=OFFLOAD_ROWS))
+        # No await since submit: only a thread could have started the call.
+        began = started.wait(5)
+        result = await done
+        await batcher.close()
+        return began, result
+
+    began, result = asyncio.run(main())
+    assert began and (result.outputs[0] == 6).all()
+
+
+def test_close_waits_for_large_requests_already_computing():
+    release = threading.Event()
+
+    def run(feed):
+        release.wait(5)
+        return [feed["x"] * 2]
+
+    async def main():
+        batcher = Batcher(run, label="m")
+        done = batcher.submit(feed(1.0, rows=OFFLOAD_ROWS))
+        closing = asyncio.ensure_future(batcher.close())
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # still computing: close waits for it
+        release.set()
+        await closing
+        return done
+
+    done = asyncio.run(main())
+    assert done.done() and (done.result().outputs[0] == 2).all()

@@ -10,7 +10,9 @@ Compute runs on the event loop thread when the batch is small: on a small model 
 than a thread hand-off, and the loop reads the next requests off the sockets while the queue is being
 emptied. A batch of ``OFFLOAD_ROWS`` rows or more (the stream scorer's windows of a whole fleet) runs on
 the batcher's own thread instead: ONNX Runtime lets go of the GIL, so the loop keeps answering meanwhile
-and the batchers of several models compute at once on several cores.
+and the batchers of several models compute at once on several cores. Such a request, arriving to an empty
+queue, needs no company: `submit` hands it to the thread at once, so its compute starts while the caller is
+still running (the scorer keeps building the next windows meanwhile) rather than at the loop's next turn.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +74,7 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._thread: ThreadPoolExecutor | None = None  # for large batches, made on the first
+        self._direct: set[asyncio.Future[Any]] = set()  # large requests handed to the thread by `submit`
         self.in_flight = 0
 
     def submit(self, feed: Mapping[str, np.ndarray]) -> asyncio.Future[Result]:
@@ -87,14 +91,36 @@ class Batcher:
         rows = first.shape[0] if self._batchable and first.ndim else 1
         key = tuple(a.shape[1:] for a in feed.values()) if self._batchable else ((id(feed),),)
         item = _Item(feed, rows, key, loop.create_future())
+        if rows >= OFFLOAD_ROWS and self._batchable and not self._queue:  # a batch by itself: compute now
+            self._offload(loop, item)
+            return item.done
         self._queue.append(item)
         assert self._wake is not None
         self._wake.set()
         return item.done
 
+    def _offload(self, loop: asyncio.AbstractEventLoop, item: _Item) -> None:
+        """One large request on the batcher's thread, started now; its future is set back on the loop."""
+        work = loop.run_in_executor(self._pool(), self._compute, [item])
+        self._direct.add(work)
+
+        def done(w: asyncio.Future[Any]) -> None:
+            self._direct.discard(w)
+            if not w.cancelled():
+                self._finish([item], *w.result())
+
+        work.add_done_callback(done)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"batcher-{self.label}")
+        return self._thread
+
     async def close(self) -> None:
         """Stop taking requests, finish the ones queued (drain), then stop."""
         self._closing = True
+        if self._direct:
+            await asyncio.wait(list(self._direct))
         if self._task is None:
             return
         assert self._wake is not None
@@ -121,10 +147,8 @@ class Batcher:
             if sum(i.rows for i in batch) < OFFLOAD_ROWS:
                 self._finish(batch, *self._compute(batch))
             else:
-                if self._thread is None:
-                    self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"batcher-{self.label}")
                 loop = asyncio.get_running_loop()
-                self._finish(batch, *await loop.run_in_executor(self._thread, self._compute, batch))
+                self._finish(batch, *await loop.run_in_executor(self._pool(), self._compute, batch))
             await asyncio.sleep(0)  # let the answered requests write their responses
 
     async def _gather(self) -> None:
