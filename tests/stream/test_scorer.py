@@ -16,6 +16,7 @@ from prognos.act.rules import Condition, Engine, Rule
 from prognos.errors import ConfigError
 from prognos.features import RegimeScaler
 from prognos.features.grid import align
+from prognos.inference.batching import OFFLOAD_ROWS
 from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
 from prognos.store import open_store
@@ -332,3 +333,53 @@ async def _alone(reg, rows):
     got = await Scorer(d, parse_assignments("*=toy")).score(rows)
     await d.close()
     return got
+
+
+def test_fed_batches_are_decided_in_arrival_order_as_scoring_them_one_by_one_would(tmp_path):
+    """The run loop pipelines (the next batch is pushed while one is inferred, a large one on the batcher's
+    thread, a small one on the loop — so a later batch can be inferred first); rules must still see the
+    batches in the order they arrived, so alerts open and resolve exactly as sequential scoring has them."""
+    store = open_store("memory://")
+    reg, _ = setup(tmp_path, store)
+    t0, cells = 1_700_000_000_000, 50
+    hot = np.random.default_rng(7).random(2 * cells) < 0.2  # pump-1 per cell: calm or hot, in and out of alert
+    fleet = [f"fan-{i:03d}" for i in range(8 * OFFLOAD_ROWS)]  # enough windows at once to go to the thread
+
+    def pump(j):
+        return Reading("pump-1", t0 + j * STEP, {"a": 40.0 if hot[j] else 0.5, "b": -1.0})
+
+    batches = []  # a large batch with pump-1's even cell, then a small one with its odd cell
+    for i in range(cells):
+        batches += [
+            [Reading(d, t0 + i * STEP, {"a": 0.5, "b": -1.0}) for d in fleet] + [pump(2 * i)],
+            [pump(2 * i + 1)],
+        ]
+    rule = [Rule("hot", Condition("anomaly.score", above=50.0, exit=5.0))]
+
+    async def run(fed=0):
+        d = Deployments(reg, poll=0)
+        await d.start()
+        alerts, scored = Alerts(open_store("memory://")), []
+        scorer = Scorer(d, parse_assignments("*=toy"), store_predictions=scored.extend, engine=Engine(rule),
+                        alerts=alerts, tick=0)  # fmt: skip
+        if fed:
+            await scorer.start()
+            for b in batches:
+                scorer.feed(b)
+                await asyncio.sleep(0)  # one batch at a time into the run loop, not all of them merged into one
+            for _ in range(1000):  # until every window is decided
+                if len(scored) >= fed:
+                    break
+                await asyncio.sleep(0.01)
+            await scorer.close()
+        else:
+            for b in batches:
+                await scorer.score(b)
+        await d.close()
+        history = sorted((a.device_id, a.opened_ts, [(h["event"], h["ts"]) for h in a.history]) for a in alerts.list())
+        return sorted((r.device_id, r.ts) for r in scored if r.values), history
+
+    sequential = asyncio.run(run())
+    pipelined = asyncio.run(run(fed=len(sequential[0])))
+    assert len(sequential[1]) >= 5 and {a[0] for a in sequential[1]} == {"pump-1"}
+    assert pipelined == sequential

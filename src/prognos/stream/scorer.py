@@ -8,6 +8,11 @@ cost a handful of ONNX Runtime calls. The version that scores a device is the on
 route it to (champion, or canary for its share of devices); a shadow version, when the model has one,
 scores the same windows and its predictions are stored beside the champion's, never acted on.
 
+The run loop is a short pipeline: while one batch's windows are inferred on the batchers' threads, the
+readings that arrived meanwhile are pushed into their windows on the loop (up to ``DEPTH`` batches
+ahead). Rules see the batches in the order they arrived whatever order their inference ends in, so an
+alert opens and resolves exactly as scoring the batches one by one would have it.
+
 Policy for late and out-of-order readings: a reading for a grid cell already closed for that device
 is not scored (the windower counts it in ``late``); it is stored all the same, so offline retraining
 and evaluation see it. Within the open cell order does not matter, and a repeated ``(ts, sensor)``
@@ -32,6 +37,7 @@ import contextlib
 import logging
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -77,6 +83,8 @@ class Prediction:
 
 
 _Step = tuple["View", "View | None", Callable[..., list[tuple[int, np.ndarray]]]]  # a view, its shadow, the push
+_Pending = dict[int, tuple["View", "View | None", list[tuple[str, int, np.ndarray]]]]  # windows by served version
+DEPTH = 2  # batches pushed ahead of the one being decided
 
 
 @dataclass
@@ -127,7 +135,8 @@ class Scorer:
         self._tasks: list[asyncio.Task[None]] = []
         self._changes: asyncio.Queue[list[tuple[Transition, dict[str, Any]]]] | None = None
         self._recording = False
-        self._arrived: float | None = None  # when the oldest reading of the batch being scored arrived
+        self._pending_changes: list[tuple[Transition, dict[str, Any]]] = []  # durable: recorded before done
+        self._deciding: deque[asyncio.Task[None]] = deque()  # batches pushed, their inference and rules to come
         self.scored = 0
         if metrics is not None:
             metrics.watch(lambda: self.backlog, lambda: self.late)
@@ -143,11 +152,13 @@ class Scorer:
             self._tasks.append(asyncio.create_task(self._ticker(), name="stream escalations"))
 
     async def close(self) -> None:
+        if self._deciding:
+            await asyncio.wait(list(self._deciding), timeout=10)  # batches already pushed are decided
         deadline = time.monotonic() + 10
         while (self._recording or (self._changes is not None and not self._changes.empty())) and \
                 time.monotonic() < deadline:  # fmt: skip
             await asyncio.sleep(0.01)  # the alerts already decided are recorded (and the store used) before the end
-        for task in self._tasks:
+        for task in [*self._tasks, *self._deciding]:  # what came in since stays undecided
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -173,23 +184,36 @@ class Scorer:
         return sum(s.windower.late for s in self._slots.values())
 
     async def _run(self) -> None:
+        """A pipeline: while one batch's windows are being inferred on the batchers' threads, the next batch is
+        pushed on the loop; rules see the batches in the order they arrived."""
         assert self._queue is not None
         while True:
             first, batch = await self._queue.get()
             while not self._queue.empty():
                 batch += self._queue.get_nowait()[1]
-            self._arrived = first
             try:
-                await self.score(batch)
+                pending = await self._push(batch)
             except Exception:  # one bad batch must not stop scoring
                 log.exception("scoring %d readings failed", len(batch))
-            self._decided()  # a batch that completed no window was decided all the same
+                pending = {}
+            before = self._deciding[-1] if self._deciding else None
+            self._deciding.append(asyncio.create_task(self._decide(pending, first, before)))
+            while self._deciding and self._deciding[0].done():
+                self._deciding.popleft()
+            if len(self._deciding) > DEPTH:  # falling behind: push no further ahead of the decisions
+                await asyncio.wait([self._deciding.popleft()])
 
-    def _decided(self) -> None:
-        """Count the reading-to-decision latency of the batch `_run` is scoring, once."""
-        if self._arrived is not None and self.metrics is not None:
-            self.metrics.decided(time.perf_counter() - self._arrived)
-        self._arrived = None
+    async def _decide(self, pending: _Pending, arrived: float, before: asyncio.Task[None] | None) -> None:
+        try:
+            predictions, shadows = await self._infer_all(pending)
+            if before is not None:
+                await asyncio.wait([before])  # the batch before has been decided: rules keep the order of arrival
+            self._rules(predictions)
+            if self.metrics is not None:  # the latency of a batch that completed no window counts too
+                self.metrics.decided(time.perf_counter() - arrived)
+            await self._store(predictions, shadows)
+        except Exception:
+            log.exception("deciding on %d windows failed", sum(len(p[2]) for p in pending.values()))
 
     async def _recorder(self) -> None:
         """Alert transitions into the store and their actions, in the order the rules decided them."""
@@ -222,6 +246,13 @@ class Scorer:
     # -- scoring ----------------------------------------------------------------------------------
     async def score(self, readings: Sequence[Reading]) -> list[Prediction]:
         """Push readings through the windows; score every window they complete; act on the signals."""
+        predictions, shadows = await self._infer_all(await self._push(readings))
+        self._rules(predictions)
+        await self._store(predictions, shadows)
+        return predictions
+
+    async def _push(self, readings: Sequence[Reading]) -> _Pending:
+        """The readings into their devices' windows; the windows completed, by served version."""
         by_device: dict[str, list[Reading]] = {}
         for r in readings:
             found = by_device.get(r.device_id)
@@ -235,7 +266,7 @@ class Scorer:
             self._routes = routes
         new = [device for device in by_device if device not in self._plans]
         fresh = await self._plan(new, {device: min(r.ts for r in by_device[device]) for device in new}) if new else {}
-        pending: dict[int, tuple[View, View | None, list[tuple[str, int, np.ndarray]]]] = {}
+        pending: _Pending = {}
         for device, rs in by_device.items():
             if len(rs) > 1:
                 rs.sort(key=_ts)  # stable: the arrival order within an instant stays
@@ -246,6 +277,9 @@ class Scorer:
                         if items is None:
                             items = pending.setdefault(id(view.served), (view, shadow, []))[2]
                         items.append((device, end, x))
+        return pending
+
+    async def _infer_all(self, pending: _Pending) -> tuple[list[Prediction], list[Prediction]]:
         predictions: list[Prediction] = []
         shadows: list[Prediction] = []
         jobs, into = [], []  # every model's windows at once: large batches compute on their batchers' threads
@@ -260,9 +294,7 @@ class Scorer:
         self.scored += len(predictions)
         if predictions and self.events is not None:
             self.events.scored({p.device_id for p in predictions})
-        if predictions or shadows:
-            await self._after(predictions, shadows)
-        return predictions
+        return predictions, shadows
 
     async def _infer(self, view: View, items: list[tuple[str, int, np.ndarray]], drift: bool) -> list[Prediction]:
         feed = view.feed([x for _, _, x in items])
@@ -289,7 +321,8 @@ class Scorer:
             out[0].stored = drifts  # every drift figure, kept once per measurement rather than per window
         return out
 
-    async def _after(self, predictions: list[Prediction], shadows: list[Prediction]) -> None:
+    def _rules(self, predictions: list[Prediction]) -> None:
+        """The rules on every prediction; the alert transitions they decide are recorded and acted on behind."""
         changes = []
         if self.engine is not None:
             for p in predictions:
@@ -297,12 +330,19 @@ class Scorer:
                     changes.append((t, {**p.explain(), "model": p.model, "version": p.version}))
         if changes and self.alerts is not None:
             if self.durable or self._changes is None:
-                await asyncio.to_thread(self._record, changes)
+                self._pending_changes += changes  # recorded by `_store`, before the batch counts as done
             else:  # recorded and acted on behind scoring: a store busy with ingest never holds decisions up
                 self._changes.put_nowait(changes)
         if changes and self.metrics is not None:
             self.metrics.transitioned(t for t, _ in changes)
-        self._decided()  # the rules have spoken (alerts and actions follow behind); storing comes after
+
+    async def _store(self, predictions: list[Prediction], shadows: list[Prediction]) -> None:
+        """The predictions into the store (and, when durable, the alert transitions) — after the decision."""
+        if self._pending_changes:
+            changes, self._pending_changes = self._pending_changes, []
+            await asyncio.to_thread(self._record, changes)
+        if not (predictions or shadows):
+            return
         write = None
         if self.store_predictions is not None:
             rows = [_stored(p, "") for p in predictions] + [_stored(p, "shadow.") for p in shadows]
