@@ -95,7 +95,7 @@ def publish(work: Path, found: dict[str, Path], f: Fleet, warm_chunks: int) -> d
     from prognos.registry import Registry
     from prognos.store import open_store
 
-    env = {"PROGNOS_STORE": f"duckdb:///{work}/bench.duckdb", "PROGNOS_REGISTRY": str(work / "models")}
+    env = {"PROGNOS_STORE": f"duckdb:///{work}/bench.duckdb?threads=1", "PROGNOS_REGISTRY": str(work / "models")}
     store = open_store(env["PROGNOS_STORE"])
     try:
         reg = Registry(store, env["PROGNOS_REGISTRY"])

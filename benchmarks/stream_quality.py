@@ -25,7 +25,7 @@ def main() -> None:
     p.add_argument("--cpus", default="0,1")
     p.add_argument("--senders", type=int, default=4)
     args = p.parse_args()
-    run = measure_prognos(args)
+    run = measure_prognos(args, args.devices)
     q = run["quality"]
     days = args.devices * args.seconds / 86_400
     # A random alarm raised as often as these were, on a random machine: how many faults would it catch?
