@@ -49,3 +49,23 @@ def test_the_statistics_themselves():
 def test_nothing_is_said_before_enough_rows():
     d = Drift(reference(training(), NAMES), NAMES, size=500, every=50)
     assert d.add(stream(n=60)) == {}
+
+
+def test_the_recent_rows_are_the_last_size_whatever_the_batches():
+    """Batches smaller and larger than the window, wrapping the buffer: the figures are those of the last 500
+    rows measured directly (infinite values are left out)."""
+    rows = stream(shift=(0.5, 0.0), n=2000, seed=3)
+    rows[::97, 1] = np.inf
+    ref = reference(training(), NAMES)
+    d = Drift(ref, NAMES, size=500, every=1)
+    at = 0
+    for k in (30, 170, 600, 7, 333, 412, 1, 447):
+        out = d.add(rows[at : at + k])
+        at += k
+    last = rows[at - 500 : at]
+    for j, name in enumerate(NAMES):
+        f = ref["features"][name]
+        v = last[:, j][np.isfinite(last[:, j])]
+        counts = np.bincount(np.searchsorted(f["edges"], v, side="right"), minlength=len(f["edges"]) + 1)
+        assert out[f"drift.psi.{name}"] == pytest.approx(psi(np.asarray(f["expected"]), counts / len(v)))
+        assert out[f"drift.ks.{name}"] == pytest.approx(ks(np.asarray(f["quantiles"]), v))
