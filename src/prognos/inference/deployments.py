@@ -49,8 +49,9 @@ class Served:
 
         self.batcher = Batcher(model.run, options, model.batchable, on_batch, model.label)
 
-    async def infer(self, feed: Any) -> Result:
-        return await self.batcher.submit(feed)
+    def infer(self, feed: Any) -> asyncio.Future[Result]:
+        """The answer to come: submitted now, so a large batch computes while the caller goes on until it awaits."""
+        return self.batcher.submit(feed)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ scores the same windows and its predictions are stored beside the champion's, ne
 
 The run loop is a short pipeline: while one batch's windows are inferred on the batchers' threads, the
 readings that arrived meanwhile are pushed into their windows on the loop (up to ``DEPTH`` batches
-ahead). Rules see the batches in the order they arrived whatever order their inference ends in, so an
-alert opens and resolves exactly as scoring the batches one by one would have it.
+ahead). Within a batch every model's windows are submitted at once, the input drift is measured while
+they compute, and each model's predictions go through the rules as its answer comes, in a fixed order.
+Rules see the batches in the order they arrived whatever order their inference ends in, so an alert
+opens and resolves exactly as scoring the batches one by one would have it.
 
 Policy for late and out-of-order readings: a reading for a grid cell already closed for that device
 is not scored (the windower counts it in ``late``); it is stored all the same, so offline retraining
@@ -85,6 +87,19 @@ class Prediction:
 _Step = tuple["View", "View | None", Callable[..., list[tuple[int, np.ndarray]]]]  # a view, its shadow, the push
 _Pending = dict[int, tuple["View", "View | None", list[tuple[str, int, np.ndarray]]]]  # windows by served version
 DEPTH = 2  # batches pushed ahead of the one being decided
+
+
+@dataclass
+class _Job:
+    """One served version's windows of a batch, submitted; what is known of them before the answer."""
+
+    view: View
+    items: list[tuple[str, int, np.ndarray]]
+    feed: dict[str, np.ndarray]
+    answer: asyncio.Future[Any] | None  # None: not taken (logged)
+    shadow: bool
+    drifts: dict[str, float] = field(default_factory=dict)
+    fresh: bool = False
 
 
 @dataclass
@@ -192,28 +207,25 @@ class Scorer:
             while not self._queue.empty():
                 batch += self._queue.get_nowait()[1]
             try:
-                pending = await self._push(batch)
+                jobs = self._start(await self._push(batch))
             except Exception:  # one bad batch must not stop scoring
                 log.exception("scoring %d readings failed", len(batch))
-                pending = {}
+                jobs = []
             before = self._deciding[-1] if self._deciding else None
-            self._deciding.append(asyncio.create_task(self._decide(pending, first, before)))
+            self._deciding.append(asyncio.create_task(self._decide(jobs, first, before)))
             while self._deciding and self._deciding[0].done():
                 self._deciding.popleft()
             if len(self._deciding) > DEPTH:  # falling behind: push no further ahead of the decisions
                 await asyncio.wait([self._deciding.popleft()])
 
-    async def _decide(self, pending: _Pending, arrived: float, before: asyncio.Task[None] | None) -> None:
+    async def _decide(self, jobs: list[_Job], arrived: float, before: asyncio.Task[None] | None) -> None:
         try:
-            predictions, shadows = await self._infer_all(pending)
-            if before is not None:
-                await asyncio.wait([before])  # the batch before has been decided: rules keep the order of arrival
-            self._rules(predictions)
+            predictions, shadows = await self._ruled(jobs, before)
             if self.metrics is not None:  # the latency of a batch that completed no window counts too
                 self.metrics.decided(time.perf_counter() - arrived)
             await self._store(predictions, shadows)
         except Exception:
-            log.exception("deciding on %d windows failed", sum(len(p[2]) for p in pending.values()))
+            log.exception("deciding on %d windows failed", sum(len(job.items) for job in jobs))
 
     async def _recorder(self) -> None:
         """Alert transitions into the store and their actions, in the order the rules decided them."""
@@ -246,8 +258,7 @@ class Scorer:
     # -- scoring ----------------------------------------------------------------------------------
     async def score(self, readings: Sequence[Reading]) -> list[Prediction]:
         """Push readings through the windows; score every window they complete; act on the signals."""
-        predictions, shadows = await self._infer_all(await self._push(readings))
-        self._rules(predictions)
+        predictions, shadows = await self._ruled(self._start(await self._push(readings)), None)
         await self._store(predictions, shadows)
         return predictions
 
@@ -279,32 +290,67 @@ class Scorer:
                         items.append((device, end, x))
         return pending
 
-    async def _infer_all(self, pending: _Pending) -> tuple[list[Prediction], list[Prediction]]:
+    def _start(self, pending: _Pending) -> list[_Job]:
+        """Every served version's windows submitted at once — a large batch starts computing on its batcher's
+        thread now — and, while they compute, the input drift of each."""
+        jobs = []
+        for view, shadow, items in pending.values():
+            jobs.append(self._submit(view, items, shadow=False))
+            if shadow is not None and shadow.recipe() == view.recipe():
+                jobs.append(self._submit(shadow, items, shadow=True))
+        for job in jobs:
+            if not job.shadow and job.answer is not None:
+                job.drifts, job.fresh = job.view.input_drift(job.feed)
+        return jobs
+
+    def _submit(self, view: View, items: list[tuple[str, int, np.ndarray]], shadow: bool) -> _Job:
+        feed = view.feed([x for _, _, x in items])
+        try:
+            answer = view.served.infer(feed)
+        except PrognosError as exc:
+            log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
+            answer = None
+        return _Job(view, items, feed, answer, shadow)
+
+    async def _ruled(
+        self, jobs: list[_Job], before: asyncio.Task[None] | None
+    ) -> tuple[list[Prediction], list[Prediction]]:
+        """Each version's predictions as its answer comes, through the rules in a fixed order (the order of the
+        jobs, after the batch ``before`` is decided: the order of arrival) — the first model's rules run while
+        the others compute."""
         predictions: list[Prediction] = []
         shadows: list[Prediction] = []
-        jobs, into = [], []  # every model's windows at once: large batches compute on their batchers' threads
-        for view, shadow, items in pending.values():
-            jobs.append(self._infer(view, items, drift=True))
-            into.append(predictions)
-            if shadow is not None and shadow.recipe() == view.recipe():
-                jobs.append(self._infer(shadow, items, drift=False))
-                into.append(shadows)
-        for made, where in zip(await asyncio.gather(*jobs), into, strict=True):
-            where.extend(made)
+        for job in jobs:
+            made = await self._predictions(job)
+            if job.shadow:
+                shadows += made
+                continue
+            if before is not None:
+                await asyncio.wait([before])
+                before = None
+            self._rules(made)
+            predictions += made
+        if before is not None:
+            await asyncio.wait([before])
         self.scored += len(predictions)
         if predictions and self.events is not None:
             self.events.scored({p.device_id for p in predictions})
         return predictions, shadows
 
-    async def _infer(self, view: View, items: list[tuple[str, int, np.ndarray]], drift: bool) -> list[Prediction]:
-        feed = view.feed([x for _, _, x in items])
+    async def _predictions(self, job: _Job) -> list[Prediction]:
+        if job.answer is None:
+            return []
+        view, items = job.view, job.items
         try:
-            result = await view.served.infer(feed)
+            result = await job.answer
         except PrognosError as exc:
             log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
             return []
         y = result.outputs[0]
-        drifts, fresh = view.drifts(feed, y) if drift else ({}, False)
+        drifts, fresh = job.drifts, job.fresh
+        if not job.shadow:
+            more, again = view.output_drift(y)
+            drifts, fresh = drifts | more, fresh or again
         if self.metrics is not None:
             self.metrics.scored(view.name, view.version, len(items), drifts)
         common = {k: v for k, v in drifts.items() if k in self._drifts}

@@ -10,6 +10,7 @@ gives the top contributing sensors, asked only for the predictions that move an 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,16 +49,14 @@ class View:
             x = self.scaler.transform(x.reshape(-1, s)).reshape(n, w, s)
         return {self.input: x.astype(np.float32)}
 
-    def drifts(self, feed: dict[str, np.ndarray], y: np.ndarray) -> tuple[dict[str, float], bool]:
-        """Input and prediction drift signals after adding this batch, and whether they were measured anew."""
-        out: dict[str, float] = {}
-        fresh = False
-        for drift, rows in ((self.drift, lambda: feed[self.input][:, -1, :]), (self.pred_drift, lambda: self._cols(y))):
-            if drift is not None:
-                before = drift.measured
-                out |= drift.add(rows())
-                fresh |= drift.measured != before
-        return out, fresh
+    def input_drift(self, feed: dict[str, np.ndarray]) -> tuple[dict[str, float], bool]:
+        """Input drift signals after adding this batch's latest rows, and whether they were measured anew. It
+        needs no output, so the scorer takes it while the model runs."""
+        return _added(self.drift, lambda: feed[self.input][:, -1, :])
+
+    def output_drift(self, y: np.ndarray) -> tuple[dict[str, float], bool]:
+        """Prediction drift signals after adding this batch's outputs, and whether they were measured anew."""
+        return _added(self.pred_drift, lambda: self._cols(y))
 
     def _cols(self, y: np.ndarray) -> np.ndarray:
         assert self.pred_drift is not None
@@ -101,3 +100,11 @@ class View:
         order = np.argsort(-contrib)[:3]
         return {"top_sensors": [[self.sensors[j], float(contrib[j])] for j in order if j < len(self.sensors)],
                 "contributions": {s: float(c) for s, c in zip(self.sensors, contrib, strict=False)}}  # fmt: skip
+
+
+def _added(drift: Drift | None, rows: Callable[[], np.ndarray]) -> tuple[dict[str, float], bool]:
+    if drift is None:
+        return {}, False
+    before = drift.measured
+    out = drift.add(rows())
+    return out, drift.measured != before
