@@ -202,7 +202,7 @@ def _drive(url: str, parts: list[list[bytes]], live: list[Any], per_s: int, args
             "backlog_trend": trend,
             "p50_ms": quantile(before, after, 0.5) * 1000, "p99_ms": quantile(before, after, 0.99) * 1000,
             "http_p99_ms": sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000,
-            "backlog_max": max((s[0] for s in samples), default=0.0), "backlog_end": samples[-1][0] if samples else 0,
+            "backlog_max": max(backlog, default=0.0), "backlog_end": backlog[-1] if backlog else 0,
             "pending_max": max((s[1] for s in samples), default=0.0),
             "windows": _windows(text) - windows0,
             "windows_expected": len({r.device_id for r in live[0]}) * elapsed * 1000 / args.grid_ms}  # fmt: skip

@@ -308,7 +308,7 @@ class Scorer:
         try:
             answer = view.served.infer(feed)
         except PrognosError as exc:
-            log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
+            _not_scored(view, items, exc)
             answer = None
         return _Job(view, items, feed, answer, shadow)
 
@@ -344,7 +344,7 @@ class Scorer:
         try:
             result = await job.answer
         except PrognosError as exc:
-            log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
+            _not_scored(view, items, exc)
             return []
         y = result.outputs[0]
         drifts, fresh = job.drifts, job.fresh
@@ -532,6 +532,10 @@ class Scorer:
                 ts, col, val = found.get(device, empty)
                 out[device, view] = Windower.resume(list(sensors), window, step, closed, ts, col, val)
         return out
+
+
+def _not_scored(view: View, items: Sequence[Any], exc: PrognosError) -> None:
+    log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
 
 
 def _ts(r: Reading) -> int:
