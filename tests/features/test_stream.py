@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
@@ -16,17 +20,18 @@ readings = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(readings, st.integers(1, 6), st.integers(0, 3))
-def test_streaming_windows_equal_offline_windows(rows, window, hold):
+@given(readings, st.integers(1, 6), st.integers(0, 3), st.sampled_from([0, 1, 370, 999]))
+def test_streaming_windows_equal_offline_windows(rows, window, hold, offset):
     rows = sorted(rows, key=lambda r: r[0])  # in time order; late data is a separate policy
     rows = list({(t, c): (t, c, v) for t, c, v in reversed(rows)}.values())[::-1]  # a repeat: the first stays
     rows.sort(key=lambda r: r[0])
     step = 1000
     ts, col, val = (np.array(c) for c in zip(*rows, strict=True))
-    live = Windower(["a", "b", "c"], window, step, hold)
+    live = Windower(["a", "b", "c"], window, step, hold, offset)
     got = [pair for t, c, v in rows for pair in live.push(int(t), {"abc"[c]: float(v)})]
-    start = int(ts.min()) // step * step
-    end = int(ts.max()) // step * step  # the last cell is still open in the stream: offline stops before it
+    start = (int(ts.min()) - offset) // step * step + offset  # the phased grid: cells start `offset` past the step
+    end = (int(ts.max()) - offset) // step * step + offset  # the last cell is still open in the stream: offline stops
+    # before it
     if end <= start:
         assert got == []
         return
@@ -80,23 +85,42 @@ dense = st.lists(
 
 
 @settings(max_examples=200, deadline=None)
-@given(dense, st.integers(1, 6), st.integers(0, 3), st.integers(0, 40))
-def test_a_resumed_windower_carries_on_as_the_one_that_saw_everything(rows, window, hold, cut_cell):
+@given(dense, st.integers(1, 6), st.integers(0, 3), st.integers(0, 40), st.sampled_from([0, 250, 999]))
+def test_a_resumed_windower_carries_on_as_the_one_that_saw_everything(rows, window, hold, cut_cell, offset):
     """`resume` (arrays, at once) equals pushing reading by reading up to a cut, then both see the rest."""
     rows = sorted({(t, c): (t, c, v) for t, c, v in reversed(rows)}.values())  # one value per (ts, sensor), as stored
+    rows = [(t + offset, c, v) for t, c, v in rows]  # whatever the phase, the same cells relative to it
     step = 1000
     closed = cut_cell - 1
-    before = [r for r in rows if r[0] // step <= closed + 1]
-    after = [r for r in rows if r[0] // step > closed + 1]
-    pushed = Windower(["a", "b", "c"], window, step, hold)
+    before = [r for r in rows if (r[0] - offset) // step <= closed + 1]
+    after = [r for r in rows if (r[0] - offset) // step > closed + 1]
+    pushed = Windower(["a", "b", "c"], window, step, hold, offset)
     for t, c, v in before:
         pushed.push(t, {"abc"[c]: v})
     pushed.advance(closed + 1)
     ts, col, val = (np.array([r[i] for r in before]) for i in range(3)) if before else (np.array([]),) * 3
-    resumed = Windower.resume(["a", "b", "c"], window, step, closed, ts, col, val, hold)
+    resumed = Windower.resume(["a", "b", "c"], window, step, closed, ts, col, val, hold, offset)
     assert resumed.closed == pushed.closed == closed
     got = [[(e, w) for t, c, v in after for e, w in x.push(t, {"abc"[c]: v})] for x in (pushed, resumed)]
     note(f"{len(got[0])} windows after the cut")
     assert [e for e, _ in got[0]] == [e for e, _ in got[1]]
     for (_, a), (_, b) in zip(*got, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_a_fleets_grids_are_phased_so_its_windows_close_spread_over_the_step():
+    """A thousand devices reporting at 10 Hz in step: with one grid for all, every window would close within the
+    same 100 ms after each second; phased, each 100 ms of the second closes about a tenth of them."""
+    devices = [f"pump-{i:04d}" for i in range(1000)]
+    lives = {d: Windower(["a"], 1, 1000, hold=0, offset=grid.phase(d, 1000)) for d in devices}
+    closing = np.zeros(10, int)
+    for t in range(0, 3000, 100):
+        for live in lives.values():
+            if live.push(t, {"a": 1.0}) and t >= 1000:
+                closing[(t % 1000) // 100] += 1
+    assert closing.sum() == 2000 and closing.min() >= 120 and closing.max() <= 280, closing  # unphased: 2000 in one
+    elsewhere = subprocess.run([sys.executable, "-c", "from prognos.features.grid import phase; "
+                                f"print([phase(d, 1000) for d in {devices[:50]!r}])"], capture_output=True,
+                               text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "7"}).stdout  # fmt: skip
+    assert elsewhere.strip() == str([grid.phase(d, 1000) for d in devices[:50]])  # every worker, every restart
+    assert grid.first_cell(1_700_000_000_123, "pump-0001", 1000) % 1000 == grid.phase("pump-0001", 1000)

@@ -15,7 +15,7 @@ from prognos.act.alerts import Alerts
 from prognos.act.rules import Condition, Engine, Rule
 from prognos.errors import ConfigError
 from prognos.features import RegimeScaler
-from prognos.features.grid import align
+from prognos.features.grid import align, phase
 from prognos.inference.batching import OFFLOAD_ROWS
 from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
@@ -77,7 +77,8 @@ def offline(series_readings, scaler, model_path):
         ts = np.array([r.ts for r in rs for _ in r.values])
         col = np.array([SENSORS.index(k) for r in rs for k in r.values])
         val = np.array([v for r in rs for v in r.values.values()])
-        start, end = ts.min() // STEP * STEP, (ts.max() // STEP + 1) * STEP
+        p = phase(device, STEP)  # the device's grid, as training aligns it
+        start, end = (ts.min() - p) // STEP * STEP + p, ((ts.max() - p) // STEP + 1) * STEP + p
         grid_ts, x = align(ts, col, val, len(SENSORS), start, end, STEP)
         w = windows([Series(device, None, grid_ts, x, SENSORS)], WINDOW, scale=scaler.transform)
         y = sess.run(None, {"x": w.x.astype(np.float32)})[0]

@@ -59,6 +59,26 @@ def test_store_series_align_to_the_grid_and_missing_sensors_are_named():
         tm.from_store(store, ["m"], 0, 10_000, 1000, sensors=["a", "c"])
 
 
+def test_store_series_are_cut_on_the_cells_the_stream_scores():
+    """Training windows and the stream's windows of a device are the same windows, at the device's phase."""
+    from prognos.features.grid import first_cell, phase
+    from prognos.features.stream import Windower
+
+    rng = np.random.default_rng(3)
+    store = open_store("memory://")
+    rs = [Reading(d, 1_700_000_000_000 + 250 * i + int(rng.integers(0, 200)), {"a": float(rng.normal()),
+                  "b": float(rng.normal())}) for d in ("pump-1", "fan-2") for i in range(80)]  # fmt: skip
+    store.write(rs)
+    for s in tm.from_store(store, ["pump-1", "fan-2"], 1_700_000_000_000, 1_700_000_020_000, 1000):
+        assert {int(t) % 1000 for t in s.ts} == {phase(s.device_id, 1000)}
+        offline = tm.windows([s], 5)
+        live = Windower(["a", "b"], 5, 1000, offset=phase(s.device_id, 1000))
+        first = first_cell(1_700_000_000_000, s.device_id, 1000)  # the first whole cell of the range
+        streamed = [w for r in rs if r.device_id == s.device_id and r.ts >= first for w in live.push(r.ts, r.values)]
+        assert len(streamed) >= 10 and [e for e, _ in streamed] == offline.end.tolist()[: len(streamed)]
+        np.testing.assert_allclose(np.stack([w for _, w in streamed]), offline.x[: len(streamed)])
+
+
 def test_train_from_the_store_with_simulator_truth(tmp_path):
     fleet = Fleet(devices=6, rate=1.0, duration=1800, seed=3, start=1_700_000_000_000)
     store = open_store(f"duckdb:///{tmp_path}/s.duckdb")

@@ -9,6 +9,9 @@ are counted in ``late`` (the stored series still has them, so offline retraining
 A value repeated for the same ``(ts, sensor)`` in the open cell is applied once, as the store keeps it
 once: a redelivered message, or readings a restarted worker already reloaded from the store, do not
 count twice. `advance` closes cells without a reading (a restarted worker rebuilding its state).
+
+Cells start ``offset`` ms after the multiples of ``step`` (the device's `grid.phase`); cell indices
+(``closed``, `advance`) count in that frame: cell ``k`` spans ``[k * step + offset, (k + 1) * step + offset)``.
 """
 
 from __future__ import annotations
@@ -32,11 +35,11 @@ class Windower:
     [(1000, [2.0, 5.0])]
     """
 
-    def __init__(self, sensors: list[str], window: int, step: int, hold: int = HOLD) -> None:
-        self.sensors, self.window, self.step, self.hold = list(sensors), window, step, hold
+    def __init__(self, sensors: list[str], window: int, step: int, hold: int = HOLD, offset: int = 0) -> None:
+        self.sensors, self.window, self.step, self.hold, self.offset = list(sensors), window, step, hold, offset
         n = len(self.sensors)
         self._col = {s: i for i, s in enumerate(self.sensors)}
-        self._cell: int | None = None  # index (ts // step) of the open cell
+        self._cell: int | None = None  # index ((ts - offset) // step) of the open cell
         # The open cell's sums in plain lists: one reading touches a handful of values, and a list
         # item costs a fraction of a numpy item. Closed rows go to a ring buffer of `window` rows.
         self._sum = [0.0] * n
@@ -54,13 +57,13 @@ class Windower:
 
     @classmethod
     def resume(cls, sensors: list[str], window: int, step: int, closed: int, ts: np.ndarray, col: np.ndarray,
-               val: np.ndarray, hold: int = HOLD) -> Windower:  # fmt: skip
+               val: np.ndarray, hold: int = HOLD, offset: int = 0) -> Windower:  # fmt: skip
         """The windower as if readings ``(ts, col, val)`` of cells up to ``closed + 1`` had been pushed and every
         cell up to ``closed`` closed — built with array operations, so a restarted scorer rebuilds a thousand
         devices' windows at once. Cells before ``closed - window - hold + 1`` cannot matter and are ignored."""
-        w = cls(sensors, window, step, hold)
+        w = cls(sensors, window, step, hold, offset)
         n, lo = len(w.sensors), closed - window - hold + 1
-        cells = np.asarray(ts, dtype=np.int64) // step
+        cells = (np.asarray(ts, dtype=np.int64) - offset) // step
         col, val = np.asarray(col, dtype=np.int64), np.asarray(val, dtype=np.float64)
         past, now = (cells >= lo) & (cells <= closed), cells == closed + 1
         w._cell = closed + 1
@@ -104,7 +107,7 @@ class Windower:
         A window with a sensor silent for longer than ``hold`` cells (a NaN) is not returned: offline
         training skips it too.
         """
-        cell = ts // self.step
+        cell = (ts - self.offset) // self.step
         if self._cell is None:
             self._cell = cell
         elif cell < self._cell:
@@ -176,4 +179,4 @@ class Windower:
             return None
         p = self._pos + 1
         window = self._buf.copy() if p == self.window else np.concatenate((self._buf[p:], self._buf[:p]))
-        return cell * self.step, window
+        return cell * self.step + self.offset, window

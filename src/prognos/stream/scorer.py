@@ -1,8 +1,8 @@
 """Real-time scoring: accepted readings → per-device windows → batched inference → signals → rules.
 
 Each device type is assigned model names; for each (device, model) a `features.stream.Windower`
-builds the model's windows one reading at a time exactly as training built them offline (same grid,
-same hold, same scaler from the card; windows touching a gap are skipped, as offline). Windows that
+builds the model's windows one reading at a time exactly as training built them offline (same grid and
+phase, same hold, same scaler from the card; windows touching a gap are skipped, as offline). Windows that
 complete together — across devices — go to the model's batcher as one request, so a thousand devices
 cost a handful of ONNX Runtime calls. The version that scores a device is the one the deployments
 route it to (champion, or canary for its share of devices); a shadow version, when the model has one,
@@ -51,6 +51,7 @@ from prognos.act.actions import Actions
 from prognos.act.alerts import Alerts
 from prognos.act.rules import Engine, Transition
 from prognos.errors import ConfigError, PrognosError
+from prognos.features.grid import phase
 from prognos.features.stream import HOLD, Windower
 from prognos.inference.deployments import Deployments, Served
 from prognos.stream.metrics import StreamMetrics
@@ -473,7 +474,8 @@ class Scorer:
         found = self._slots.get(key)
         if found is None or found.recipe != view.recipe():  # a new version with another recipe starts afresh
             sensors, window, step = view.recipe()
-            found = self._slots[key] = _Slot(view.recipe(), Windower(list(sensors), window, step))
+            windower = Windower(list(sensors), window, step, offset=phase(device_id, step))
+            found = self._slots[key] = _Slot(view.recipe(), windower)
         return found
 
     # -- state across restarts ----------------------------------------------------------------------
@@ -510,7 +512,7 @@ class Scorer:
                 if recipe == view.recipe():  # else: start afresh
                     todo.append((device, view, closed))
             elif (device, name) not in self._slots:
-                todo.append((device, view, first[device] // view.step - 1))
+                todo.append((device, view, (first[device] - phase(device, view.step)) // view.step - 1))
         if todo:
             for (device, view), windower in (await asyncio.to_thread(self._rebuilt, todo)).items():
                 self._slots[device, view.name] = _Slot(view.recipe(), windower)
@@ -524,13 +526,14 @@ class Scorer:
             sensors, window, step = recipe
             group = [(d, v, closed) for d, v, closed in todo if v.recipe() == recipe]
             lo = min(closed for _, _, closed in group) - window - HOLD + 1
-            hi = max(closed for _, _, closed in group) + 2
+            hi = max(closed for _, _, closed in group) + 3  # the open cell, and a step for the devices' phases
             table = self.history([d for d, _, _ in group], lo * step, hi * step, list(sensors))
             found = _by_device(table, list(sensors))
             empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
             for device, view, closed in group:
                 ts, col, val = found.get(device, empty)
-                out[device, view] = Windower.resume(list(sensors), window, step, closed, ts, col, val)
+                out[device, view] = Windower.resume(list(sensors), window, step, closed, ts, col, val,
+                                                    offset=phase(device, step))  # fmt: skip
         return out
 
 

@@ -79,7 +79,8 @@ class Labels:
 
 def from_store(store: Any, device_ids: Sequence[str], start: int, end: int, step: int,
                sensors: Sequence[str] | None = None) -> list[Series]:  # fmt: skip
-    """Read each device's raw series and align it to a ``step`` ms grid; sensors default to the first
+    """Read each device's raw series and align it to its ``step`` ms grid (phased as the stream scorer's: the same
+    cells, so the same windows); sensors default to the first
     device's keys, and every device must have them (a model has one input schema)."""
     out = []
     for dev in device_ids:
@@ -96,7 +97,8 @@ def from_store(store: Any, device_ids: Sequence[str], start: int, end: int, step
         sensors = names
         col = np.searchsorted(np.asarray(names), keys)
         known = np.isin(keys, names)
-        ts, x = grid.align(t["ts"].to_numpy()[known], col[known], t["value"].to_numpy()[known], len(names), start,
+        first = grid.first_cell(start, dev, step)  # the device's phase: the cells its stream is scored on
+        ts, x = grid.align(t["ts"].to_numpy()[known], col[known], t["value"].to_numpy()[known], len(names), first,
                            end, step)  # fmt: skip
         out.append(Series(dev, store.device(dev).type, ts, x, names))
     return out
