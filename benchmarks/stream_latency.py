@@ -29,6 +29,8 @@ from _common import Mosquitto
 from _stream import body, fleet, models, publish, save, serve, slices
 from paho.mqtt.enums import CallbackAPIVersion
 
+from prognos.features.grid import phase
+
 RULES = """rules:
   - name: hot-bearing
     signal: raw.bearing_temp
@@ -108,7 +110,8 @@ def _probe(url: str, sensors: list[str], crossings: int) -> dict[str, Any]:
     assert ready.wait(10)
     rng = np.random.default_rng(3)
     normal = {s: 20.0 + rng.normal() for s in sensors}
-    t0 = (int(time.time() * 1000) // 100 + 1) * 100
+    shift = phase(PROBE, 100)  # the probe's grid cells start there within each 100 ms
+    t0 = (int(time.time() * 1000) // 100 + 1) * 100 + shift
     cross_at = {t0 + 20 * 100 * (k + 4) + 50 for k in range(crossings)}  # every 2 s, once its window has filled
     start = time.perf_counter()
     for i in range(20 * (crossings + 5)):
@@ -124,7 +127,7 @@ def _probe(url: str, sensors: list[str], crossings: int) -> dict[str, Any]:
     client.disconnect()
     crossing, closing = [], []
     for ts in sorted(cross_at):
-        cell_end = ts // 100 * 100  # the window's end: the crossing's cell
+        cell_end = (ts - shift) // 100 * 100 + shift  # the window's end: the crossing's cell
         if cell_end in arrived and ts + 100 in sent:
             crossing.append((arrived[cell_end] - sent[ts]) * 1000)
             closing.append((arrived[cell_end] - sent[ts + 100]) * 1000)

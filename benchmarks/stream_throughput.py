@@ -14,7 +14,7 @@ its own, one ONNX Runtime call per reading — driven by wrk as hard as it goes.
 capacity.
 
     python benchmarks/stream_throughput.py [--devices 1000] [--rate 10] [--seconds 30] [--grid-ms 1000]
-                                           [--capacity 2000,3000]
+                                           [--capacity 1500,2000]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main() -> None:
     p.add_argument("--cpus", default="0,1", help="the servers' CPUs (the load runs on the others, if any)")
     p.add_argument("--senders", type=int, default=10, help="gateways, each posting for a share of the devices")
     p.add_argument("--baseline-seconds", type=float, default=10.0)
-    p.add_argument("--capacity", default="2000", help="larger fleets (devices, comma-separated) for the capacity")
+    p.add_argument("--capacity", default="1500,2000", help="larger fleets (devices, comma-separated) for the capacity")
     args = p.parse_args()
     run = measure_prognos(args, args.devices)
     larger = [measure_prognos(args, int(n), quality=False) for n in filter(None, args.capacity.split(","))]
