@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +82,13 @@ class Device:
             "first_seen": None if self.first_seen is None else to_iso(self.first_seen),
             "last_seen": None if self.last_seen is None else to_iso(self.last_seen),
         }
+
+
+def device_number(device_id: str) -> int:
+    """A device's fixed number (crc32 of its id): the same in every process, replica and restart — where it
+    travels (`stream.bus.partition`), whether a canary scores it (`inference.deployments.bucket`), where its grid
+    cells start (`features.grid.phase`)."""
+    return zlib.crc32(device_id.encode())
 
 
 def now_ms() -> int:

@@ -12,11 +12,10 @@ device's window scored at once (a burst a step apart) instead of a steady share 
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
 from prognos.errors import InvalidInput
+from prognos.types import device_number
 
 
 def align(ts: np.ndarray, column: np.ndarray, value: np.ndarray, columns: int, start: int, end: int, step: int,
@@ -47,7 +46,7 @@ def phase(device_id: str, step: int) -> int:
     >>> phase("pump-7", 1000) == phase("pump-7", 1000) and 0 <= phase("pump-7", 1000) < 1000
     True
     """
-    return zlib.crc32(device_id.encode()) % step
+    return device_number(device_id) % step
 
 
 def first_cell(start: int, device_id: str, step: int) -> int:

@@ -17,7 +17,6 @@ import contextlib
 import logging
 import random
 import time
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from prognos.inference.metrics import Metrics
 from prognos.inference.runtime import Model, load
 from prognos.priority import lower_priority
 from prognos.registry import CHAMPION, Registry, Version
+from prognos.types import device_number
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def bucket(device_id: str | None) -> float:
     """A device's fixed place in [0, 1): crc32 of its id, the same in every replica and after restarts."""
     if device_id is None:
         return random.random()
-    return zlib.crc32(device_id.encode()) / 2**32
+    return device_number(device_id) / 2**32
 
 
 @dataclass

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from prognos.errors import BrokerUnavailable, ConfigError, InvalidInput, require
-from prognos.types import Reading
+from prognos.types import Reading, device_number
 
 TOPIC = "prognos/stream/{partition}"
 
@@ -31,7 +30,7 @@ def partition(device_id: str, partitions: int) -> int:
     >>> partition("pump-000", 8), partition("pump-000", 8) == partition("pump-000", 8)
     (2, True)
     """
-    return zlib.crc32(device_id.encode()) % partitions
+    return device_number(device_id) % partitions
 
 
 def encode(readings: Sequence[Reading]) -> bytes:
