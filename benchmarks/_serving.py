@@ -31,8 +31,9 @@ def prepare_harness() -> Path:
         uv = [str(Path(sys.executable).parent / "uv")]
         print("creating the peers' environment (BentoML, Ray Serve, Flask) in", VENV, flush=True)
         subprocess.run([*uv, "venv", "-q", "-p", "3.11", str(VENV)], check=True)
-        subprocess.run([*uv, "pip", "install", "-q", "--python", str(python), "-r", str(HARNESS / "requirements.txt")],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [*uv, "pip", "install", "-q", "--python", str(python), "-r", str(HARNESS / "requirements.txt")], check=True
+        )
     return python
 
 

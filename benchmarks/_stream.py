@@ -41,8 +41,10 @@ def models(grid_ms: int, window: int = 60) -> dict[str, Path]:
 
     folder = OUT / f"stream-models-{grid_ms}ms"
     found = {k: folder / k for k in KINDS}
-    if all((p / "card.json").is_file() for p in found.values()) and time.time() - (folder / "pump" / "card.json"
-                                                                                   ).stat().st_mtime < 600:  # fmt: skip
+    if (
+        all((p / "card.json").is_file() for p in found.values())
+        and time.time() - (folder / "pump" / "card.json").stat().st_mtime < 600
+    ):
         return found  # trained minutes ago: still the hour it learned
     t0 = int(time.time() * 1000) - 1_200_000
     fleet = Fleet(9, 10.0, 1200, seed=7, start=t0, failing=0.0, faults_per_device=0.0)
@@ -54,8 +56,18 @@ def models(grid_ms: int, window: int = 60) -> dict[str, Path]:
     for kind in KINDS:
         print(f"training the {kind} anomaly model ({grid_ms} ms grid) …", flush=True)
         shutil.rmtree(found[kind], ignore_errors=True)
-        train_store("anomaly", store, found[kind], start=t0, end=t0 + 1_200_000, device_type=kind, window=window,
-                    step_ms=grid_ms, epochs=15, progress=False)  # fmt: skip
+        train_store(
+            "anomaly",
+            store,
+            found[kind],
+            start=t0,
+            end=t0 + 1_200_000,
+            device_type=kind,
+            window=window,
+            step_ms=grid_ms,
+            epochs=15,
+            progress=False,
+        )
     return found
 
 
@@ -115,15 +127,34 @@ def publish(work: Path, found: dict[str, Path], f: Fleet, warm_chunks: int) -> d
     return env
 
 
-def serve(work: Path, env: dict[str, str], cpus: str, *extra: str, stream: str | None = None
-          ) -> tuple[subprocess.Popen[bytes], str]:  # fmt: skip
+def serve(
+    work: Path, env: dict[str, str], cpus: str, *extra: str, stream: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     stream = stream or ";".join(f"{k}={k}-anomaly" for k in KINDS)
-    cmd = ["taskset", "-c", cpus, str(Path(sys.executable).parent / "prognos"), "--log-level", "WARNING", "serve",
-           "--port", str(port), "--stream", stream, "--rules", str(work / "rules.yaml"), *extra]  # fmt: skip
+    cmd = [
+        "taskset",
+        "-c",
+        cpus,
+        str(Path(sys.executable).parent / "prognos"),
+        "--log-level",
+        "WARNING",
+        "serve",
+        "--port",
+        str(port),
+        "--stream",
+        stream,
+        "--rules",
+        str(work / "rules.yaml"),
+        *extra,
+    ]
     log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(cmd, env={**__import__("os").environ, **env, "PROGNOS_ACCESS_LOG": "false"}, stdout=log,
-                            stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        env={**__import__("os").environ, **env, "PROGNOS_ACCESS_LOG": "false"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

@@ -32,8 +32,16 @@ from prognos.store import open_store
 from prognos.types import Reading
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SENSORS = [f"s{i}" for i in range(8)]
 
 
@@ -46,10 +54,24 @@ def fill(url: str, devices: int, days: float) -> int:
         for i in range(devices):
             kind = ("pump", "motor", "fan")[i % 3]
             store.update_device(f"{kind}-{i:04d}", {"type": kind}, create=True)
-        store.write([Reading(f"{('pump', 'motor', 'fan')[i % 3]}-{i:04d}", end - int(rng.integers(0, 600_000)), {
-            **{s: float(rng.normal()) for s in SENSORS}, "pred.m.anomaly.score": float(rng.gamma(2)),
-            "pred.m.anomaly.ratio": float(rng.gamma(2) / 3), "pred.m.version": 1.0, "pred.r.rul.p10": 900.0,
-            "pred.r.rul.p50": 1800.0, "pred.r.rul.p90": 3000.0}) for i in range(devices)])  # fmt: skip
+        store.write(
+            [
+                Reading(
+                    f"{('pump', 'motor', 'fan')[i % 3]}-{i:04d}",
+                    end - int(rng.integers(0, 600_000)),
+                    {
+                        **{s: float(rng.normal()) for s in SENSORS},
+                        "pred.m.anomaly.score": float(rng.gamma(2)),
+                        "pred.m.anomaly.ratio": float(rng.gamma(2) / 3),
+                        "pred.m.version": 1.0,
+                        "pred.r.rul.p10": 900.0,
+                        "pred.r.rul.p50": 1800.0,
+                        "pred.r.rul.p90": 3000.0,
+                    },
+                )
+                for i in range(devices)
+            ]
+        )
         book = Alerts(store)
         engine = Engine([Rule("hot", Condition("raw.x", above=0), severity="critical")])
         for i in range(0, devices, 25):
@@ -65,8 +87,12 @@ def fill(url: str, devices: int, days: float) -> int:
             block = np.sin(2 * np.pi * t[lo:hi, None] / 86_400 + np.arange(len(SENSORS))) + rng.normal(
                 0, 0.1, (hi - lo, len(SENSORS))
             )
-            store.write([Reading("month-0000", start + int(k) * 1000, dict(zip(SENSORS, row.tolist(), strict=True)))
-                         for k, row in zip(t[lo:hi], block, strict=True)])  # fmt: skip
+            store.write(
+                [
+                    Reading("month-0000", start + int(k) * 1000, dict(zip(SENSORS, row.tolist(), strict=True)))
+                    for k, row in zip(t[lo:hi], block, strict=True)
+                ]
+            )
         return end
     finally:
         store.close()
@@ -154,10 +180,14 @@ def main() -> None:
                 x.terminate()
                 x.wait(30)
     f, f10, m, r = (statistics.median(x) for x in (fleet, fleet10, month, raw))
-    print(f"\nfleet page, {args.devices} devices: {f * 1000:.0f} ms (goal < 1000); 10 devices: {f10 * 1000:.0f} ms; "
-          f"ratio {f / f10:.2f}")  # fmt: skip
-    print(f"device, {args.days:g} days × 1 Hz × 8 sensors, downsampled by the server: {m * 1000:.0f} ms (goal < 1000); "
-          f"6 h of raw points, drawn the same way: {r * 1000:.0f} ms; ratio {m / r:.2f}")  # fmt: skip
+    print(
+        f"\nfleet page, {args.devices} devices: {f * 1000:.0f} ms (goal < 1000); 10 devices: {f10 * 1000:.0f} ms; "
+        f"ratio {f / f10:.2f}"
+    )
+    print(
+        f"device, {args.days:g} days × 1 Hz × 8 sensors, downsampled by the server: {m * 1000:.0f} ms (goal < 1000); "
+        f"6 h of raw points, drawn the same way: {r * 1000:.0f} ms; ratio {m / r:.2f}"
+    )
     found = {"args": vars(args), "fleet_s": fleet, "fleet10_s": fleet10, "month_s": month, "raw6h_s": raw}
     print("saved", save("dashboard_render", found))
 

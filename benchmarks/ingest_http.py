@@ -34,8 +34,13 @@ def readings(n: int, offset: int = 0) -> list[Reading]:
     out = []
     for i in range(n):
         k = i + offset
-        out.append(Reading(f"dev-{k % DEVICES:03d}", T0 + (k // DEVICES) * 100,
-                           {key: (k * 7 + j) % 1000 / 10 for j, key in enumerate(KEYS)}))  # fmt: skip
+        out.append(
+            Reading(
+                f"dev-{k % DEVICES:03d}",
+                T0 + (k // DEVICES) * 100,
+                {key: (k * 7 + j) % 1000 / 10 for j, key in enumerate(KEYS)},
+            )
+        )
     return out
 
 
@@ -81,8 +86,12 @@ def client(port: int, n: int, connections: int) -> None:
 
 def over_http(store_url: str, n: int, connections: int) -> float:
     with Server(store_url) as server:
-        proc = subprocess.Popen([sys.executable, __file__, "--client", str(server.port), str(n), str(connections)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--client", str(server.port), str(n), str(connections)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout and proc.stdin and proc.stdout.readline().strip() == "ready"
         proc.stdin.write("go\n")
         proc.stdin.flush()
@@ -115,8 +124,10 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=4)
     args = p.parse_args()
     n = args.readings
-    print(f"HTTP batch ingest: {n:,} messages × {len(KEYS)} values, gateway bodies of {BATCH} messages, "
-          f"{args.connections} connections")  # fmt: skip
+    print(
+        f"HTTP batch ingest: {n:,} messages × {len(KEYS)} values, gateway bodies of {BATCH} messages, "
+        f"{args.connections} connections"
+    )
     pg = ensure_postgres()
     for name in ("DuckDB", "PostgreSQL"):
         with tempfile.TemporaryDirectory() as tmp, pg_schema(pg) as pg_a, pg_schema(pg) as pg_b:

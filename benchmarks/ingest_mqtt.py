@@ -44,9 +44,25 @@ print(seen[2], flush=True)
 
 
 def publish(broker: Mosquitto, devices: int, rate: float, seconds: float) -> tuple[float, subprocess.Popen]:
-    cmd = [sys.executable, "-m", "prognos.cli", "simulate", "--devices", str(devices), "--rate", str(rate),
-           "--duration", str(seconds), "--seed", "1", "--start", "2026-01-01T00:00:00Z", "--fast",
-           "--target", broker.url]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "prognos.cli",
+        "simulate",
+        "--devices",
+        str(devices),
+        "--rate",
+        str(rate),
+        "--duration",
+        str(seconds),
+        "--seed",
+        "1",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--fast",
+        "--target",
+        broker.url,
+    ]
     t0 = time.time()
     return t0, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
@@ -60,8 +76,9 @@ def expected(devices: int, rate: float, seconds: float) -> int:
 
 def baseline(n: int, args: argparse.Namespace) -> float:
     broker = Mosquitto().start()
-    counter = subprocess.Popen([sys.executable, "-c", COUNTER, str(n), str(broker.port)], stdout=subprocess.PIPE,
-                               text=True)  # fmt: skip
+    counter = subprocess.Popen(
+        [sys.executable, "-c", COUNTER, str(n), str(broker.port)], stdout=subprocess.PIPE, text=True
+    )
     assert counter.stdout is not None and counter.stdout.readline().strip() == "ready"
     time.sleep(0.3)
     t0, pub = publish(broker, args.devices, args.rate, args.seconds)

@@ -81,8 +81,9 @@ def main() -> None:
             t = time.perf_counter()
             load(store, args.timestamps)
             load_s = time.perf_counter() - t
-            q, table = timed(lambda s=store: s.downsample("dev-042", QUERY_KEYS, T0, T0 + DAY, interval, Agg.AVG),
-                             args.repeat)  # fmt: skip
+            q, table = timed(
+                lambda s=store: s.downsample("dev-042", QUERY_KEYS, T0, T0 + DAY, interval, Agg.AVG), args.repeat
+            )
             raw, _ = timed(lambda s=store: client_side(s, interval), max(3, args.repeat // 3))
             store.close()
             results[name] = q

@@ -43,20 +43,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="prognos-serving-") as tmp:
         work = Path(tmp)
         env = publish(work, HARNESS / "model.onnx")
-        bench = [str(python), "bench.py", "--servers", servers, "--oip", f"http://127.0.0.1:{PORT}", "bench",
-                 "--concurrency", args.concurrency, "--duration", str(args.duration), "--repeat", str(args.repeat),
-                 "--out", str(out), "--workdir", str(work / "raw")]  # fmt: skip
-        script = "\n".join([
-            "set -e",
-            "ip link set lo up 2>/dev/null || true",
-            serve_command(PORT, work / "prognos.log"),
-            "server=$!",
-            f"{shlex.quote(sys.executable)} -c 'import sys; sys.path.insert(0, \"{Path(__file__).parent}\"); "
-            f"import _serving; _serving.wait_ready(\"http://127.0.0.1:{PORT}\")'",
-            f"cd {shlex.quote(str(HARNESS))} && BENCH_NETNS=0 {shlex.join(bench)} || status=$?",
-            "kill $server; wait $server 2>/dev/null || true",
-            "exit ${status:-0}",
-        ])  # fmt: skip
+        bench = [
+            str(python),
+            "bench.py",
+            "--servers",
+            servers,
+            "--oip",
+            f"http://127.0.0.1:{PORT}",
+            "bench",
+            "--concurrency",
+            args.concurrency,
+            "--duration",
+            str(args.duration),
+            "--repeat",
+            str(args.repeat),
+            "--out",
+            str(out),
+            "--workdir",
+            str(work / "raw"),
+        ]
+        script = "\n".join(
+            [
+                "set -e",
+                "ip link set lo up 2>/dev/null || true",
+                serve_command(PORT, work / "prognos.log"),
+                "server=$!",
+                f'{shlex.quote(sys.executable)} -c \'import sys; sys.path.insert(0, "{Path(__file__).parent}"); '
+                f'import _serving; _serving.wait_ready("http://127.0.0.1:{PORT}")\'',
+                f"cd {shlex.quote(str(HARNESS))} && BENCH_NETNS=0 {shlex.join(bench)} || status=$?",
+                "kill $server; wait $server 2>/dev/null || true",
+                "exit ${status:-0}",
+            ]
+        )
         cmd = ["unshare", "-n", "bash", "-c", script] if in_loopback_namespace() else ["bash", "-c", script]
         subprocess.run(cmd, env={**__import__("os").environ, **env}, check=True)
     summary(json.loads(out.with_suffix(".json").read_text())["rows"])
@@ -84,8 +102,10 @@ def summary(rows: list[dict]) -> None:
             if rps is None:
                 continue
             ratio = f"{mine / rps:.2f}" if mine and s != "oip:bench" else "—"
-            print(f"| {'prognos' if s == 'oip:bench' else s} | {c} | {rps:.0f} | {med(s, c, 'p50_us') / 1000:.2f} | "
-                  f"{med(s, c, 'p99_us') / 1000:.2f} | {med(s, c, 'errors'):.0f} | {ratio} |")  # fmt: skip
+            print(
+                f"| {'prognos' if s == 'oip:bench' else s} | {c} | {rps:.0f} | {med(s, c, 'p50_us') / 1000:.2f} | "
+                f"{med(s, c, 'p99_us') / 1000:.2f} | {med(s, c, 'errors'):.0f} | {ratio} |"
+            )
     top = max(levels)
     mine = med("oip:bench", top, "rps")
     print(f"\ngoals at concurrency {top} (prognos req/s ÷ peer req/s, same run):")

@@ -29,8 +29,23 @@ URL = f"http://127.0.0.1:{PORT}"
 
 
 def wrk(conns: int, seconds: int, body: Path) -> dict:
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "--latency",
-           "-s", str(HARNESS / "wrk_post.lua"), f"{URL}/v2/models/bench/infer", "--", str(body)]  # fmt: skip
+    cmd = [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        f"-c{conns}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(HARNESS / "wrk_post.lua"),
+        f"{URL}/v2/models/bench/infer",
+        "--",
+        str(body),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     r = json.loads([line for line in out.splitlines() if line.startswith('{"wrk"')][-1])
     r["errors"] = sum(r[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
@@ -39,8 +54,9 @@ def wrk(conns: int, seconds: int, body: Path) -> dict:
 
 
 def promote(version: int) -> dict:
-    req = urllib.request.Request(f"{URL}/api/v1/models/bench/aliases/champion", method="PUT",
-                                 data=json.dumps({"version": version}).encode())  # fmt: skip
+    req = urllib.request.Request(
+        f"{URL}/api/v1/models/bench/aliases/champion", method="PUT", data=json.dumps({"version": version}).encode()
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())
 
@@ -77,9 +93,12 @@ def level(c: int, args: argparse.Namespace, body: Path) -> tuple[float, int, int
         errors = steady["errors"] + swap["errors"]
         failed += errors
         swaps += len(log) if ok else 0
-        print(f"| {c} | {i + 1} | {steady['rps']:.0f} | {steady['p99_us'] / 1000:.2f} | {swap['rps']:.0f} | "
-              f"{swap['p99_us'] / 1000:.2f} | {len(log)}{'' if ok else ' (some not deployed)'} | {errors} | "
-              f"{ratios[-1]:.2f} |", flush=True)  # fmt: skip
+        print(
+            f"| {c} | {i + 1} | {steady['rps']:.0f} | {steady['p99_us'] / 1000:.2f} | {swap['rps']:.0f} | "
+            f"{swap['p99_us'] / 1000:.2f} | {len(log)}{'' if ok else ' (some not deployed)'} | {errors} | "
+            f"{ratios[-1]:.2f} |",
+            flush=True,
+        )
     return statistics.median(ratios), failed, swaps
 
 
@@ -108,8 +127,10 @@ def main() -> None:
             print()
             for c, (ratio, failed, swaps) in results.items():
                 verdict = "met" if failed == 0 and ratio <= 1.5 else "MISSED"
-                print(f"concurrency {c}: {swaps} hot swaps, {failed} failed requests, median p99 during swaps "
-                      f"÷ steady p99 = {ratio:.2f} (goal 0 failed, ≤ 1.5) {verdict}")  # fmt: skip
+                print(
+                    f"concurrency {c}: {swaps} hot swaps, {failed} failed requests, median p99 during swaps "
+                    f"÷ steady p99 = {ratio:.2f} (goal 0 failed, ≤ 1.5) {verdict}"
+                )
         finally:
             subprocess.run(["pkill", "-f", f"prognos serve --port {PORT}"], check=False)
             server.wait(10)

@@ -57,22 +57,32 @@ def main() -> None:
     ratio = capacity / base["readings_per_s"]
     print(f"\n{'':<34}{'prognos':>14}{'seed /predict':>16}")
     print(f"{'readings/s (kept up with)':<34}{run['readings_per_s']:>14,.0f}{base['readings_per_s']:>16,.0f}")
-    print(f"{'decision latency p50 / p99 (ms)':<34}{run['p50_ms']:>7.1f} /{run['p99_ms']:>5.1f}"
-          f"{base['p50_ms']:>9.1f} /{base['p99_ms']:>5.1f}")  # fmt: skip
+    print(
+        f"{'decision latency p50 / p99 (ms)':<34}{run['p50_ms']:>7.1f} /{run['p99_ms']:>5.1f}"
+        f"{base['p50_ms']:>9.1f} /{base['p99_ms']:>5.1f}"
+    )
     print(f"{'backlog (batches) max / at end':<34}{run['backlog_max']:>8.0f} / {run['backlog_end']:.0f}")
     print(f"{'store queue (readings) max':<34}{run['pending_max']:>14,.0f}")
     print(f"{'windows scored / expected':<34}{run['windows']:>10,.0f} / {run['windows_expected']:,.0f}")
     print(f"\ncapacity (fresh server per fleet){'':<10}offered    taken  backlog max / trend   p99 ms")
     for r in [run, *larger]:
-        print(f"  {r['devices']:>6,} devices{'':<20}{r['offered_per_s']:>8,.0f} {r['readings_per_s']:>8,.0f}"
-              f"{r['backlog_max']:>10.0f} / {r['backlog_trend']:+6.1f}{r['p99_ms']:>11.1f}"
-              f"   {'kept up' if r['kept_up'] else 'fell behind'}")  # fmt: skip
-    print(f"\nat {run['devices']:,} devices: p99 {run['p99_ms']:.1f} ms (goal ≤ 100 ms), "
-          f"{'kept up' if run['kept_up'] else 'fell behind'} with {run['offered_per_s']:,.0f} readings/s; "
-          f"capacity {capacity:,.0f} readings/s = {ratio:.1f}× the seed's design (goal ≥ 10×)")  # fmt: skip
-    print("saved", save(f"stream_throughput-{args.grid_ms}ms", {"args": vars(args), "prognos": run, "larger": larger,
-                                                                 "seed": base, "capacity": capacity,
-                                                                 "ratio": ratio}))  # fmt: skip
+        print(
+            f"  {r['devices']:>6,} devices{'':<20}{r['offered_per_s']:>8,.0f} {r['readings_per_s']:>8,.0f}"
+            f"{r['backlog_max']:>10.0f} / {r['backlog_trend']:+6.1f}{r['p99_ms']:>11.1f}"
+            f"   {'kept up' if r['kept_up'] else 'fell behind'}"
+        )
+    print(
+        f"\nat {run['devices']:,} devices: p99 {run['p99_ms']:.1f} ms (goal ≤ 100 ms), "
+        f"{'kept up' if run['kept_up'] else 'fell behind'} with {run['offered_per_s']:,.0f} readings/s; "
+        f"capacity {capacity:,.0f} readings/s = {ratio:.1f}× the seed's design (goal ≥ 10×)"
+    )
+    print(
+        "saved",
+        save(
+            f"stream_throughput-{args.grid_ms}ms",
+            {"args": vars(args), "prognos": run, "larger": larger, "seed": base, "capacity": capacity, "ratio": ratio},
+        ),
+    )
 
 
 def measure_prognos(args: argparse.Namespace, devices: int, quality: bool = True) -> dict[str, Any]:
@@ -100,8 +110,7 @@ def measure_prognos(args: argparse.Namespace, devices: int, quality: bool = True
             proc.wait(30)
 
 
-def _drive(url: str, parts: list[list[bytes]], live: list[Any], per_s: int, args: argparse.Namespace
-           ) -> dict[str, Any]:  # fmt: skip
+def _drive(url: str, parts: list[list[bytes]], live: list[Any], per_s: int, args: argparse.Namespace) -> dict[str, Any]:
     """Each sender posts its share of the devices every 1/per_s s (devices are many clients, not one)."""
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
@@ -132,8 +141,10 @@ def _drive(url: str, parts: list[list[bytes]], live: list[Any], per_s: int, args
         gate = asyncio.Semaphore(32)
 
         async def post(i: int, b: bytes) -> None:
-            request = (b"POST /api/v1/telemetry HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                       b"Content-Length: %d\r\n\r\n%s" % (len(b), b))  # fmt: skip
+            request = (
+                b"POST /api/v1/telemetry HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(b), b)
+            )
             async with gate:
                 while True:
                     reader, writer = idle.pop() if idle else await asyncio.open_connection(host, int(port))
@@ -181,8 +192,10 @@ def _drive(url: str, parts: list[list[bytes]], live: list[Any], per_s: int, args
             )
             samples.clear()
         backlog = samples[-1] if samples else (0.0, 0.0)
-        print(f"  t={k / per_s:5.1f} s  scorer backlog {backlog[0]:.0f} batches, store queue {backlog[1]:.0f} readings",
-              flush=True)  # fmt: skip
+        print(
+            f"  t={k / per_s:5.1f} s  scorer backlog {backlog[0]:.0f} batches, store queue {backlog[1]:.0f} readings",
+            flush=True,
+        )
     for t in senders:
         t.join()
     if errors:
@@ -198,14 +211,20 @@ def _drive(url: str, parts: list[list[bytes]], live: list[Any], per_s: int, args
     trend = (sum(backlog[-third:]) - sum(backlog[:third])) / third if backlog else 0.0
     # Kept up: every reading taken at the offered rate (within 3 %), the scorer's backlog not growing.
     kept_up = readings / elapsed >= 0.97 * readings / args.seconds and trend <= 5
-    return {"offered_per_s": readings / args.seconds, "readings_per_s": readings / elapsed, "kept_up": kept_up,
-            "backlog_trend": trend,
-            "p50_ms": quantile(before, after, 0.5) * 1000, "p99_ms": quantile(before, after, 0.99) * 1000,
-            "http_p99_ms": sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000,
-            "backlog_max": max(backlog, default=0.0), "backlog_end": backlog[-1] if backlog else 0,
-            "pending_max": max((s[1] for s in samples), default=0.0),
-            "windows": _windows(text) - windows0,
-            "windows_expected": len({r.device_id for r in live[0]}) * elapsed * 1000 / args.grid_ms}  # fmt: skip
+    return {
+        "offered_per_s": readings / args.seconds,
+        "readings_per_s": readings / elapsed,
+        "kept_up": kept_up,
+        "backlog_trend": trend,
+        "p50_ms": quantile(before, after, 0.5) * 1000,
+        "p99_ms": quantile(before, after, 0.99) * 1000,
+        "http_p99_ms": sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000,
+        "backlog_max": max(backlog, default=0.0),
+        "backlog_end": backlog[-1] if backlog else 0,
+        "pending_max": max((s[1] for s in samples), default=0.0),
+        "windows": _windows(text) - windows0,
+        "windows_expected": len({r.device_id for r in live[0]}) * elapsed * 1000 / args.grid_ms,
+    }
 
 
 def _quality(url: str, f: Any, start: int, end: int) -> dict[str, Any]:
@@ -228,14 +247,24 @@ def measure_seed(args: argparse.Namespace) -> dict[str, Any]:
     site = OUT / "flask-site"
     if not (site / "flask").is_dir():
         uv = str(Path(sys.executable).parent / "uv")
-        subprocess.run([uv, "pip", "install", "-q", "--python", sys.executable, "--target", str(site), "flask"],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [uv, "pip", "install", "-q", "--python", sys.executable, "--target", str(site), "flask"], check=True
+        )
     artifact = OUT / f"stream-models-{args.grid_ms}ms" / "pump"
     sensors = __import__("json").loads((artifact / "card.json").read_text())["input"]["sensors"]
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(site)}
-    cmd = ["taskset", "-c", args.cpus, sys.executable, str(Path(__file__).parent / "_seed_stream.py"), "--artifact",
-           str(artifact), "--port", str(port)]  # fmt: skip
+    cmd = [
+        "taskset",
+        "-c",
+        args.cpus,
+        sys.executable,
+        str(Path(__file__).parent / "_seed_stream.py"),
+        "--artifact",
+        str(artifact),
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -268,8 +297,12 @@ end
         others = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
         warm = ["taskset", "-c", others, "wrk", "-t1", "-c16", "-d3s", "-s", str(lua), url]
         subprocess.run(warm, capture_output=True, check=True)  # every device's window fills first
-        out = subprocess.run(["taskset", "-c", others, "wrk", "-t1", "-c16", f"-d{int(args.baseline_seconds)}s", "-s",
-                              str(lua), url], capture_output=True, text=True, check=True).stdout  # fmt: skip
+        out = subprocess.run(
+            ["taskset", "-c", others, "wrk", "-t1", "-c16", f"-d{int(args.baseline_seconds)}s", "-s", str(lua), url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         requests, seconds, p50, p99 = next(line.split()[1:] for line in out.splitlines() if line.startswith("RESULT"))
         return {"readings_per_s": int(requests) / float(seconds), "p50_ms": float(p50), "p99_ms": float(p99)}
     finally:

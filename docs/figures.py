@@ -34,8 +34,13 @@ def simulator(device_id: str = "motor-019") -> Path:
         ax.set_ylabel(name, rotation=0, ha="right", fontsize=8)
         for f in dev.faults:
             if name in f.sensors:
-                ax.axvspan((f.start - fleet.start) / 60_000, (f.end - fleet.start) / 60_000,
-                           color=COLOURS[f.fault], alpha=0.25, label=f.fault)  # fmt: skip
+                ax.axvspan(
+                    (f.start - fleet.start) / 60_000,
+                    (f.end - fleet.start) / 60_000,
+                    color=COLOURS[f.fault],
+                    alpha=0.25,
+                    label=f.fault,
+                )
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="upper left", fontsize=7)
     axes[-1].step(minutes[alive], modes[alive], where="post", color="#2ca02c", lw=0.8)

@@ -114,8 +114,19 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix=f"prognos-{command}-", suffix=".log", delete=False)  # noqa: SIM115
-        cmd = [sys.executable, "-m", "prognos.cli", "--log-level", "WARNING", command, "--store", store,
-               "--port", str(self.port), *extra]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "prognos.cli",
+            "--log-level",
+            "WARNING",
+            command,
+            "--store",
+            store,
+            "--port",
+            str(self.port),
+            *extra,
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log)
 
     def __enter__(self) -> ServerProcess:

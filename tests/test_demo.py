@@ -12,11 +12,29 @@ from tests.services import free_port
 
 def demo(tmp_path, *args):
     return subprocess.Popen(
-        [sys.executable, "-m", "prognos.cli", "--log-level", "WARNING", "demo", "--devices", "6", "--history", "1",
-         "--epochs", "2", "--port", str(free_port()), *args],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "prognos.cli",
+            "--log-level",
+            "WARNING",
+            "demo",
+            "--devices",
+            "6",
+            "--history",
+            "1",
+            "--epochs",
+            "2",
+            "--port",
+            str(free_port()),
+            *args,
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    )
 
 
 def test_the_demo_runs_the_whole_loop_on_the_embedded_store(tmp_path):
@@ -64,8 +82,9 @@ def test_ctrl_c_ends_the_demo_cleanly_with_its_summary(tmp_path):
 
 
 def test_the_demo_refuses_a_fleet_too_small_to_tell_its_story(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "prognos.cli", "demo", "--devices", "2"], capture_output=True,
-                         text=True, cwd=tmp_path)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "prognos.cli", "demo", "--devices", "2"], capture_output=True, text=True, cwd=tmp_path
+    )
     assert out.returncode == 2 and "--devices must be at least 3" in out.stderr
 
 
@@ -76,7 +95,12 @@ def test_demo_on_a_taken_port_says_so(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        out = subprocess.run([sys.executable, "-m", "prognos.cli", "demo", "--port", str(port)],
-                             capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-m", "prognos.cli", "demo", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
     assert out.returncode == 1 and f"port {port} on 127.0.0.1 is in use" in out.stderr
     assert not (tmp_path / "prognos-data" / "demo" / "models").exists()  # refused before any work

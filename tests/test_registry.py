@@ -136,11 +136,14 @@ def test_cli_publishes_promotes_and_rolls_back(tmp_path):
     env = {**os.environ, "PROGNOS_STORE": f"duckdb:///{tmp_path}/s.duckdb", "PROGNOS_REGISTRY": str(tmp_path / "m")}
 
     def prognos(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "prognos.cli", "models", *args], capture_output=True, text=True,
-                              env=env, timeout=120)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "prognos.cli", "models", *args], capture_output=True, text=True, env=env, timeout=120
+        )
 
-    assert "published pump-anomaly v1 as champion" in prognos("publish", str(artifact(tmp_path / "a")),
-                                                              "--promote", "champion").stdout  # fmt: skip
+    assert (
+        "published pump-anomaly v1 as champion"
+        in prognos("publish", str(artifact(tmp_path / "a")), "--promote", "champion").stdout
+    )
     assert prognos("publish", str(onnx_model(tmp_path / "t.onnx")), "--name", "pump-anomaly").returncode == 0
     assert prognos("promote", "pump-anomaly", "2").stdout.strip() == "pump-anomaly@champion → v2"
     listed = json.loads(prognos("list", "--json").stdout)
@@ -166,8 +169,12 @@ def test_traffic_policy_is_checked_and_kept(store, tmp_path):
     assert reg.traffic("pump-anomaly") == {"canary": None, "weight": 0.0, "shadow": None}
     assert reg.set_traffic("pump-anomaly", "challenger", 0.25)["weight"] == 0.25
     assert reg.traffic("pump-anomaly") == {"canary": "challenger", "weight": 0.25, "shadow": None}
-    for args, field in [(("challenger", 2.0), "weight"), ((None, 0.5), "canary"), (("champion", 0.5), "canary"),
-                        ((None, 0.0, "nope"), "shadow")]:  # fmt: skip
+    for args, field in [
+        (("challenger", 2.0), "weight"),
+        ((None, 0.5), "canary"),
+        (("champion", 0.5), "canary"),
+        ((None, 0.0, "nope"), "shadow"),
+    ]:
         with pytest.raises(InvalidInput) as err:
             reg.set_traffic("pump-anomaly", *args)
         assert err.value.field == field

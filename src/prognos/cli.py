@@ -51,8 +51,12 @@ def main(log_level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the output
 
 
-REGISTRY = click.option("--registry", envvar="PROGNOS_REGISTRY", default=None,
-                        help="Folder of published artifacts (default prognos-data/models).")  # fmt: skip
+REGISTRY = click.option(
+    "--registry",
+    envvar="PROGNOS_REGISTRY",
+    default=None,
+    help="Folder of published artifacts (default prognos-data/models).",
+)
 
 
 @main.command()
@@ -142,10 +146,21 @@ def serve(
     "--port", type=int, default=8601, show_default=True, envvar="PROGNOS_STREAM_PORT", help="Health and metrics: port."
 )
 @edge
-def stream(store: str | None, registry: str | None, mqtt: str | None, partitions: int | None, worker: str | None,
-           stream: str | None, rules: str | None, mqtt_group: str | None, mqtt_client_id: str | None,
-           stream_group: str | None, checkpoint_interval: float | None, host: str | None,
-           port: int) -> None:  # fmt: skip
+def stream(
+    store: str | None,
+    registry: str | None,
+    mqtt: str | None,
+    partitions: int | None,
+    worker: str | None,
+    stream: str | None,
+    rules: str | None,
+    mqtt_group: str | None,
+    mqtt_client_id: str | None,
+    stream_group: str | None,
+    checkpoint_interval: float | None,
+    host: str | None,
+    port: int,
+) -> None:
     """Run a scoring worker: its share of the stream bus → windows → models → rules → alerts and actions.
 
     Readings reach the bus from prognos serve --partitions N (or from workers given --mqtt-group);
@@ -153,10 +168,21 @@ def stream(store: str | None, registry: str | None, mqtt: str | None, partitions
     """
     from prognos.server.run import run
 
-    settings = Settings.from_env(store=store, registry=registry, mqtt=mqtt, partitions=partitions, worker=worker,
-                                 stream=stream, rules=rules, mqtt_group=mqtt_group, mqtt_client_id=mqtt_client_id,
-                                 stream_group=stream_group, checkpoint_interval=checkpoint_interval, host=host,
-                                 port=port)  # fmt: skip
+    settings = Settings.from_env(
+        store=store,
+        registry=registry,
+        mqtt=mqtt,
+        partitions=partitions,
+        worker=worker,
+        stream=stream,
+        rules=rules,
+        mqtt_group=mqtt_group,
+        mqtt_client_id=mqtt_client_id,
+        stream_group=stream_group,
+        checkpoint_interval=checkpoint_interval,
+        host=host,
+        port=port,
+    )
     run(settings, worker=True)
 
 
@@ -264,32 +290,66 @@ def simulate(devices: int, rate: float, duration: float, seed: int, target: str,
 
 @main.command()
 @click.option("--task", required=True, help="anomaly, rul or classify.")
-@click.option("--source", required=True, help="store (telemetry in the store), or a benchmark: cmapss:FD001 … "
-              "cmapss:FD004 (rul), skab (anomaly), ai4i (classify).")  # fmt: skip
-@click.option("--data", "data_root", envvar="PROGNOS_DATA", default="../shared/data", show_default=True,
-              help="Folder holding the benchmark files.")  # fmt: skip
+@click.option(
+    "--source",
+    required=True,
+    help="store (telemetry in the store), or a benchmark: cmapss:FD001 … "
+    "cmapss:FD004 (rul), skab (anomaly), ai4i (classify).",
+)
+@click.option(
+    "--data",
+    "data_root",
+    envvar="PROGNOS_DATA",
+    default="../shared/data",
+    show_default=True,
+    help="Folder holding the benchmark files.",
+)
 @STORE
 @click.option("--devices", default=None, help="store: comma-separated device ids.")
 @click.option("--type", "device_type", default=None, help="store: every device of this type.")
 @click.option("--start", default=None, help="store: from (ISO or epoch ms).")
 @click.option("--end", default=None, help="store: until (ISO or epoch ms; default now).")
-@click.option("--labels", type=click.Path(dir_okay=False), default=None,
-              help="store: simulator truth .json or labels .csv (device_id,start,end,label).")  # fmt: skip
+@click.option(
+    "--labels",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="store: simulator truth .json or labels .csv (device_id,start,end,label).",
+)
 @click.option("--window", type=int, default=60, show_default=True, help="store: window length in grid steps.")
 @click.option("--step-ms", type=int, default=1000, show_default=True, help="store: grid step.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Artifact folder.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--epochs", type=int, default=None, help="At most this many epochs (early stopping may end sooner).")
-@click.option("--init-from", type=click.Path(file_okay=False), default=None,
-              help="store: fine-tune from this artifact folder (e.g. a pretrained model).")  # fmt: skip
+@click.option(
+    "--init-from",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="store: fine-tune from this artifact folder (e.g. a pretrained model).",
+)
 @click.option("--trials", type=int, default=0, show_default=True, help="Search hyper-parameters first (Optuna).")
 @click.option("--storage", default=None, help="Optuna storage URL shared by several searching processes.")
 @click.option("--study", default=None, help="Optuna study name (joins it if it exists in --storage).")
 @edge
-def train(task: str, source: str, data_root: str, store: str | None, devices: str | None, device_type: str | None,
-          start: str | None, end: str | None, labels: str | None, window: int, step_ms: int, out: Path, seed: int,
-          epochs: int | None, init_from: str | None, trials: int, storage: str | None,
-          study: str | None) -> None:  # fmt: skip
+def train(
+    task: str,
+    source: str,
+    data_root: str,
+    store: str | None,
+    devices: str | None,
+    device_type: str | None,
+    start: str | None,
+    end: str | None,
+    labels: str | None,
+    window: int,
+    step_ms: int,
+    out: Path,
+    seed: int,
+    epochs: int | None,
+    init_from: str | None,
+    trials: int,
+    storage: str | None,
+    study: str | None,
+) -> None:
     """Train a model and write its artifact (ONNX, int8 ONNX, model card)."""
     from prognos.train.run import train_benchmark, train_store
 
@@ -301,23 +361,36 @@ def train(task: str, source: str, data_root: str, store: str | None, devices: st
 
         st = open_store(Settings.from_env(store=store).store)
         try:
-            path = train_store(task, st, out, start=parse_time(start, field="start"),
-                               end=parse_time(end, field="end") if end else now_ms(),
-                               devices=devices.split(",") if devices else None, device_type=device_type,
-                               labels=labels, window=window, step_ms=step_ms, seed=seed, epochs=epochs,
-                               init_from=init_from)  # fmt: skip
+            path = train_store(
+                task,
+                st,
+                out,
+                start=parse_time(start, field="start"),
+                end=parse_time(end, field="end") if end else now_ms(),
+                devices=devices.split(",") if devices else None,
+                device_type=device_type,
+                labels=labels,
+                window=window,
+                step_ms=step_ms,
+                seed=seed,
+                epochs=epochs,
+                init_from=init_from,
+            )
         finally:
             st.close()
     else:
-        path = train_benchmark(task, source, data_root, out, seed=seed, epochs=epochs, trials=trials, storage=storage,
-                               study=study)  # fmt: skip
+        path = train_benchmark(
+            task, source, data_root, out, seed=seed, epochs=epochs, trials=trials, storage=storage, study=study
+        )
     card = json.loads(path.read_text())
     m, int8 = card["metrics"], card["int8"]["max_abs_diff"]
     if source == "store":
         figures = f"{card['data']['train_windows']} windows from {len(card['data']['devices'])} devices"
     elif card["task"] == "rul":
-        figures = (f"RMSE {m['rmse']:.2f}, NASA score {m['nasa_score']:.1f}, 80% interval covers {m['coverage_80']:.0%}"
-                   f"; int8 max deviation {int8 * card['output']['scale']:.2f} cycles")  # fmt: skip
+        figures = (
+            f"RMSE {m['rmse']:.2f}, NASA score {m['nasa_score']:.1f}, 80% interval covers {m['coverage_80']:.0%}"
+            f"; int8 max deviation {int8 * card['output']['scale']:.2f} cycles"
+        )
     elif card["task"] == "anomaly":
         figures = f"F1 {m['f1']:.3f}, FAR {m['far']:.1f}%, MAR {m['mar']:.1f}%; int8 max deviation {int8:.3g}"
     else:
@@ -338,8 +411,9 @@ def pretrained(out: Path, only: str | None, data_root: str, epochs: int | None) 
     names = only.split(",") if only else list(MODELS)
     unknown = sorted(set(names) - set(MODELS))
     if unknown:
-        raise InvalidInput(f"unknown pretrained model {unknown[0]!r}: available: {', '.join(MODELS)}", field="only",
-                           value=unknown[0])  # fmt: skip
+        raise InvalidInput(
+            f"unknown pretrained model {unknown[0]!r}: available: {', '.join(MODELS)}", field="only", value=unknown[0]
+        )
     for card in build(out, data_root, names, epochs):
         click.echo(f"{card.parent.name}: {card.parent}")
 
@@ -357,8 +431,11 @@ def evaluate(benchmark: str, subsets: str, seeds: int, data_root: str, report: P
     from prognos.train import evaluate as ev
 
     if benchmark not in ev.BENCHMARKS:
-        raise InvalidInput(f"unknown benchmark {benchmark!r}: available: {', '.join(ev.BENCHMARKS)}",
-                           field="benchmark", value=benchmark)  # fmt: skip
+        raise InvalidInput(
+            f"unknown benchmark {benchmark!r}: available: {', '.join(ev.BENCHMARKS)}",
+            field="benchmark",
+            value=benchmark,
+        )
     if benchmark == "cmapss":
         rows: list[Any] = ev.cmapss_rows(data_root, [s.strip().upper() for s in subsets.split(",")], seeds, epochs)
     else:
@@ -475,8 +552,16 @@ def retain(store: str | None, days: float) -> None:
 @click.option("--port", type=int, default=8600, show_default=True)
 @click.option("--keep-serving", is_flag=True, help="After the live window, keep the server up until Ctrl-C.")
 @edge
-def demo(store: str | None, devices: int, duration: float, history_hours: float, epochs: int, seed: int, port: int,
-         keep_serving: bool) -> None:  # fmt: skip
+def demo(
+    store: str | None,
+    devices: int,
+    duration: float,
+    history_hours: float,
+    epochs: int,
+    seed: int,
+    port: int,
+    keep_serving: bool,
+) -> None:
     """The whole loop in one command, nothing to install: simulate a fleet with faults and wear, store its
     history, train anomaly, fault and remaining-life models on it, publish and serve them, score the live
     stream, raise and act on alerts, and score those against the simulator's ground truth.
@@ -520,8 +605,15 @@ def _registry(store: str | None, registry: str | None) -> Iterator[Any]:
 @STORE
 @REGISTRY
 @edge
-def models_publish(source: Path, name: str | None, task: str | None, sensors: str | None, alias: str | None,
-                   store: str | None, registry: str | None) -> None:  # fmt: skip
+def models_publish(
+    source: Path,
+    name: str | None,
+    task: str | None,
+    sensors: str | None,
+    alias: str | None,
+    store: str | None,
+    registry: str | None,
+) -> None:
     """Publish an artifact folder (prognos train --out) or any ONNX file as the next immutable version."""
     io = {k: v for k, v in {"task": task, "sensors": _split(sensors)}.items() if v}
     with _registry(store, registry) as reg:
@@ -539,8 +631,10 @@ def models_publish(source: Path, name: str | None, task: str | None, sensors: st
 def models_list(store: str | None, registry: str | None, as_json: bool) -> None:
     """Every model with its versions and aliases."""
     with _registry(store, registry) as reg:
-        rows = [{"name": n, "versions": [v.version for v in reg.versions(n)], "aliases": reg.aliases(n)}
-                for n in reg.names()]  # fmt: skip
+        rows = [
+            {"name": n, "versions": [v.version for v in reg.versions(n)], "aliases": reg.aliases(n)}
+            for n in reg.names()
+        ]
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -610,8 +704,9 @@ def models_archive(name: str, version: int, store: str | None, registry: str | N
 @STORE
 @REGISTRY
 @edge
-def models_traffic(name: str, canary: str | None, weight: float, shadow: str | None, store: str | None,
-                   registry: str | None) -> None:  # fmt: skip
+def models_traffic(
+    name: str, canary: str | None, weight: float, shadow: str | None, store: str | None, registry: str | None
+) -> None:
     """Set who besides the champion answers: a sticky canary share per device, a shadow. No options: champion only."""
     with _registry(store, registry) as reg:
         doc = reg.set_traffic(name, canary, weight, shadow)

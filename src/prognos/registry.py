@@ -60,8 +60,11 @@ class Registry:
         card = _card(source, io or {})
         name = name or card.get("name")
         if not name or not NAME.match(name):
-            raise InvalidInput(f"model name {name!r}: expected lower-case letters, digits, '.', '_' or '-' (≤ 64)",
-                               field="name", value=name)  # fmt: skip
+            raise InvalidInput(
+                f"model name {name!r}: expected lower-case letters, digits, '.', '_' or '-' (≤ 64)",
+                field="name",
+                value=name,
+            )
         files = [source / f for f in FILES if (source / f).is_file()] if source.is_dir() else [source]
         number = 0
         for _ in range(100):
@@ -170,14 +173,18 @@ class Registry:
         found = dict(self.store.records(TRAFFIC, name))
         return found.get(name, {"canary": None, "weight": 0.0, "shadow": None})
 
-    def set_traffic(self, name: str, canary: str | None = None, weight: float = 0.0,
-                    shadow: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def set_traffic(
+        self, name: str, canary: str | None = None, weight: float = 0.0, shadow: str | None = None
+    ) -> dict[str, Any]:
         """Send ``weight`` of the devices to alias ``canary`` and a copy of all traffic to alias ``shadow``."""
         aliases = self.aliases(name) if self.versions(name) else {}
         for role, alias in (("canary", canary), ("shadow", shadow)):
             if alias is not None and alias not in aliases:
-                raise InvalidInput(f"{role}: model {name!r} has no alias {alias!r} (aliases: {sorted(aliases)})",
-                                   field=role, value=alias)  # fmt: skip
+                raise InvalidInput(
+                    f"{role}: model {name!r} has no alias {alias!r} (aliases: {sorted(aliases)})",
+                    field=role,
+                    value=alias,
+                )
             if alias == CHAMPION:
                 raise InvalidInput(f"{role}: the champion already serves; name another alias", field=role, value=alias)
         if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0.0 <= weight <= 1.0:
@@ -213,8 +220,9 @@ def _card(source: Path, io: dict[str, Any]) -> dict[str, Any]:
     if source.is_dir():
         card_path = source / "card.json"
         if not card_path.is_file() or not (source / "model.onnx").is_file():
-            raise InvalidInput(f"{source}: not a model artifact (needs card.json and model.onnx)", field="source",
-                               value=str(source))  # fmt: skip
+            raise InvalidInput(
+                f"{source}: not a model artifact (needs card.json and model.onnx)", field="source", value=str(source)
+            )
         card: dict[str, Any] = json.loads(card_path.read_text())
         return card
     if source.suffix != ".onnx" or not source.is_file():
@@ -224,19 +232,39 @@ def _card(source: Path, io: dict[str, Any]) -> dict[str, Any]:
     try:
         session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own untyped errors for a file that is not a model
-        raise InvalidInput(f"{source}: not a loadable ONNX model ({str(exc).splitlines()[0]})", field="source",
-                           value=str(source)) from None  # fmt: skip
+        raise InvalidInput(
+            f"{source}: not a loadable ONNX model ({str(exc).splitlines()[0]})", field="source", value=str(source)
+        ) from None
 
     def tensors(items: Any) -> list[dict[str, Any]]:
-        return [{"name": t.name, "shape": [d if isinstance(d, int) else None for d in t.shape],
-                 "datatype": _DTYPES.get(t.type, t.type)} for t in items]  # fmt: skip
+        return [
+            {
+                "name": t.name,
+                "shape": [d if isinstance(d, int) else None for d in t.shape],
+                "datatype": _DTYPES.get(t.type, t.type),
+            }
+            for t in items
+        ]
 
     inputs, outputs = tensors(session.get_inputs()), tensors(session.get_outputs())
-    return {"task": io.get("task", "custom"), "inputs": io.get("inputs", inputs), "outputs": io.get("outputs", outputs),
-            "input": {"shape": inputs[0]["shape"], "sensors": io.get("sensors")}, "name": io.get("name"),
-            "source": "bring-your-own"}  # fmt: skip
+    return {
+        "task": io.get("task", "custom"),
+        "inputs": io.get("inputs", inputs),
+        "outputs": io.get("outputs", outputs),
+        "input": {"shape": inputs[0]["shape"], "sensors": io.get("sensors")},
+        "name": io.get("name"),
+        "source": "bring-your-own",
+    }
 
 
-_DTYPES = {"tensor(float)": "FP32", "tensor(double)": "FP64", "tensor(int64)": "INT64", "tensor(int32)": "INT32",
-           "tensor(bool)": "BOOL", "tensor(float16)": "FP16", "tensor(uint8)": "UINT8", "tensor(int8)": "INT8",
-           "tensor(string)": "BYTES"}  # fmt: skip
+_DTYPES = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(int64)": "INT64",
+    "tensor(int32)": "INT32",
+    "tensor(bool)": "BOOL",
+    "tensor(float16)": "FP16",
+    "tensor(uint8)": "UINT8",
+    "tensor(int8)": "INT8",
+    "tensor(string)": "BYTES",
+}

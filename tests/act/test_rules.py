@@ -14,50 +14,71 @@ def run(rule: Rule, series, device="pump-1", device_type=None):
     engine = Engine([rule])
     out = []
     for t, v in series:
-        out += [(x.ts // 1000, x.kind, x.severity) for x in engine.observe(device, t * 1000, {rule.when.signal: v},
-                                                                           device_type)]  # fmt: skip
+        out += [
+            (x.ts // 1000, x.kind, x.severity)
+            for x in engine.observe(device, t * 1000, {rule.when.signal: v}, device_type)
+        ]
     return out
 
 
 CASES = {
     "opens above and resolves below": (
-        Rule("r", A), [(0, 0.1), (1, 0.9), (2, 0.95), (3, 0.5)],
-        [(1, "open", "warning"), (3, "resolve", "warning")]),
+        Rule("r", A),
+        [(0, 0.1), (1, 0.9), (2, 0.95), (3, 0.5)],
+        [(1, "open", "warning"), (3, "resolve", "warning")],
+    ),
     "without hysteresis it flaps": (
-        Rule("r", A), [(0, 0.85), (1, 0.79), (2, 0.85), (3, 0.79)],
-        [(0, "open", "warning"), (1, "resolve", "warning"), (2, "open", "warning"), (3, "resolve", "warning")]),
+        Rule("r", A),
+        [(0, 0.85), (1, 0.79), (2, 0.85), (3, 0.79)],
+        [(0, "open", "warning"), (1, "resolve", "warning"), (2, "open", "warning"), (3, "resolve", "warning")],
+    ),
     "hysteresis holds it open until the exit threshold": (
-        Rule("r", A_HYST), [(0, 0.85), (1, 0.79), (2, 0.85), (3, 0.61), (4, 0.6)],
-        [(0, "open", "warning"), (4, "resolve", "warning")]),
+        Rule("r", A_HYST),
+        [(0, 0.85), (1, 0.79), (2, 0.85), (3, 0.61), (4, 0.6)],
+        [(0, "open", "warning"), (4, "resolve", "warning")],
+    ),
     "minimum duration needs an unbroken run": (
-        Rule("r", A, duration_ms=2000), [(0, 0.9), (1, 0.5), (2, 0.9), (3, 0.9), (4, 0.9)],
-        [(4, "open", "warning")]),
+        Rule("r", A, duration_ms=2000),
+        [(0, 0.9), (1, 0.5), (2, 0.9), (3, 0.9), (4, 0.9)],
+        [(4, "open", "warning")],
+    ),
     "N of M opens on scattered hits": (
-        Rule("r", A, n_of_m=(3, 5)), [(0, 0.9), (1, 0.1), (2, 0.9), (3, 0.1), (4, 0.9), (5, 0.9), (6, 0.1), (7, 0.1)],
-        [(4, "open", "warning"), (7, "resolve", "warning")]),  # open at 3 of the last 5, resolve below 3 of 5
+        Rule("r", A, n_of_m=(3, 5)),
+        [(0, 0.9), (1, 0.1), (2, 0.9), (3, 0.1), (4, 0.9), (5, 0.9), (6, 0.1), (7, 0.1)],
+        [(4, "open", "warning"), (7, "resolve", "warning")],
+    ),  # open at 3 of the last 5, resolve below 3 of 5
     "N of M stays quiet below N": (
-        Rule("r", A, n_of_m=(3, 5)), [(0, 0.9), (1, 0.1), (2, 0.1), (3, 0.9), (4, 0.1), (5, 0.1), (6, 0.9)],
-        []),
+        Rule("r", A, n_of_m=(3, 5)),
+        [(0, 0.9), (1, 0.1), (2, 0.1), (3, 0.9), (4, 0.1), (5, 0.1), (6, 0.9)],
+        [],
+    ),
     "cooldown suppresses a reopen": (
-        Rule("r", A, cooldown_ms=10_000), [(0, 0.9), (1, 0.1), (2, 0.9), (5, 0.9), (12, 0.9)],
-        [(0, "open", "warning"), (1, "resolve", "warning"), (12, "open", "warning")]),
+        Rule("r", A, cooldown_ms=10_000),
+        [(0, 0.9), (1, 0.1), (2, 0.9), (5, 0.9), (12, 0.9)],
+        [(0, "open", "warning"), (1, "resolve", "warning"), (12, "open", "warning")],
+    ),
     "repeats while open are deduplicated": (
-        Rule("r", A), [(0, 0.9), (1, 0.95), (2, 0.99), (3, 0.9)],
-        [(0, "open", "warning")]),
+        Rule("r", A),
+        [(0, 0.9), (1, 0.95), (2, 0.99), (3, 0.9)],
+        [(0, "open", "warning")],
+    ),
     "escalates once after the delay, resolves at the escalated level": (
         Rule("r", A, severity="warning", escalate_after_ms=5000, escalate_to="critical"),
         [(0, 0.9), (3, 0.9), (5, 0.9), (9, 0.9), (10, 0.1)],
-        [(0, "open", "warning"), (5, "escalate", "critical"), (10, "resolve", "critical")]),
+        [(0, "open", "warning"), (5, "escalate", "critical"), (10, "resolve", "critical")],
+    ),
     "class signals match a set": (
         Rule("r", Condition("fault.class", equals=frozenset({"bearing", "seal"})), severity="critical"),
         [(0, "normal"), (1, "bearing"), (2, "seal"), (3, "normal")],
-        [(1, "open", "critical"), (3, "resolve", "critical")]),
+        [(1, "open", "critical"), (3, "resolve", "critical")],
+    ),
     "below with hysteresis (short remaining life)": (
-        Rule("r", Condition("rul.p50", below=20, exit=30)), [(0, 50), (1, 19), (2, 25), (3, 29.9), (4, 31)],
-        [(1, "open", "warning"), (4, "resolve", "warning")]),
-    "a value of another type never matches": (
-        Rule("r", A), [(0, "high"), (1, 0.9)], [(1, "open", "warning")]),
-}  # fmt: skip
+        Rule("r", Condition("rul.p50", below=20, exit=30)),
+        [(0, 50), (1, 19), (2, 25), (3, 29.9), (4, 31)],
+        [(1, "open", "warning"), (4, "resolve", "warning")],
+    ),
+    "a value of another type never matches": (Rule("r", A), [(0, "high"), (1, 0.9)], [(1, "open", "warning")]),
+}
 
 
 @pytest.mark.parametrize("name", list(CASES))

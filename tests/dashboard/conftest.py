@@ -29,8 +29,16 @@ from prognos.types import now_ms
 from tests.services import free_port
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 RULES = """rules:
   - name: anomaly
@@ -59,10 +67,24 @@ def _train(store: Any, registry: Registry, scenario: Any, work: Path) -> list[tu
     labels = work / "truth.json"
     labels.write_text(json.dumps(scenario.history_truth()))
     names = []
-    for kind, task in (("pump", "anomaly"), ("pump", "rul"), ("pump", "classify"), ("motor", "anomaly"),
-                       ("fan", "anomaly")):  # fmt: skip
-        card = train_store(task, store, work / f"{kind}-{task}", start=scenario.fleet.start, end=scenario.live_start,
-                           device_type=kind, labels=labels, epochs=2, progress=False)  # fmt: skip
+    for kind, task in (
+        ("pump", "anomaly"),
+        ("pump", "rul"),
+        ("pump", "classify"),
+        ("motor", "anomaly"),
+        ("fan", "anomaly"),
+    ):
+        card = train_store(
+            task,
+            store,
+            work / f"{kind}-{task}",
+            start=scenario.fleet.start,
+            end=scenario.live_start,
+            device_type=kind,
+            labels=labels,
+            epochs=2,
+            progress=False,
+        )
         v = registry.publish(card.parent)
         registry.promote(v.name, v.version)
         names.append((kind, v.name))

@@ -63,8 +63,12 @@ def test_sorting_the_fleet_works_from_the_keyboard(site: Site, tab: Tab):
 
 
 def test_device_charts_draw_the_stored_series(site: Site, tab: Tab):
-    pump = next(d for d in site.devices if d.startswith("pump") and site.http.get(f"/api/v1/devices/{d}").json()[
-        "latest"].get("pred.pump-anomaly.anomaly.score"))  # fmt: skip
+    pump = next(
+        d
+        for d in site.devices
+        if d.startswith("pump")
+        and site.http.get(f"/api/v1/devices/{d}").json()["latest"].get("pred.pump-anomaly.anomaly.score")
+    )
     page = tab.goto(site, f"/device/{pump}")
     page.wait_for_selector("main[data-drawn]")
     drawn = page.locator("main").get_attribute("data-drawn")
@@ -72,8 +76,9 @@ def test_device_charts_draw_the_stored_series(site: Site, tab: Tab):
     page.wait_for_function(f"() => document.querySelector('main').dataset.drawn !== '{drawn}'")
     main = page.locator("main")
     window = {k: main.get_attribute(f"data-{k}") for k in ("start", "end", "points")}
-    stored = site.http.get(f"/api/v1/devices/{pump}/telemetry", params={"keys": "pred.pump-anomaly.anomaly.score",
-                                                                        **window}).json()  # fmt: skip
+    stored = site.http.get(
+        f"/api/v1/devices/{pump}/telemetry", params={"keys": "pred.pump-anomaly.anomaly.score", **window}
+    ).json()
     want = stored["series"]["pred.pump-anomaly.anomaly.score"]["values"]
     drawn_points = int(page.locator("#score").get_attribute("data-points"))
     # every point the API gave; the feed is live, so since the page asked, the newest bucket may have grown and
@@ -131,6 +136,5 @@ def test_live_updates_arrive_without_a_reload(site: Site, tab: Tab):
 
 def test_the_health_page_charts_the_servers_own_numbers(site: Site, tab: Tab):
     page = tab.goto(site, "/health")
-    page.wait_for_function("() => Number(document.querySelector('#ingest')?.dataset.points || 0) >= 2",
-                           timeout=15_000)  # fmt: skip
+    page.wait_for_function("() => Number(document.querySelector('#ingest')?.dataset.points || 0) >= 2", timeout=15_000)
     assert "readings stored" in page.locator("#numbers").inner_text()

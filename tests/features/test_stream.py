@@ -14,9 +14,10 @@ from prognos.features import grid, sliding
 from prognos.features.stream import Windower
 
 readings = st.lists(
-    st.tuples(st.integers(0, 30_000), st.integers(0, 2), st.floats(-1e3, 1e3, allow_nan=False)), min_size=1,
+    st.tuples(st.integers(0, 30_000), st.integers(0, 2), st.floats(-1e3, 1e3, allow_nan=False)),
+    min_size=1,
     max_size=120,
-)  # fmt: skip
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -79,9 +80,10 @@ def test_a_long_silence_is_skipped_not_walked_cell_by_cell():
 
 
 dense = st.lists(
-    st.tuples(st.integers(0, 40_000), st.integers(0, 2), st.floats(-1e3, 1e3, allow_nan=False)), min_size=60,
+    st.tuples(st.integers(0, 40_000), st.integers(0, 2), st.floats(-1e3, 1e3, allow_nan=False)),
+    min_size=60,
     max_size=300,
-)  # fmt: skip
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -119,8 +121,16 @@ def test_a_fleets_grids_are_phased_so_its_windows_close_spread_over_the_step():
             if live.push(t, {"a": 1.0}) and t >= 1000:
                 closing[(t % 1000) // 100] += 1
     assert closing.sum() == 2000 and closing.min() >= 120 and closing.max() <= 280, closing  # unphased: 2000 in one
-    elsewhere = subprocess.run([sys.executable, "-c", "from prognos.features.grid import phase; "
-                                f"print([phase(d, 1000) for d in {devices[:50]!r}])"], capture_output=True,
-                               text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "7"}).stdout  # fmt: skip
+    elsewhere = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from prognos.features.grid import phase; print([phase(d, 1000) for d in {devices[:50]!r}])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "7"},
+    ).stdout
     assert elsewhere.strip() == str([grid.phase(d, 1000) for d in devices[:50]])  # every worker, every restart
     assert grid.first_cell(1_700_000_000_123, "pump-0001", 1000) % 1000 == grid.phase("pump-0001", 1000)

@@ -86,8 +86,9 @@ def test_only_requests_of_one_shape_are_stacked():
 def test_a_failing_batch_fails_its_requests_and_the_batcher_lives_on():
     async def main():
         batcher = Batcher(Doubler(fail_on=7.0), BatchOptions(max_batch=4))
-        results = await asyncio.gather(*(batcher.submit(feed(7.0 if i == 0 else i)) for i in range(4)),
-                                       return_exceptions=True)  # fmt: skip
+        results = await asyncio.gather(
+            *(batcher.submit(feed(7.0 if i == 0 else i)) for i in range(4)), return_exceptions=True
+        )
         after = await batcher.submit(feed(3.0))
         return results, after
 

@@ -28,15 +28,21 @@ def test_contract_comes_from_the_graph_and_sensors_from_the_card(registry):
     ("request_tensors", "field", "match"),
     [
         ({}, "inputs", "missing input 'input'"),
-        ({"input": ("FP32", np.ones((1, 4, 3), np.float32), {}), "extra": ("FP32", np.ones(1), {})}, "inputs",
-         "unknown input 'extra'"),
+        (
+            {"input": ("FP32", np.ones((1, 4, 3), np.float32), {}), "extra": ("FP32", np.ones(1), {})},
+            "inputs",
+            "unknown input 'extra'",
+        ),
         (tensors(np.ones((1, 4, 3)), "FP64"), "inputs.input.datatype", "datatype FP64, expected FP32"),
         (tensors(np.ones((1, 4, 2), np.float32)), "inputs.input.shape", r"shape \[1, 4, 2\], expected \[-1, 4, 3\]"),
         (tensors(np.ones((4, 3), np.float32)), "inputs.input.shape", r"shape \[4, 3\]"),
-        (tensors(np.ones((1, 4, 3), np.float32), sensors=["c", "b", "a"]), "parameters.sensors",
-         r"do not match the model's order \['a', 'b', 'c'\]"),
+        (
+            tensors(np.ones((1, 4, 3), np.float32), sensors=["c", "b", "a"]),
+            "parameters.sensors",
+            r"do not match the model's order \['a', 'b', 'c'\]",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_refused_by_name(registry, request_tensors, field, match):
     model = load(registry, registry.get("pump-anomaly", 1))
     with pytest.raises(InvalidInput, match=match) as err:

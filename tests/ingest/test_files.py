@@ -28,8 +28,14 @@ def test_csv_with_device_column_iso_times_state_and_location(tmp_path):
         "2023-11-14T22:13:23Z,p-2,,2.0,idle,,\n"
     )
     store = MemoryStore()
-    m = Mapping(device_column="device", ts_column="time", ts_format="iso", attribute_columns=["mode"],
-                lat_column="lat", lon_column="lon")  # fmt: skip
+    m = Mapping(
+        device_column="device",
+        ts_column="time",
+        ts_format="iso",
+        attribute_columns=["mode"],
+        lat_column="lat",
+        lon_column="lon",
+    )
     s = import_file(f, m, store.write)
     assert (s.rows, s.readings, s.rejected_rows, s.rejected_values) == (5, 3, 2, 1)
     reasons = {r["reason"].split(" (")[0]: r["rows"] for r in s.as_dict()["reasons"]}
@@ -39,9 +45,10 @@ def test_csv_with_device_column_iso_times_state_and_location(tmp_path):
         "invalid device id in 'device'": [4],
     }
     assert store.read("p-1", T, T + 5000).to_pylist() == [
-        {"ts": T, "key": "pressure", "value": 1.0}, {"ts": T, "key": "temp", "value": 21.5},
+        {"ts": T, "key": "pressure", "value": 1.0},
+        {"ts": T, "key": "temp", "value": 21.5},
         {"ts": T + 1000, "key": "pressure", "value": 1.1},
-    ]  # fmt: skip
+    ]
     assert store.locations("p-1", T, T + 5000).to_pylist() == [
         {"ts": T, "lat": 52.5, "lon": 13.4},
         {"ts": T + 1000, "lat": 52.5, "lon": 13.4},

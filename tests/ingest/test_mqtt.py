@@ -86,8 +86,15 @@ def test_bad_messages_are_reported_to_the_device_and_good_values_kept(broker):
     pub.on_message = lambda c, u, m: errors.append(orjson.loads(m.payload))
     pub.subscribe("prognos/devices/+/errors", qos=0)
     time.sleep(0.2)
-    for body in [b"{not json", b"", b"[]", b"42", {"ts": T, "values": {"x": "str", "ok": 1}},
-                 b'{"ts": %d, "values": {"x": NaN}}' % T, {"ts": 5, "values": {"x": 1}}]:  # fmt: skip
+    for body in [
+        b"{not json",
+        b"",
+        b"[]",
+        b"42",
+        {"ts": T, "values": {"x": "str", "ok": 1}},
+        b'{"ts": %d, "values": {"x": NaN}}' % T,
+        {"ts": 5, "values": {"x": 1}},
+    ]:
         publish(pub, "prognos/devices/dev-1/telemetry", body)
     publish(pub, "prognos/devices/bad id!/telemetry", {"ts": T, "values": {"x": 1}})  # invalid id in the topic
     publish(pub, "v1/gateway/telemetry", b'["not", "a", "gateway"]')
@@ -96,8 +103,10 @@ def test_bad_messages_are_reported_to_the_device_and_good_values_kept(broker):
         publish(pub, topic, {"ts": T, "values": {"zz": 1}})  # unknown shapes: never stored
     publish(pub, "prognos/devices/dev-1/telemetry", {"ts": T + 1, "values": {"y": 3}})
     eventually(lambda: count(store, "dev-1") == 2)
-    assert store.read("dev-1", T, T + 10).to_pylist() == [{"ts": T, "key": "ok", "value": 1.0},
-                                                          {"ts": T + 1, "key": "y", "value": 3.0}]  # fmt: skip
+    assert store.read("dev-1", T, T + 10).to_pylist() == [
+        {"ts": T, "key": "ok", "value": 1.0},
+        {"ts": T + 1, "key": "y", "value": 3.0},
+    ]
     eventually(lambda: len(errors) >= 7)
     text = orjson.dumps(errors).decode()
     assert "malformed JSON" in text and "values.x" in text and "seconds sent by mistake" in text

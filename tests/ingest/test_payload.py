@@ -46,14 +46,18 @@ readings = st.lists(
         Reading,
         device_id=st.just("dev-1"),
         ts=st.integers(T - 10**9, T),
-        values=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
-                               st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=4),
+        values=st.dictionaries(
+            st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+            st.floats(allow_nan=False, allow_infinity=False),
+            min_size=1,
+            max_size=4,
+        ),
         attributes=st.dictionaries(st.sampled_from(["mode", "state"]), st.text(max_size=10), max_size=2),
         location=st.none() | st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
     ),
     min_size=1,
     max_size=10,
-)  # fmt: skip
+)
 
 
 @given(readings)
@@ -69,13 +73,24 @@ def test_what_a_device_sends_decodes_to_the_same_readings(batch):
 
 gateway_bodies = st.dictionaries(
     st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True),
-    st.lists(st.fixed_dictionaries({
-        "ts": st.integers(T - 10**9, T),
-        "values": st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
-                                  st.floats(-1e300, 1e300) | st.integers(-(10**6), 10**6), min_size=1, max_size=4),
-    }), min_size=1, max_size=3),
-    min_size=1, max_size=5,
-)  # fmt: skip
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "ts": st.integers(T - 10**9, T),
+                "values": st.dictionaries(
+                    st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+                    st.floats(-1e300, 1e300) | st.integers(-(10**6), 10**6),
+                    min_size=1,
+                    max_size=4,
+                ),
+            }
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    min_size=1,
+    max_size=5,
+)
 
 
 @given(gateway_bodies)
@@ -86,8 +101,13 @@ def test_the_fast_path_decodes_as_the_general_one(doc):
 
 
 def test_one_bad_value_sends_the_body_down_the_path_that_names_it():
-    body = orjson.dumps({"d1": [{"ts": T, "values": {"a": 1.5}}], "d2": [{"ts": T, "values": {"a": "hot", "b": 2}}],
-                         "d3": [{"ts": T, "values": {"flag": True}}]})  # fmt: skip
+    body = orjson.dumps(
+        {
+            "d1": [{"ts": T, "values": {"a": 1.5}}],
+            "d2": [{"ts": T, "values": {"a": "hot", "b": 2}}],
+            "d3": [{"ts": T, "values": {"flag": True}}],
+        }
+    )
     d = decode_gateway(body, clock=clock)
     assert d.readings == [Reading("d1", T, {"a": 1.5}), Reading("d2", T, {"b": 2.0}), Reading("d3", T, {"flag": 1.0})]
     assert [(r.device_id, r.field) for r in d.rejections] == [("d2", "values.a")]

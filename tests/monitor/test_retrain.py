@@ -102,8 +102,11 @@ def test_drift_over_the_threshold_is_due_and_a_cooldown_holds_it_back(tmp_path):
     assert r._due(policy) is None  # the newest measurement counts, not an old one kept on another device
     store.write([Reading("pump-1", T0 + 2, {"pred.toy.drift.psi": 0.4})])
     assert r._due(policy) == "drift: drift.psi = 0.4 > 0.25"
-    store.put_record("retrain-run", f"toy/{T0 - 60_000:013d}", {"id": "x", "model": "toy", "trigger": "t",
-                                                                 "started": T0 - 60_000, "state": "kept"})  # fmt: skip
+    store.put_record(
+        "retrain-run",
+        f"toy/{T0 - 60_000:013d}",
+        {"id": "x", "model": "toy", "trigger": "t", "started": T0 - 60_000, "state": "kept"},
+    )
     assert r._due(policy) is None  # retrained a minute ago: cooling down
 
 
@@ -136,15 +139,31 @@ def test_the_real_trainer_trains_the_challenger_in_a_subprocess_on_recent_data(t
         store.update_device(d.device_id, {"type": d.type}, create=True)
     for batch in seconds(fleet):
         store.write(batch)
-    card = train_store("anomaly", store, tmp_path / "champion", start=T0, end=T0 + 1_800_000, device_type="pump",
-                       window=30, epochs=1, progress=False)  # fmt: skip
+    card = train_store(
+        "anomaly",
+        store,
+        tmp_path / "champion",
+        start=T0,
+        end=T0 + 1_800_000,
+        device_type="pump",
+        window=30,
+        epochs=1,
+        progress=False,
+    )
     reg = Registry(store, tmp_path / "models")
     reg.publish(card.parent)
     reg.promote("pump-anomaly", 1)
     champion = reg.get("pump-anomaly")
     policy = Policy("pump-anomaly", "schedule", every_ms=0, train_ms=1_200_000)
-    retrainer = Retrainer(store, reg, Deployments(reg, poll=0), [policy], train=subprocess_trainer(store),
-                          clock=lambda: T0 + 1_800_000, epochs=1)  # fmt: skip
+    retrainer = Retrainer(
+        store,
+        reg,
+        Deployments(reg, poll=0),
+        [policy],
+        train=subprocess_trainer(store),
+        clock=lambda: T0 + 1_800_000,
+        epochs=1,
+    )
     job = retrainer._job(policy, champion, T0 + 1_800_000)
     folder = retrainer.train(job)
     new = json.loads((folder / "card.json").read_text())

@@ -37,8 +37,13 @@ def test_the_alerts_cli_on_the_store_and_through_the_api(live, tmp_path):
     raise_alert(live.store, "pump-9")
 
     def prognos(*args):
-        return subprocess.run([sys.executable, "-m", "prognos.cli", "alerts", *args], capture_output=True, text=True,
-                              env=os.environ, timeout=60)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "prognos.cli", "alerts", *args],
+            capture_output=True,
+            text=True,
+            env=os.environ,
+            timeout=60,
+        )
 
     out = prognos("list", "--api", live.url, "--state", "open")
     assert "pump-9" in out.stdout and "1 alerts" in out.stdout

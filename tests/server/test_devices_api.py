@@ -10,8 +10,10 @@ T = now_ms() - 3_600_000
 def test_devices_list_get_patch(live):
     live.store.write([Reading("pump-1", T, {"a": 1.0}), Reading("fan-1", T + 5, {"b": 2.0})])
     assert [d["device_id"] for d in live.http.get("/api/v1/devices").json()["devices"]] == ["fan-1", "pump-1"]
-    r = live.http.patch("/api/v1/devices/pump-1", json={"type": "pump", "name": "Pump one", "tags": {"site": "n"},
-                                                         "location": {"lat": 52.5, "lon": 13.4}})  # fmt: skip
+    r = live.http.patch(
+        "/api/v1/devices/pump-1",
+        json={"type": "pump", "name": "Pump one", "tags": {"site": "n"}, "location": {"lat": 52.5, "lon": 13.4}},
+    )
     assert r.status_code == 200 and r.json()["type"] == "pump"
     d = live.http.get("/api/v1/devices/pump-1").json()
     assert d["name"] == "Pump one" and d["location"] == {"lat": 52.5, "lon": 13.4} and d["tags"] == {"site": "n"}
@@ -34,15 +36,20 @@ def test_telemetry_raw_downsampled_and_by_points(live):
     assert len(down["series"]["a"]["values"]) in (2, 3) and max(down["series"]["a"]["values"]) == 119.0
     pts = live.http.get("/api/v1/devices/d/telemetry", params=q | {"keys": "a", "points": 12}).json()
     assert pts["interval"] == 10_000 and len(pts["series"]["a"]["ts"]) in (12, 13)
-    iso = live.http.get("/api/v1/devices/d/telemetry",
-                        params={"start": "2000-01-01T00:00:00Z", "keys": "a", "interval": "1h"})  # fmt: skip
+    iso = live.http.get(
+        "/api/v1/devices/d/telemetry", params={"start": "2000-01-01T00:00:00Z", "keys": "a", "interval": "1h"}
+    )
     assert iso.status_code == 200
 
 
 def test_query_errors_are_400_with_the_field(live):
-    for params, field in [({"agg": "median", "interval": "1m"}, "agg"), ({"interval": "fast"}, "interval"),
-                          ({"start": "yesterday"}, "start"), ({"points": "-3"}, "points"),
-                          ({"start": 10, "end": 5}, "end")]:  # fmt: skip
+    for params, field in [
+        ({"agg": "median", "interval": "1m"}, "agg"),
+        ({"interval": "fast"}, "interval"),
+        ({"start": "yesterday"}, "start"),
+        ({"points": "-3"}, "points"),
+        ({"start": 10, "end": 5}, "end"),
+    ]:
         r = live.http.get("/api/v1/devices/d/telemetry", params=params)
         assert r.status_code == 400 and r.json()["error"]["field"] == field, (params, r.text)
 
@@ -62,8 +69,9 @@ def test_unknown_route_and_method_are_clean_errors(live):
 def test_latest_values_of_the_fleet(live):
     live.store.write([Reading("a", T, {"x": 1.0}), Reading("a", T + 1, {"x": 2.0}), Reading("b", T, {"y": 3.0})])
     assert live.http.get("/api/v1/latest").json()["latest"] == {
-        "a": {"x": {"ts": T + 1, "value": 2.0}}, "b": {"y": {"ts": T, "value": 3.0}}
-    }  # fmt: skip
+        "a": {"x": {"ts": T + 1, "value": 2.0}},
+        "b": {"y": {"ts": T, "value": 3.0}},
+    }
     assert list(live.http.get("/api/v1/latest", params={"devices": "b"}).json()["latest"]) == ["b"]
 
 

@@ -113,7 +113,7 @@ def tensor(**changes):
         ("/v2/models/pump-anomaly/infer", tensor(parameters={"sensors": ["b", "a", "c"]}), 400, "do not match"),
         ("/v2/models/a/b/c/infer", tensor(), 404, "no route"),
     ],
-)  # fmt: skip
+)
 def test_every_error_class_has_its_status_and_the_standard_body(oip, path, content, status, match):
     r = oip.http.post(path, content=content) if isinstance(content, bytes) else oip.http.post(path, json=content)
     assert r.status_code == status, r.text
@@ -188,8 +188,11 @@ def test_canary_is_sticky_per_device_and_the_shadow_is_recorded(oip):
 
 
 def test_payloads_are_recorded_with_their_join_keys(oip):
-    answer = oip.http.post("/v2/models/pump-anomaly/infer", json=body(parameters={"device_id": "pump-7"}),
-                           headers={"x-request-id": "req-77"})  # fmt: skip
+    answer = oip.http.post(
+        "/v2/models/pump-anomaly/infer",
+        json=body(parameters={"device_id": "pump-7"}),
+        headers={"x-request-id": "req-77"},
+    )
     assert answer.status_code == 200
     deadline = time.monotonic() + 10
     while not (rows := oip.http.get("/api/v1/models/pump-anomaly/payloads?device_id=pump-7").json()["payloads"]):
@@ -222,8 +225,9 @@ def concurrent_answers(url: str, n: int, rounds: int = 3) -> list[httpx.Response
         async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=n)) as client:
             out = []
             for _ in range(rounds):
-                out += await asyncio.gather(*(client.post("/v2/models/pump-anomaly/infer", json=body())
-                                              for _ in range(n)))  # fmt: skip
+                out += await asyncio.gather(
+                    *(client.post("/v2/models/pump-anomaly/infer", json=body()) for _ in range(n))
+                )
             return out
 
     return asyncio.run(main())
@@ -245,11 +249,17 @@ def test_metrics_parse_and_concurrent_requests_are_batched(oip):
     calls = samples[("prognos_inference_batch_size_count", labels)]
     rows = samples[("prognos_inference_batch_size_sum", labels)]
     assert rows == len(answers) and calls < rows  # fewer ONNX Runtime calls than requests: batches > 1
-    single = [v for (n, lab), v in samples.items() if n == "prognos_inference_batch_size_bucket"
-              and dict(lab)["version"] == "1" and float(dict(lab)["le"]) == 1.0]  # fmt: skip
+    single = [
+        v
+        for (n, lab), v in samples.items()
+        if n == "prognos_inference_batch_size_bucket" and dict(lab)["version"] == "1" and float(dict(lab)["le"]) == 1.0
+    ]
     assert single[0] < calls  # some calls carried more than one row
-    for name in ("prognos_inference_queue_seconds", "prognos_inference_compute_seconds",
-                 "prognos_inference_request_seconds"):  # fmt: skip
+    for name in (
+        "prognos_inference_queue_seconds",
+        "prognos_inference_compute_seconds",
+        "prognos_inference_request_seconds",
+    ):
         assert samples[(f"{name}_count", labels)] > 0
     assert samples[("prognos_model_load_seconds", labels)] > 0
     assert ("prognos_inference_in_flight", (("model", "pump-anomaly"),)) in samples
@@ -298,8 +308,17 @@ def test_a_model_trained_by_prognos_is_served_as_onnx_runtime_computes_it(tmp_pa
     x, y, xv, yv = rul_data(0)
     model = RULRegressor(scales=(3, 6), hidden=16, epochs=3).fit(x, y, xv, yv)
     spec = Spec("rul", ["a", "b", "c", "d"], x.shape[1], {}, {"quantiles": [0.1, 0.5, 0.9]})
-    package(model, spec, tmp_path / "rul", name="tiny-rul", example=x, held_out=xv, metrics={}, data={},
-            training_seconds=0.0)  # fmt: skip
+    package(
+        model,
+        spec,
+        tmp_path / "rul",
+        name="tiny-rul",
+        example=x,
+        held_out=xv,
+        metrics={},
+        data={},
+        training_seconds=0.0,
+    )
 
     def prepare(store):
         Registry(store, tmp_path / "models").publish(tmp_path / "rul")
@@ -307,8 +326,13 @@ def test_a_model_trained_by_prognos_is_served_as_onnx_runtime_computes_it(tmp_pa
 
     with serving(tmp_path, prepare) as server:
         window = xv[:3].astype(np.float32)
-        tensor = {"name": "x", "shape": list(window.shape), "datatype": "FP32", "data": window.ravel().tolist(),
-                  "parameters": {"sensors": ["a", "b", "c", "d"]}}  # fmt: skip
+        tensor = {
+            "name": "x",
+            "shape": list(window.shape),
+            "datatype": "FP32",
+            "data": window.ravel().tolist(),
+            "parameters": {"sensors": ["a", "b", "c", "d"]},
+        }
         r = server.http.post("/v2/models/tiny-rul/infer", json={"inputs": [tensor]})
         assert r.status_code == 200, r.text
         out = r.json()["outputs"][0]

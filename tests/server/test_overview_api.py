@@ -21,14 +21,29 @@ def test_fleet_status_follows_alerts_scores_and_silence(tmp_path):
     now = now_ms()
 
     def prepare(store):
-        store.write([
-            Reading("quiet", now - 3_600_000, {"a": 1.0}),
-            Reading("hot", now - 1000, {"a": 1.0, "pred.m.anomaly.score": 9.0, "pred.m.anomaly.ratio": 1.8,
-                                        "pred.m.version": 2.0}),
-            Reading("fine", now - 1000, {"a": 1.0, "pred.m.anomaly.score": 1.0, "pred.m.anomaly.ratio": 0.2,
-                                         "pred.r.rul.p10": 100.0, "pred.r.rul.p50": 200.0, "pred.r.rul.p90": 300.0}),
-            Reading("burning", now - 1000, {"a": 1.0}),
-        ])  # fmt: skip
+        store.write(
+            [
+                Reading("quiet", now - 3_600_000, {"a": 1.0}),
+                Reading(
+                    "hot",
+                    now - 1000,
+                    {"a": 1.0, "pred.m.anomaly.score": 9.0, "pred.m.anomaly.ratio": 1.8, "pred.m.version": 2.0},
+                ),
+                Reading(
+                    "fine",
+                    now - 1000,
+                    {
+                        "a": 1.0,
+                        "pred.m.anomaly.score": 1.0,
+                        "pred.m.anomaly.ratio": 0.2,
+                        "pred.r.rul.p10": 100.0,
+                        "pred.r.rul.p50": 200.0,
+                        "pred.r.rul.p90": 300.0,
+                    },
+                ),
+                Reading("burning", now - 1000, {"a": 1.0}),
+            ]
+        )
         (t,) = Engine([Rule("fire", Condition("raw.a", above=0), severity="critical")]).observe(
             "burning", now, {"raw.a": 1}
         )
@@ -37,8 +52,12 @@ def test_fleet_status_follows_alerts_scores_and_silence(tmp_path):
     with serving(tmp_path, prepare) as server:
         doc = server.http.get("/api/v1/fleet").json()
         rows = {r["device_id"]: r for r in doc["devices"]}
-        assert {d: r["status"] for d, r in rows.items()} == {"quiet": "offline", "hot": "warning", "fine": "healthy",
-                                                             "burning": "alarm"}  # fmt: skip
+        assert {d: r["status"] for d, r in rows.items()} == {
+            "quiet": "offline",
+            "hot": "warning",
+            "fine": "healthy",
+            "burning": "alarm",
+        }
         assert doc["counts"] == {"healthy": 1, "warning": 1, "alarm": 1, "offline": 1}
         assert rows["hot"]["anomaly"] == {"model": "m", "anomaly.score": 9.0, "anomaly.ratio": 1.8}
         assert rows["hot"]["models"] == {"m": 2}
@@ -51,8 +70,12 @@ def test_fleet_status_follows_alerts_scores_and_silence(tmp_path):
 
 def test_states_and_locations_over_a_range(live):
     t0 = now_ms() - 10_000
-    live.store.write([Reading("p", t0, {"a": 1.0}, {"mode": "idle"}, (52.5, 13.4)),
-                      Reading("p", t0 + 5000, {"a": 1.0}, {"mode": "running"}, (52.6, 13.5))])  # fmt: skip
+    live.store.write(
+        [
+            Reading("p", t0, {"a": 1.0}, {"mode": "idle"}, (52.5, 13.4)),
+            Reading("p", t0 + 5000, {"a": 1.0}, {"mode": "running"}, (52.6, 13.5)),
+        ]
+    )
     states = live.http.get("/api/v1/devices/p/states", params={"start": t0 + 1000, "end": t0 + 9000}).json()["states"]
     assert [s["value"] for s in states] == ["idle", "running"]  # the one in force at the start, then the change
     locs = live.http.get("/api/v1/devices/p/locations", params={"start": t0, "end": t0 + 9000}).json()["locations"]
@@ -66,8 +89,12 @@ def test_drift_over_time_gathers_each_measurement_wherever_it_was_kept(tmp_path)
     def prepare(store):
         scaler = RegimeScaler().fit(np.zeros((4, 2)) + [[0, 0], [1, 1]] * 2)
         Registry(store, tmp_path / "models").publish(toy_anomaly(tmp_path / "toy", scaler))
-        store.write([Reading("d1", t0, {"pred.toy.drift.psi.a": 0.1, "pred.toy.drift.psi": 0.1}),
-                     Reading("d2", t0 + 1000, {"pred.toy.drift.psi.a": 0.4, "pred.toy.drift.psi": 0.4})])  # fmt: skip
+        store.write(
+            [
+                Reading("d1", t0, {"pred.toy.drift.psi.a": 0.1, "pred.toy.drift.psi": 0.1}),
+                Reading("d2", t0 + 1000, {"pred.toy.drift.psi.a": 0.4, "pred.toy.drift.psi": 0.4}),
+            ]
+        )
 
     with serving(tmp_path, prepare) as server:
         doc = server.http.get("/api/v1/models/toy/drift", params={"start": t0 - 1, "end": t0 + 5000}).json()

@@ -41,9 +41,14 @@ def toy_anomaly(folder, scaler: RegimeScaler):
     onnx.save(
         helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9), folder / "model.onnx"
     )
-    card = {"name": "toy", "task": "anomaly", "window": WINDOW, "scaler": scaler.to_dict(),
-            "input": {"name": "x", "shape": [None, WINDOW, len(SENSORS)], "sensors": SENSORS},
-            "output": {"threshold": 2.0, "step_ms": STEP}}  # fmt: skip
+    card = {
+        "name": "toy",
+        "task": "anomaly",
+        "window": WINDOW,
+        "scaler": scaler.to_dict(),
+        "input": {"name": "x", "shape": [None, WINDOW, len(SENSORS)], "sensors": SENSORS},
+        "output": {"threshold": 2.0, "step_ms": STEP},
+    }
     (folder / "card.json").write_text(json.dumps(card))
     return folder
 
@@ -124,8 +129,14 @@ def test_signals_raise_alerts_with_explanations_and_predictions_are_stored(tmp_p
     async def main():
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(d, parse_assignments("pump=toy"), device_type=lambda dev: "pump", store_predictions=store.write,
-                        engine=engine, alerts=alerts)  # fmt: skip
+        scorer = Scorer(
+            d,
+            parse_assignments("pump=toy"),
+            device_type=lambda dev: "pump",
+            store_predictions=store.write,
+            engine=engine,
+            alerts=alerts,
+        )
         preds = await scorer.score(calm) + await scorer.score(spike)
         other = Scorer(d, parse_assignments("fan=toy"), device_type=lambda dev: "pump")
         assert await other.score(calm + spike) == []  # no model assigned to pumps there
@@ -170,8 +181,11 @@ def test_inputs_unlike_training_raise_a_drift_alert_and_like_training_do_not(tmp
         alerts = Alerts(store)
         engine = Engine([Rule("drift", Condition("drift.psi", above=0.25), dedup="{rule}")])
         t0 = 1_700_000_000_000
-        data = [Reading(f"pump-{d}", t0 + i * STEP, {"a": float(rng.normal() + shift), "b": float(rng.normal())})
-                for i in range(120) for d in range(8)]  # fmt: skip
+        data = [
+            Reading(f"pump-{d}", t0 + i * STEP, {"a": float(rng.normal() + shift), "b": float(rng.normal())})
+            for i in range(120)
+            for d in range(8)
+        ]
 
         async def main():
             d = Deployments(reg, poll=0)
@@ -261,14 +275,18 @@ def test_prediction_drift_and_shadow_predictions(tmp_path):
     reg.set_traffic("toy", shadow="challenger")
     engine = Engine([Rule("any", Condition("anomaly.score", above=-1.0))])
     t0 = 1_700_000_000_000
-    data = [Reading(f"fan-{d}", t0 + i * STEP, {"a": float(rng.normal() * 3), "b": float(rng.normal())})
-            for i in range(140) for d in range(6)]  # fmt: skip
+    data = [
+        Reading(f"fan-{d}", t0 + i * STEP, {"a": float(rng.normal() * 3), "b": float(rng.normal())})
+        for i in range(140)
+        for d in range(6)
+    ]
 
     async def main():
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(d, parse_assignments("*=toy"), store_predictions=store.write, engine=engine,
-                        alerts=Alerts(store))  # fmt: skip
+        scorer = Scorer(
+            d, parse_assignments("*=toy"), store_predictions=store.write, engine=engine, alerts=Alerts(store)
+        )
         preds = [p for i in range(0, len(data), 60) for p in await scorer.score(data[i : i + 60])]
         await d.close()
         return preds
@@ -276,8 +294,12 @@ def test_prediction_drift_and_shadow_predictions(tmp_path):
     preds = asyncio.run(main())
     assert preds and {p.version for p in preds} == {1}
     assert max(p.signals.get("drift.pred.psi", 0.0) for p in preds) > 0.25  # scores 9× the training ones
-    got = store.read("fan-0", t0, t0 + 200 * STEP, ["pred.toy.anomaly.score", "pred.toy.shadow.anomaly.score",
-                                                    "pred.toy.shadow.version"]).to_pylist()  # fmt: skip
+    got = store.read(
+        "fan-0",
+        t0,
+        t0 + 200 * STEP,
+        ["pred.toy.anomaly.score", "pred.toy.shadow.anomaly.score", "pred.toy.shadow.version"],
+    ).to_pylist()
     by = {}
     for r in got:
         by.setdefault(r["key"], []).append(r["value"])
@@ -361,8 +383,9 @@ def test_fed_batches_are_decided_in_arrival_order_as_scoring_them_one_by_one_wou
         d = Deployments(reg, poll=0)
         await d.start()
         alerts, scored = Alerts(open_store("memory://")), []
-        scorer = Scorer(d, parse_assignments("*=toy"), store_predictions=scored.extend, engine=Engine(rule),
-                        alerts=alerts, tick=0)  # fmt: skip
+        scorer = Scorer(
+            d, parse_assignments("*=toy"), store_predictions=scored.extend, engine=Engine(rule), alerts=alerts, tick=0
+        )
         if fed:
             await scorer.start()
             for b in batches:

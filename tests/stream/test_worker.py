@@ -118,23 +118,27 @@ def test_a_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(t
     assert len(want_alerts) >= 2
 
     common = ["--registry", str(registry_dir), "--mqtt", broker.url, "--partitions", str(PARTITIONS)]
-    worker_args = [*common, "--stream", "*=toy", "--rules", str(tmp_path / "rules.yaml"), "--checkpoint-interval",
-                   "1"]  # fmt: skip
+    worker_args = [*common, "--stream", "*=toy", "--rules", str(tmp_path / "rules.yaml"), "--checkpoint-interval", "1"]
     commands = Commands(broker.url)
     server = ServerProcess(fresh_pg, *common, "--mqtt-client-id", "ingest").__enter__()
-    workers = [ServerProcess(fresh_pg, *worker_args, "--worker", f"{i}/2", command="stream").__enter__()
-               for i in range(2)]  # fmt: skip
+    workers = [
+        ServerProcess(fresh_pg, *worker_args, "--worker", f"{i}/2", command="stream").__enter__() for i in range(2)
+    ]
     store = open_store(fresh_pg)
     try:
         owned = {i: [d for d in DEVICES if partition(d, PARTITIONS) % 2 == i] for i in range(2)}
         assert owned[0] and owned[1], owned  # both workers have devices
         sender = MqttTarget(broker.url, client_id="fleet")
-        pace = threading.Thread(target=lambda: [(sender.send(data[i : i + 40]), time.sleep(0.2))
-                                                for i in range(0, len(data), 40)])  # fmt: skip
+        pace = threading.Thread(
+            target=lambda: [(sender.send(data[i : i + 40]), time.sleep(0.2)) for i in range(0, len(data), 40)]
+        )
         pace.start()  # 30 chunks over 6 s: the fleet keeps talking throughout
         deadline = time.monotonic() + 30
-        while (h := workers[0].health()["worker"])["acknowledged"] < 1 or h["messages"] == h["acknowledged"] or \
-                h["readings"] < 100:  # fmt: skip
+        while (
+            (h := workers[0].health()["worker"])["acknowledged"] < 1
+            or h["messages"] == h["acknowledged"]
+            or h["readings"] < 100
+        ):
             assert time.monotonic() < deadline, h  # wait for work done, some of it not yet acknowledged
             time.sleep(0.02)
         workers[0].kill()  # mid-stream, with a backlog and unacknowledged work: no goodbye
@@ -157,8 +161,9 @@ def test_a_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(t
         assert got.keys() == want_scores.keys(), (len(got), len(want_scores))  # nothing lost, nothing extra
         assert all(abs(got[k] - v) < 1e-4 for k, v in want_scores.items())
         time.sleep(1.0)  # the last alerts and commands
-        alerts = {a.id: (a.device_id, a.opened_ts, a.state, [h["event"] for h in a.history])
-                  for a in Alerts(store).list()}  # fmt: skip
+        alerts = {
+            a.id: (a.device_id, a.opened_ts, a.state, [h["event"] for h in a.history]) for a in Alerts(store).list()
+        }
         assert alerts == want_alerts  # the same alerts, each once, with the same histories
         sent = [c["alert_id"] for c in commands.got]
         assert set(sent) == set(want_alerts) and all(c["event"] == "open" for c in commands.got)

@@ -19,8 +19,11 @@ def broken(x: np.ndarray, sensor: int = 1, shift: float = 1.5) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("make", [lambda: AutoencoderDetector(channels=16, kernel=5, epochs=40, seed=0),
-                                  lambda: PCADetector(variance=0.9)], ids=["conv-ae", "pca-t2q"])  # fmt: skip
+@pytest.mark.parametrize(
+    "make",
+    [lambda: AutoencoderDetector(channels=16, kernel=5, epochs=40, seed=0), lambda: PCADetector(variance=0.9)],
+    ids=["conv-ae", "pca-t2q"],
+)
 def test_detectors_alarm_on_broken_windows_blame_the_sensor_and_stay_quiet_on_normal(make):
     x, _, xv, _ = normal_data(0)
     model = make().fit(x)

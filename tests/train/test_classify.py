@@ -10,8 +10,11 @@ from prognos.train.classify import DeepClassifier, LogisticClassifier
 from tests.train.test_conformance import class_data
 
 
-@pytest.mark.parametrize("make", [lambda: DeepClassifier(channels=8, kernel=3, hidden=16, epochs=40, seed=0),
-                                  lambda: LogisticClassifier()], ids=["deep", "logistic"])  # fmt: skip
+@pytest.mark.parametrize(
+    "make",
+    [lambda: DeepClassifier(channels=8, kernel=3, hidden=16, epochs=40, seed=0), lambda: LogisticClassifier()],
+    ids=["deep", "logistic"],
+)
 def test_classifiers_learn_states_with_the_users_labels(make):
     x, y, xv, yv = class_data(0)
     names = np.array(["idle", "running", "cavitation"])

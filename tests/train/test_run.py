@@ -80,13 +80,15 @@ def test_evaluate_prints_the_table_and_writes_json_and_markdown(tmp_path):
     report = json.loads((tmp_path / "r" / "cmapss.json").read_text())
     assert {r["model"] for r in report["rows"]} == {DEEP, "gradient boosting (classic)"}
     assert "best published" in (tmp_path / "r" / "cmapss.md").read_text()
-    bad = subprocess.run([sys.executable, "-m", "prognos.cli", "evaluate", "--benchmark", "nope"], capture_output=True,
-                         text=True)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, "-m", "prognos.cli", "evaluate", "--benchmark", "nope"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "unknown benchmark 'nope'" in bad.stderr
 
 
-SKAB_HEADER = ("datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;Voltage;"
-               "Volume Flow RateRMS")  # fmt: skip
+SKAB_HEADER = (
+    "datetime;Accelerometer1RMS;Accelerometer2RMS;Current;Pressure;Temperature;Thermocouple;Voltage;Volume Flow RateRMS"
+)
 
 
 def write_skab(root, rows: int = 520, anomaly: tuple[int, int] | None = (440, 500), labelled: bool = True, seed=0):
@@ -118,21 +120,36 @@ def tiny_ai4i(tmp_path):
     """AI4I's columns; failures follow a rule (overstrain when torque × wear is high), as the real data's do."""
     rng = np.random.default_rng(0)
     (tmp_path / "ai4i2020").mkdir(parents=True)
-    lines = ["UDI,Product ID,Type,Air temperature [K],Process temperature [K],Rotational speed [rpm],Torque [Nm],"
-             "Tool wear [min],Machine failure,TWF,HDF,PWF,OSF,RNF"]  # fmt: skip
+    lines = [
+        "UDI,Product ID,Type,Air temperature [K],Process temperature [K],Rotational speed [rpm],Torque [Nm],"
+        "Tool wear [min],Machine failure,TWF,HDF,PWF,OSF,RNF"
+    ]
     for i in range(600):
         torque, wear = rng.normal(40, 10), rng.uniform(0, 250)
         fail = int(torque * wear > 9000)
-        lines.append(f"{i + 1},M{i},{'LMH'[i % 3]},{rng.normal(300, 2):.1f},{rng.normal(310, 1):.1f},"
-                     f"{int(rng.normal(1500, 100))},{torque:.1f},{wear:.0f},{fail},0,0,0,{fail},0")  # fmt: skip
+        lines.append(
+            f"{i + 1},M{i},{'LMH'[i % 3]},{rng.normal(300, 2):.1f},{rng.normal(310, 1):.1f},"
+            f"{int(rng.normal(1500, 100))},{torque:.1f},{wear:.0f},{fail},0,0,0,{fail},0"
+        )
     (tmp_path / "ai4i2020" / "ai4i2020.csv").write_text("\n".join(lines) + "\n")
     return tmp_path
 
 
 def test_train_anomaly_on_skab_writes_a_detector_with_threshold_and_contributions(tmp_path):
     data = tiny_skab(tmp_path / "data")
-    out = prognos("train", "--task", "anomaly", "--source", "skab", "--data", str(data), "--out", str(tmp_path / "m"),
-                  "--epochs", "3")  # fmt: skip
+    out = prognos(
+        "train",
+        "--task",
+        "anomaly",
+        "--source",
+        "skab",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "m"),
+        "--epochs",
+        "3",
+    )
     assert out.returncode == 0, out.stderr
     assert "skab-pump-anomaly: F1" in out.stdout
     card = json.loads((tmp_path / "m" / "card.json").read_text())
@@ -142,8 +159,19 @@ def test_train_anomaly_on_skab_writes_a_detector_with_threshold_and_contribution
 
 def test_train_classify_on_ai4i_learns_the_failure_rule(tmp_path):
     data = tiny_ai4i(tmp_path / "data")
-    out = prognos("train", "--task", "classify", "--source", "ai4i", "--data", str(data), "--out", str(tmp_path / "m"),
-                  "--epochs", "60")  # fmt: skip
+    out = prognos(
+        "train",
+        "--task",
+        "classify",
+        "--source",
+        "ai4i",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "m"),
+        "--epochs",
+        "60",
+    )
     assert out.returncode == 0, out.stderr
     card = json.loads((tmp_path / "m" / "card.json").read_text())
     assert card["task"] == "classify" and card["output"]["classes"] == [0, 1]
@@ -154,8 +182,9 @@ def test_evaluate_skab_pools_the_test_parts_beside_the_leaderboard(tmp_path):
     data = tmp_path / "data"
     for i in range(2):  # long test parts: the leaderboard rule cannot flag a window's length at either end
         write_skab(data / "skab" / "valve1" / f"{i}.csv", rows=700, anomaly=(480, 580), seed=i)
-    out = prognos("evaluate", "--benchmark", "skab", "--seeds", "1", "--data", str(data), "--report",
-                  str(tmp_path / "r"))  # fmt: skip
+    out = prognos(
+        "evaluate", "--benchmark", "skab", "--seeds", "1", "--data", str(data), "--report", str(tmp_path / "r")
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / "r" / "skab.json").read_text())
     rows = {(r["model"], r["rule"]): r for r in report["rows"]}
@@ -169,8 +198,19 @@ def test_train_with_trials_searches_then_trains_the_best(tmp_path):
     (tmp_path / "data").mkdir()
     data = tiny_cmapss(tmp_path / "data")
     storage = f"sqlite:///{tmp_path}/optuna.db"  # a database storage, as several searching machines would share
-    base = ["train", "--task", "rul", "--source", "cmapss:FD001", "--data", str(data), "--storage", storage, "--study",
-            "fd001"]  # fmt: skip
+    base = [
+        "train",
+        "--task",
+        "rul",
+        "--source",
+        "cmapss:FD001",
+        "--data",
+        str(data),
+        "--storage",
+        storage,
+        "--study",
+        "fd001",
+    ]
     out = prognos(*base, "--out", str(tmp_path / "m"), "--epochs", "4", "--trials", "4")
     assert out.returncode == 0, out.stderr
     card = json.loads((tmp_path / "m" / "card.json").read_text())
@@ -184,8 +224,21 @@ def test_train_with_trials_searches_then_trains_the_best(tmp_path):
 
 def test_trials_search_the_classifier_too(tmp_path):
     data = tiny_ai4i(tmp_path / "data")
-    out = prognos("train", "--task", "classify", "--source", "ai4i", "--data", str(data), "--out", str(tmp_path / "m"),
-                  "--epochs", "5", "--trials", "3")  # fmt: skip
+    out = prognos(
+        "train",
+        "--task",
+        "classify",
+        "--source",
+        "ai4i",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "m"),
+        "--epochs",
+        "5",
+        "--trials",
+        "3",
+    )
     assert out.returncode == 0, out.stderr
     card = json.loads((tmp_path / "m" / "card.json").read_text())
     assert card["metrics"]["search"]["trials"] == 3

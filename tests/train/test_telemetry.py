@@ -66,8 +66,15 @@ def test_store_series_are_cut_on_the_cells_the_stream_scores():
 
     rng = np.random.default_rng(3)
     store = open_store("memory://")
-    rs = [Reading(d, 1_700_000_000_000 + 250 * i + int(rng.integers(0, 200)), {"a": float(rng.normal()),
-                  "b": float(rng.normal())}) for d in ("pump-1", "fan-2") for i in range(80)]  # fmt: skip
+    rs = [
+        Reading(
+            d,
+            1_700_000_000_000 + 250 * i + int(rng.integers(0, 200)),
+            {"a": float(rng.normal()), "b": float(rng.normal())},
+        )
+        for d in ("pump-1", "fan-2")
+        for i in range(80)
+    ]
     store.write(rs)
     for s in tm.from_store(store, ["pump-1", "fan-2"], 1_700_000_000_000, 1_700_000_020_000, 1000):
         assert {int(t) % 1000 for t in s.ts} == {phase(s.device_id, 1000)}
@@ -86,20 +93,46 @@ def test_train_from_the_store_with_simulator_truth(tmp_path):
         store.update_device(d.device_id, {"type": d.type}, create=True)
         for i in range(fleet.chunks):
             c = fleet.chunk(d, i)
-            store.write([Reading(d.device_id, int(t), dict(zip(c.names, map(float, v), strict=True)))
-                         for t, v, m in zip(c.ts, c.values, c.modes, strict=True) if m >= 0])  # fmt: skip
+            store.write(
+                [
+                    Reading(d.device_id, int(t), dict(zip(c.names, map(float, v), strict=True)))
+                    for t, v, m in zip(c.ts, c.values, c.modes, strict=True)
+                    if m >= 0
+                ]
+            )
     store.close()
     (tmp_path / "truth.json").write_text(json.dumps(fleet.truth()))
-    base = [sys.executable, "-m", "prognos.cli", "train", "--source", "store", "--store", f"duckdb:///{tmp_path}/s.duckdb",
-            "--type", "pump", "--start", "1700000000000", "--end", "1700001800000", "--epochs", "2"]  # fmt: skip
-    out = subprocess.run([*base, "--task", "classify", "--labels", str(tmp_path / "truth.json"), "--out",
-                          str(tmp_path / "cls")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    base = [
+        sys.executable,
+        "-m",
+        "prognos.cli",
+        "train",
+        "--source",
+        "store",
+        "--store",
+        f"duckdb:///{tmp_path}/s.duckdb",
+        "--type",
+        "pump",
+        "--start",
+        "1700000000000",
+        "--end",
+        "1700001800000",
+        "--epochs",
+        "2",
+    ]
+    out = subprocess.run(
+        [*base, "--task", "classify", "--labels", str(tmp_path / "truth.json"), "--out", str(tmp_path / "cls")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     card = json.loads((tmp_path / "cls" / "card.json").read_text())
     assert card["data"]["devices"] == ["pump-000", "pump-003"] and "normal" in card["output"]["classes"]
     assert card["input"]["sensors"] == sorted(card["input"]["sensors"]) and len(card["input"]["sensors"]) == 12
-    out = subprocess.run([*base, "--task", "anomaly", "--out", str(tmp_path / "ad")], capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [*base, "--task", "anomaly", "--out", str(tmp_path / "ad")], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, (
         out.stderr and json.loads((tmp_path / "ad" / "card.json").read_text())["output"]["threshold"] > 0
     )
@@ -118,13 +151,39 @@ def test_fine_tuning_starts_from_a_pretrained_pump_model(tmp_path):
     for d in fleet.devices[:1]:  # the user's one pump
         for i in range(fleet.chunks):
             c = fleet.chunk(d, i)
-            store.write([Reading(d.device_id, int(t), dict(zip(c.names, map(float, v), strict=True)))
-                         for t, v in zip(c.ts, c.values, strict=True)])  # fmt: skip
+            store.write(
+                [
+                    Reading(d.device_id, int(t), dict(zip(c.names, map(float, v), strict=True)))
+                    for t, v in zip(c.ts, c.values, strict=True)
+                ]
+            )
     store.close()
-    base = [sys.executable, "-m", "prognos.cli", "train", "--task", "anomaly", "--source", "store", "--store", url,
-            "--devices", "pump-000", "--start", "1700000000000", "--end", "1700001200000", "--epochs", "1"]  # fmt: skip
-    out = subprocess.run([*base, "--init-from", str(parent), "--out", str(tmp_path / "mine")], capture_output=True,
-                         text=True, timeout=300)  # fmt: skip
+    base = [
+        sys.executable,
+        "-m",
+        "prognos.cli",
+        "train",
+        "--task",
+        "anomaly",
+        "--source",
+        "store",
+        "--store",
+        url,
+        "--devices",
+        "pump-000",
+        "--start",
+        "1700000000000",
+        "--end",
+        "1700001200000",
+        "--epochs",
+        "1",
+    ]
+    out = subprocess.run(
+        [*base, "--init-from", str(parent), "--out", str(tmp_path / "mine")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     mine, theirs = (json.loads((p / "card.json").read_text()) for p in (tmp_path / "mine", parent))
     assert mine["params"]["init_from"] == str(parent) and mine["params"]["channels"] == theirs["params"]["channels"]
@@ -135,16 +194,22 @@ def test_fine_tuning_starts_from_a_pretrained_pump_model(tmp_path):
         sa, sb = (torch.load(p / "model.pt", weights_only=True) for p in (a, b))
         return sum(float((sa[k] - sb[k]).abs().sum()) for k in sa if k != "scale")
 
-    fresh = subprocess.run([*base, "--seed", "5", "--out", str(tmp_path / "fresh")], capture_output=True, text=True,
-                           timeout=300)  # fmt: skip
+    fresh = subprocess.run(
+        [*base, "--seed", "5", "--out", str(tmp_path / "fresh")], capture_output=True, text=True, timeout=300
+    )
     assert fresh.returncode == 0, fresh.stderr
     assert distance(tmp_path / "mine", parent) < distance(tmp_path / "fresh", parent) / 3
-    wrong = subprocess.run([*base, "--window", "30", "--init-from", str(parent), "--out", str(tmp_path / "x")],
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    wrong = subprocess.run(
+        [*base, "--window", "30", "--init-from", str(parent), "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert wrong.returncode == 2 and "over 60 steps, this data has" in wrong.stderr
     (parent / "model.pt").write_bytes(b"tampered")
-    tampered = subprocess.run([*base, "--init-from", str(parent), "--out", str(tmp_path / "y")], capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
+    tampered = subprocess.run(
+        [*base, "--init-from", str(parent), "--out", str(tmp_path / "y")], capture_output=True, text=True, timeout=300
+    )
     assert tampered.returncode == 2 and "does not match its checksum" in tampered.stderr
 
 

@@ -31,21 +31,33 @@ COMMAND_TOPIC = "prognos/devices/{device_id}/commands"
 
 
 def message(alert: Alert, event: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    return {"alert_id": alert.id, "event": event, "rule": alert.rule, "device_id": alert.device_id,
-            "severity": alert.severity, "value": alert.value, "opened_ts": alert.opened_ts,
-            "explanation": alert.explanation, **(extra or {})}  # fmt: skip
+    return {
+        "alert_id": alert.id,
+        "event": event,
+        "rule": alert.rule,
+        "device_id": alert.device_id,
+        "severity": alert.severity,
+        "value": alert.value,
+        "opened_ts": alert.opened_ts,
+        "explanation": alert.explanation,
+        **(extra or {}),
+    }
 
 
 class Webhook:
-    def __init__(self, url: str, secret: str | None = None, timeout: float = 5.0, retries: int = 3,
-                 backoff: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self, url: str, secret: str | None = None, timeout: float = 5.0, retries: int = 3, backoff: float = 0.5
+    ) -> None:
         self.url, self.secret, self.timeout, self.retries, self.backoff = url, secret, timeout, retries, backoff
 
     def send(self, alert: Alert, event: str) -> dict[str, Any]:
         httpx = require("httpx", "serve")
         body = orjson.dumps(message(alert, event))
-        headers = {"content-type": "application/json", "idempotency-key": f"{alert.id}:{event}",
-                   "x-prognos-alert-id": alert.id}  # fmt: skip
+        headers = {
+            "content-type": "application/json",
+            "idempotency-key": f"{alert.id}:{event}",
+            "x-prognos-alert-id": alert.id,
+        }
         if self.secret:
             digest = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
             headers["x-prognos-signature"] = f"sha256={digest}"
@@ -77,7 +89,7 @@ class MqttCommand:
 
         self.host, self.port = parse_url(url)
         self.timeout = timeout
-        self.client_id = client_id or f"prognos-actions-{time.time_ns()}"  # fmt: skip
+        self.client_id = client_id or f"prognos-actions-{time.time_ns()}"
         self._client: Any = None
 
     def send(self, alert: Alert, event: str, command: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -136,8 +148,13 @@ class Actions:
 
     def _send(self, kind: str, config: dict[str, Any], alert: Alert, event: str) -> dict[str, Any]:
         if kind == "webhook":
-            hook = Webhook(config["url"], config.get("secret"), float(config.get("timeout", 5.0)),
-                           int(config.get("retries", 3)), float(config.get("backoff", 0.5)))  # fmt: skip
+            hook = Webhook(
+                config["url"],
+                config.get("secret"),
+                float(config.get("timeout", 5.0)),
+                int(config.get("retries", 3)),
+                float(config.get("backoff", 0.5)),
+            )
             return hook.send(alert, event)
         url = config.get("url") or self.mqtt_url
         if not url:

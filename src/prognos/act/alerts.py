@@ -57,8 +57,19 @@ class Alerts:
         with self._lock:
             if t.kind == "open":
                 first = [{"ts": t.ts, "event": "open", "value": t.value}]
-                alert = Alert(t.alert_id, t.rule, t.key, t.device_id, t.severity, "open", t.opened_ts, t.value,
-                              explanation or {}, t.ts, history=first)  # fmt: skip
+                alert = Alert(
+                    t.alert_id,
+                    t.rule,
+                    t.key,
+                    t.device_id,
+                    t.severity,
+                    "open",
+                    t.opened_ts,
+                    t.value,
+                    explanation or {},
+                    t.ts,
+                    history=first,
+                )
                 self.store.put_record(KIND, t.alert_id, alert.to_dict())  # insert-only: a replay is a no-op
                 return self.get(t.alert_id)
             alert = self.get(t.alert_id)
@@ -78,17 +89,20 @@ class Alerts:
             raise AlertNotFound(f"alert {alert_id!r} not found")
         return Alert(**found[alert_id])
 
-    def list(self, state: str | None = None, device_id: str | None = None, severity: str | None = None,
-             limit: int = 1000) -> list[Alert]:  # fmt: skip
+    def list(
+        self, state: str | None = None, device_id: str | None = None, severity: str | None = None, limit: int = 1000
+    ) -> list[Alert]:
         """Newest first, optionally only one state, device or severity."""
         if state is not None and state not in STATES:
             raise InvalidInput(f"state: expected one of {', '.join(STATES)}, got {state!r}", field="state", value=state)
         if severity is not None and severity not in SEVERITIES:
-            raise InvalidInput(f"severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}",
-                               field="severity", value=severity)  # fmt: skip
+            raise InvalidInput(
+                f"severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}", field="severity", value=severity
+            )
         wanted = {"state": state, "device_id": device_id, "severity": severity}
-        alerts = [Alert(**d) for _, d in self.store.records(KIND)
-                  if all(v is None or d[k] == v for k, v in wanted.items())]  # fmt: skip
+        alerts = [
+            Alert(**d) for _, d in self.store.records(KIND) if all(v is None or d[k] == v for k, v in wanted.items())
+        ]
         alerts.sort(key=lambda a: (a.opened_ts, a.id), reverse=True)
         return alerts[:limit]
 

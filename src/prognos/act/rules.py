@@ -104,8 +104,13 @@ class Engine:
         self.rules = list(rules)
         self._state: dict[tuple[str, str], _State] = {}
 
-    def observe(self, device_id: str, ts: int, signals: Mapping[str, Any], device_type: str | None = None,
-                ) -> list[Transition]:  # fmt: skip
+    def observe(
+        self,
+        device_id: str,
+        ts: int,
+        signals: Mapping[str, Any],
+        device_type: str | None = None,
+    ) -> list[Transition]:
         """Feed one device's signals at ``ts``; the alert transitions they cause, in rule order."""
         out = []
         for rule in self.rules:
@@ -133,8 +138,19 @@ class Engine:
                 continue
             if now - st.open_since >= rule.escalate_after_ms:
                 st.escalated = True
-                out.append(Transition("escalate", st.alert_id, name, key, st.device_id, rule.escalate_to or "critical",
-                                      now, None, st.open_since))  # fmt: skip
+                out.append(
+                    Transition(
+                        "escalate",
+                        st.alert_id,
+                        name,
+                        key,
+                        st.device_id,
+                        rule.escalate_to or "critical",
+                        now,
+                        None,
+                        st.open_since,
+                    )
+                )
         return out
 
     def snapshot(self, keep: Any = None) -> list[dict[str, Any]]:
@@ -146,10 +162,21 @@ class Engine:
                 continue
             if keep is not None and not keep(st.device_id):
                 continue
-            rows.append({"rule": name, "key": key, "device_id": st.device_id, "history": list(st.history),
-                         "met_ts": list(st.met_ts), "since": st.since, "open_since": st.open_since,
-                         "alert_id": st.alert_id, "escalated": st.escalated, "resolved_at": st.resolved_at,
-                         "repeats": st.repeats})  # fmt: skip
+            rows.append(
+                {
+                    "rule": name,
+                    "key": key,
+                    "device_id": st.device_id,
+                    "history": list(st.history),
+                    "met_ts": list(st.met_ts),
+                    "since": st.since,
+                    "open_since": st.open_since,
+                    "alert_id": st.alert_id,
+                    "escalated": st.escalated,
+                    "resolved_at": st.resolved_at,
+                    "repeats": st.repeats,
+                }
+            )
         return rows
 
     def restore(self, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -160,8 +187,16 @@ class Engine:
                 continue
             history = deque(row["history"], maxlen=m[row["rule"]])
             self._state[row["rule"], row["key"]] = _State(
-                history, row["since"], row["open_since"], row["alert_id"], row["escalated"], row["resolved_at"],
-                row["repeats"], deque(row["met_ts"]), row["device_id"])  # fmt: skip
+                history,
+                row["since"],
+                row["open_since"],
+                row["alert_id"],
+                row["escalated"],
+                row["resolved_at"],
+                row["repeats"],
+                deque(row["met_ts"]),
+                row["device_id"],
+            )
 
     def _step(self, rule: Rule, device_id: str, ts: int, value: Any) -> Transition | None:
         key = rule.key(device_id)
@@ -188,8 +223,9 @@ class Engine:
         st.open_since, st.repeats, st.alert_id = ts, 0, alert_id(rule.name, key, ts)
         return Transition("open", st.alert_id, rule.name, key, device_id, rule.severity, ts, value, ts)
 
-    def _open_step(self, rule: Rule, st: _State, key: str, device_id: str, ts: int, value: Any, opened: int,
-                   n: int) -> Transition | None:  # fmt: skip
+    def _open_step(
+        self, rule: Rule, st: _State, key: str, device_id: str, ts: int, value: Any, opened: int, n: int
+    ) -> Transition | None:
         """An observation while the alert is open: resolve, escalate, or count a repeat (dedup)."""
         if sum(st.history) < n:
             severity = rule.escalate_to if st.escalated and rule.escalate_to else rule.severity

@@ -38,8 +38,22 @@ import yaml
 from prognos.act.rules import SEVERITIES, Condition, Rule
 from prognos.errors import InvalidInput
 
-KEYS = {"name", "signal", "above", "below", "equals", "exit", "for", "n_of_m", "cooldown", "severity", "escalate",
-        "device_type", "dedup", "actions"}  # fmt: skip
+KEYS = {
+    "name",
+    "signal",
+    "above",
+    "below",
+    "equals",
+    "exit",
+    "for",
+    "n_of_m",
+    "cooldown",
+    "severity",
+    "escalate",
+    "device_type",
+    "dedup",
+    "actions",
+}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1000}
 
@@ -75,8 +89,9 @@ def _read(path: str | Path) -> str:
     try:
         return Path(path).read_text()
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read the rules file ({exc.strerror})", field="rules",
-                           value=str(path)) from None  # fmt: skip
+        raise InvalidInput(
+            f"{path}: cannot read the rules file ({exc.strerror})", field="rules", value=str(path)
+        ) from None
 
 
 def parse_policies(text: str, source: str = "<rules>") -> list[Policy]:
@@ -201,8 +216,9 @@ def _policy(w: _Where, node: yaml.Node, at: str) -> Policy:
     signal, above = f.get("signal", str, "a drift signal", "drift.psi"), f.get("above", number, "a number", 0.25)
     train, evaluate = f.duration("train", 2 * 3_600_000) or 0, f.duration("evaluate", 600_000) or 0
     labels, cooldown = f.get("labels", str, "a labels file"), f.duration("cooldown", 3_600_000) or 0
-    return Policy(model, on, signal, above, every, train, evaluate, labels, cooldown,
-                  f.get("min_gain", number, "a number", 0.0))  # fmt: skip
+    return Policy(
+        model, on, signal, above, every, train, evaluate, labels, cooldown, f.get("min_gain", number, "a number", 0.0)
+    )
 
 
 def _rule(w: _Where, node: yaml.Node, at: str) -> Rule:
@@ -222,13 +238,15 @@ def _rule(w: _Where, node: yaml.Node, at: str) -> Rule:
     if len(given) != 1:
         raise w.error(node, f"{at}", f"give exactly one of above, below, equals (got {given or 'none'})")
     exit_ = get("exit", number, "a number")
-    if exit_ is not None and (equals is not None or (above is not None and exit_ > above) or
-                              (below is not None and exit_ < below)):  # fmt: skip
+    if exit_ is not None and (
+        equals is not None or (above is not None and exit_ > above) or (below is not None and exit_ < below)
+    ):
         side = "≤ above" if above is not None else "≥ below" if below is not None else "only with above/below"
         raise w.error(fields["exit"][1], f"{at}.exit", f"the exit threshold must be {side}, got {exit_}")
     n_of_m = get("n_of_m", list, "[N, M]")
-    if n_of_m is not None and not (len(n_of_m) == 2 and all(isinstance(x, int) for x in n_of_m)
-                                   and 1 <= n_of_m[0] <= n_of_m[1] <= 10_000):  # fmt: skip
+    if n_of_m is not None and not (
+        len(n_of_m) == 2 and all(isinstance(x, int) for x in n_of_m) and 1 <= n_of_m[0] <= n_of_m[1] <= 10_000
+    ):
         raise w.error(fields["n_of_m"][1], f"{at}.n_of_m", f"expected [N, M] with 1 ≤ N ≤ M, got {n_of_m}")
     severity = get("severity", str, "a severity", "warning")
     if severity not in SEVERITIES:

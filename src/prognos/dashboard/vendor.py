@@ -20,8 +20,11 @@ from pathlib import Path
 from prognos.dashboard import STATIC
 
 PACKAGE, VERSION = "uplot", "1.6.32"
-FILES = {"package/dist/uPlot.iife.min.js": "uPlot.iife.min.js", "package/dist/uPlot.min.css": "uPlot.min.css",
-         "package/LICENSE": "uPlot.LICENSE"}  # fmt: skip
+FILES = {
+    "package/dist/uPlot.iife.min.js": "uPlot.iife.min.js",
+    "package/dist/uPlot.min.css": "uPlot.min.css",
+    "package/LICENSE": "uPlot.LICENSE",
+}
 VENDOR = STATIC / "vendor"
 
 
@@ -35,16 +38,20 @@ def fetch() -> dict[str, str]:
                 assert data is not None, member
                 (VENDOR / name).write_bytes(data.read())
     digests = {name: hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() for name in FILES.values()}
-    (VENDOR / "VENDOR.json").write_text(json.dumps({"package": PACKAGE, "version": VERSION, "sha256": digests},
-                                                   indent=1) + "\n")  # fmt: skip
+    (VENDOR / "VENDOR.json").write_text(
+        json.dumps({"package": PACKAGE, "version": VERSION, "sha256": digests}, indent=1) + "\n"
+    )
     return digests
 
 
 def check() -> list[str]:
     """Files in the tree that differ from what VENDOR.json recorded (empty: all as fetched)."""
     record = json.loads((VENDOR / "VENDOR.json").read_text())
-    return [name for name, digest in record["sha256"].items()
-            if hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() != digest]  # fmt: skip
+    return [
+        name
+        for name, digest in record["sha256"].items()
+        if hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() != digest
+    ]
 
 
 if __name__ == "__main__":

@@ -15,8 +15,7 @@ import numpy as np
 
 from prognos.errors import InvalidInput
 
-NUMERIC = ["Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]",
-           "Tool wear [min]"]  # fmt: skip
+NUMERIC = ["Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]", "Tool wear [min]"]
 TYPES = ["L", "M", "H"]
 FEATURES = NUMERIC + [f"Type={t}" for t in TYPES]
 
@@ -36,6 +35,7 @@ def load(root: str | Path) -> Table:
         raise InvalidInput(f"no AI4I 2020 file at {path}", field="root", value=str(root))
     t = csv.read_csv(path)
     kinds = np.asarray(t["Type"].to_pylist())
-    x = np.column_stack([*(t[c].to_numpy().astype(np.float64) for c in NUMERIC),
-                         *((kinds == k).astype(np.float64) for k in TYPES)])  # fmt: skip
+    x = np.column_stack(
+        [*(t[c].to_numpy().astype(np.float64) for c in NUMERIC), *((kinds == k).astype(np.float64) for k in TYPES)]
+    )
     return Table(x, t["Machine failure"].to_numpy().astype(np.int64))

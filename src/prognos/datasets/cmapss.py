@@ -53,16 +53,18 @@ def load(root: str | Path, subset: str) -> Subset:
     """Read one subset from the folder holding the NASA files (or the folder that holds ``cmapss/``)."""
     subset = subset.upper()
     if subset not in SUBSETS:
-        raise InvalidInput(f"unknown C-MAPSS subset {subset!r}: expected one of {', '.join(SUBSETS)}", field="subset",
-                           value=subset)  # fmt: skip
+        raise InvalidInput(
+            f"unknown C-MAPSS subset {subset!r}: expected one of {', '.join(SUBSETS)}", field="subset", value=subset
+        )
     root = Path(root)
     if (root / "cmapss").is_dir():  # the folder of all benchmarks, as ../shared/data is laid out
         root = root / "cmapss"
     paths = {k: root / f"{k}_{subset}.txt" for k in ("train", "test", "RUL")}
     for p in paths.values():
         if not p.exists():
-            raise InvalidInput(f"{p} not found: point --data at the folder with the C-MAPSS files", field="data",
-                               value=str(p))  # fmt: skip
+            raise InvalidInput(
+                f"{p} not found: point --data at the folder with the C-MAPSS files", field="data", value=str(p)
+            )
     train, test = _units(paths["train"]), _units(paths["test"])
     rul = np.loadtxt(paths["RUL"], ndmin=1)
     if len(rul) != len(test.ids()):

@@ -13,8 +13,16 @@ import numpy as np
 
 from prognos.errors import InvalidInput
 
-SENSORS = ["Accelerometer1RMS", "Accelerometer2RMS", "Current", "Pressure", "Temperature", "Thermocouple",
-           "Voltage", "Volume Flow RateRMS"]  # fmt: skip
+SENSORS = [
+    "Accelerometer1RMS",
+    "Accelerometer2RMS",
+    "Current",
+    "Pressure",
+    "Temperature",
+    "Thermocouple",
+    "Voltage",
+    "Volume Flow RateRMS",
+]
 FOLDERS = ("valve1", "valve2", "other")
 TRAIN_ROWS = 400  # the protocol's per-file training part: train_test_split(train_size=400, shuffle=False)
 
@@ -32,8 +40,9 @@ def load(root: str | Path) -> list[Recording]:
     root = folder(root)
     files = [f for folder in FOLDERS for f in sorted((root / folder).glob("*.csv"), key=lambda p: int(p.stem))]
     if not files:
-        raise InvalidInput(f"no SKAB files under {root} (expected {', '.join(FOLDERS)} folders)", field="root",
-                           value=str(root))  # fmt: skip
+        raise InvalidInput(
+            f"no SKAB files under {root} (expected {', '.join(FOLDERS)} folders)", field="root", value=str(root)
+        )
     return [read(f, f"{f.parent.name}/{f.stem}") for f in files]
 
 

@@ -39,9 +39,16 @@ TASKS = ("anomaly", "classify", "rul")
 SECRET = "prognos-demo"
 
 
-def run_demo(settings: Settings = Settings(), store_url: str | None = None, devices: int = 12,
-             duration: float = 120.0, history_hours: float = 2.0, epochs: int = 40, seed: int = 42,
-             keep_serving: bool = False) -> None:  # fmt: skip
+def run_demo(
+    settings: Settings = Settings(),
+    store_url: str | None = None,
+    devices: int = 12,
+    duration: float = 120.0,
+    history_hours: float = 2.0,
+    epochs: int = 40,
+    seed: int = 42,
+    keep_serving: bool = False,
+) -> None:
     """Run the demo on ``store_url``, or (None) on a fresh embedded store under prognos-data/demo."""
     if store_url is None:
         shutil.rmtree(FOLDER, ignore_errors=True)
@@ -55,15 +62,21 @@ def run_demo(settings: Settings = Settings(), store_url: str | None = None, devi
     scenario = plan(devices, history_hours * 3600, duration, seed, now_ms())
     store = open_store(base.store)
     desk = MaintenanceDesk(SECRET)
-    click.echo(f"prognos demo: {devices} simulated machines, {history_hours:g} h of history, {duration:g} s live "
-               f"→ {store.url}")  # fmt: skip
+    click.echo(
+        f"prognos demo: {devices} simulated machines, {history_hours:g} h of history, {duration:g} s live → {store.url}"
+    )
     try:
         history(store, scenario)
         names = train_and_publish(store, scenario, base.registry, work, epochs, seed)
         (work / "truth.json").write_text(json.dumps(scenario.fleet.truth()))  # to judge challengers by
         (work / "rules.yaml").write_text(rules(desk.url, SECRET, str((work / "truth.json").resolve()), duration))
-        settings = replace(base, stream=_assignments(names), rules=str(work / "rules.yaml"), retrain_epochs=epochs,
-                           retrain_interval=1.0)  # fmt: skip
+        settings = replace(
+            base,
+            stream=_assignments(names),
+            rules=str(work / "rules.yaml"),
+            retrain_epochs=epochs,
+            retrain_interval=1.0,
+        )
         sent_until = live(store, scenario, settings, desk, keep_serving)
         click.echo(summary(store, scenario, sent_until, desk))
     finally:
@@ -99,8 +112,9 @@ def history(store: Store, scenario: Scenario) -> None:
         bar.update(len(batch))
 
 
-def train_and_publish(store: Store, scenario: Scenario, registry_dir: str, work: Path, epochs: int,
-                      seed: int) -> list[tuple[str, str]]:  # fmt: skip
+def train_and_publish(
+    store: Store, scenario: Scenario, registry_dir: str, work: Path, epochs: int, seed: int
+) -> list[tuple[str, str]]:
     """Every task for every machine type, on the history only; each model published and made champion."""
     from prognos.registry import Registry
     from prognos.train.run import train_store
@@ -114,9 +128,18 @@ def train_and_publish(store: Store, scenario: Scenario, registry_dir: str, work:
     for kind in kinds:
         for task in TASKS:
             try:
-                card_path = train_store(task, store, work / "artifacts" / f"{kind}-{task}", start=scenario.fleet.start,
-                                        end=scenario.live_start, device_type=kind, labels=labels, seed=seed,
-                                        epochs=epochs, progress=True)  # fmt: skip
+                card_path = train_store(
+                    task,
+                    store,
+                    work / "artifacts" / f"{kind}-{task}",
+                    start=scenario.fleet.start,
+                    end=scenario.live_start,
+                    device_type=kind,
+                    labels=labels,
+                    seed=seed,
+                    epochs=epochs,
+                    progress=True,
+                )
             except InvalidInput as exc:  # e.g. no failure of this type to learn remaining life from
                 click.echo(f"  {kind}-{task}: skipped ({exc})")
                 continue
@@ -141,8 +164,10 @@ def live(store: Store, scenario: Scenario, settings: Settings, desk: Maintenance
     reached = scenario.live_start
     with BackgroundServer(app, settings.host, settings.port) as server:
         u = server.url
-        click.echo(f"\nserving on {u}\n  dashboard {u}/\n  devices   {u}/api/v1/fleet\n  alerts    {u}/api/v1/alerts\n"
-                   f"  models    {u}/api/v1/models\n  metrics   {u}/metrics\n  inference {u}/v2/models\n")  # fmt: skip
+        click.echo(
+            f"\nserving on {u}\n  dashboard {u}/\n  devices   {u}/api/v1/fleet\n  alerts    {u}/api/v1/alerts\n"
+            f"  models    {u}/api/v1/models\n  metrics   {u}/metrics\n  inference {u}/v2/models\n"
+        )
         fleet = scenario.fleet
         seconds = fleet.samples - scenario.history_chunks * CHUNK_S
         try:
@@ -186,12 +211,25 @@ def summary(store: Store, scenario: Scenario, until: int, desk: MaintenanceDesk)
     truth, start = scenario.fleet.truth(), scenario.live_start
     alerts = [a for a in Alerts(store).list(limit=100_000) if a.opened_ts >= start]
     devices = [d for d in scenario.fleet.devices if d.failure is None or d.failure > start]
-    q = alerts_against_truth([(a.device_id, a.opened_ts) for a in alerts if a.rule in WATCHED], truth, start, until,
-                             len(devices))  # fmt: skip
-    life = alerts_against_truth([(a.device_id, a.opened_ts) for a in alerts if a.rule == LIFE], truth, start, until,
-                                len(devices), wear_only=True)  # fmt: skip
-    rul = rul_error({d.device_id: _series(store, d.device_id, f"pred.{d.type}-rul.rul.p50", start, until)
-                     for d in devices if d.failure}, truth)  # fmt: skip
+    q = alerts_against_truth(
+        [(a.device_id, a.opened_ts) for a in alerts if a.rule in WATCHED], truth, start, until, len(devices)
+    )
+    life = alerts_against_truth(
+        [(a.device_id, a.opened_ts) for a in alerts if a.rule == LIFE],
+        truth,
+        start,
+        until,
+        len(devices),
+        wear_only=True,
+    )
+    rul = rul_error(
+        {
+            d.device_id: _series(store, d.device_id, f"pred.{d.type}-rul.rul.p50", start, until)
+            for d in devices
+            if d.failure
+        },
+        truth,
+    )
     by_rule: dict[str, int] = {}
     for a in alerts:
         by_rule[a.rule] = by_rule.get(a.rule, 0) + 1
@@ -220,8 +258,9 @@ def _retraining(store: Store) -> list[str]:
     for r in runs:
         what = f"challenger v{r['challenger']}" if r.get("challenger") else "a challenger"
         said = {"shadow": "still in shadow at the end (no decision yet)", "training": "still training at the end"}
-        out.append(f"  retraining          {r['model']}: {what} {r['state']} — "
-                   f"{said.get(r['state']) or r.get('reason')}")  # fmt: skip
+        out.append(
+            f"  retraining          {r['model']}: {what} {r['state']} — {said.get(r['state']) or r.get('reason')}"
+        )
     return out
 
 
@@ -254,9 +293,11 @@ class MaintenanceDesk:
                 if ok:
                     a = json.loads(body)
                     top = ", ".join(s for s, _ in (a.get("explanation") or {}).get("top_sensors", [])[:2])
-                    tqdm.write(f"  ⚑ {a['event']:<8} {a['severity']:<8} {a['rule']:<10} {a['device_id']:<11} "
-                               f"value {_short(a['value'])}" + (f"  (top sensors: {top})" if top else ""),
-                               file=sys.stderr)  # fmt: skip
+                    tqdm.write(
+                        f"  ⚑ {a['event']:<8} {a['severity']:<8} {a['rule']:<10} {a['device_id']:<11} "
+                        f"value {_short(a['value'])}" + (f"  (top sensors: {top})" if top else ""),
+                        file=sys.stderr,
+                    )
                 self.send_response(200 if ok else 401)
                 self.send_header("content-length", "0")
                 self.end_headers()

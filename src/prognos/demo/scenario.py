@@ -79,8 +79,10 @@ class Scenario:
         truth = self.fleet.truth()
         cut = self.live_start
         faults = [f | {"end": min(f["end"], cut)} for f in truth["faults"] if f["start"] < cut]
-        devices = [d | ({} if d["failure"] and d["failure"] < cut else {"failure": None, "degradation_start": None})
-                   for d in truth["devices"]]  # fmt: skip
+        devices = [
+            d | ({} if d["failure"] and d["failure"] < cut else {"failure": None, "degradation_start": None})
+            for d in truth["devices"]
+        ]
         return truth | {"end": cut, "faults": faults, "devices": devices}
 
 
@@ -88,8 +90,7 @@ def plan(devices: int, history_s: float, live_s: float, seed: int, now: int) -> 
     chunks = max(1, round(history_s / CHUNK_S))
     history_ms, live_ms = chunks * CHUNK_S * 1000, int(live_s * 1000)
     start = now - history_ms
-    fleet = Fleet(devices, 1.0, chunks * CHUNK_S + live_s, seed=seed, start=start, failing=0.0,
-                  faults_per_device=0.3)  # fmt: skip
+    fleet = Fleet(devices, 1.0, chunks * CHUNK_S + live_s, seed=seed, start=start, failing=0.0, faults_per_device=0.3)
     live = start + history_ms
     rng = np.random.default_rng([seed, 0xDE70])
     kinds = sorted({d.type for d in fleet.devices})
@@ -111,5 +112,6 @@ def plan(devices: int, history_s: float, live_s: float, seed: int, now: int) -> 
 
 def rules(hook: str, secret: str, labels: str, live_s: float) -> str:
     every, evaluate = f"{max(1, round(live_s * 0.2))}s", f"{max(1, round(live_s * 0.3))}s"
-    return RULES.format(hook=hook, secret=secret, faults=", ".join(FAULTS), labels=labels, every=every,
-                        evaluate=evaluate)  # fmt: skip
+    return RULES.format(
+        hook=hook, secret=secret, faults=", ".join(FAULTS), labels=labels, every=every, evaluate=evaluate
+    )

@@ -18,8 +18,9 @@ from prognos.errors import InvalidInput
 from prognos.types import device_number
 
 
-def align(ts: np.ndarray, column: np.ndarray, value: np.ndarray, columns: int, start: int, end: int, step: int,
-          hold: int = 5) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def align(
+    ts: np.ndarray, column: np.ndarray, value: np.ndarray, columns: int, start: int, end: int, step: int, hold: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
     """Readings (ts ms, column index, value) → (grid ts (n,), matrix (n, columns)) over [start, end).
 
     >>> t, x = align(np.array([0, 400, 1500, 3100]), np.array([0, 0, 1, 0]), np.array([1.0, 3.0, 5.0, 7.0]),
@@ -28,8 +29,9 @@ def align(ts: np.ndarray, column: np.ndarray, value: np.ndarray, columns: int, s
     ([0, 1000, 2000, 3000], [[2.0, nan], [2.0, 5.0], [nan, 5.0], [7.0, nan]])
     """
     if step <= 0 or end <= start:
-        raise InvalidInput(f"grid: need step > 0 and end > start, got step={step}, [{start}, {end})", field="step",
-                           value=step)  # fmt: skip
+        raise InvalidInput(
+            f"grid: need step > 0 and end > start, got step={step}, [{start}, {end})", field="step", value=step
+        )
     n = (end - start + step - 1) // step
     keep = (ts >= start) & (ts < end)
     cell = ((ts[keep] - start) // step) * columns + column[keep]

@@ -60,14 +60,18 @@ class RegimeScaler:
     def transform(self, x: np.ndarray, settings: np.ndarray | None = None) -> np.ndarray:
         x = _matrix(x, "x")
         if x.shape[1] != self.mean_.shape[1]:
-            raise InvalidInput(f"expected {self.mean_.shape[1]} sensors, got {x.shape[1]}", field="x",
-                               value=x.shape[1])  # fmt: skip
+            raise InvalidInput(f"expected {self.mean_.shape[1]} sensors, got {x.shape[1]}", field="x", value=x.shape[1])
         r = self.regime(settings, len(x))
         return (x - self.mean_[r]) / self.scale_[r]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"regimes": self.regimes, "seed": self.seed, "centres": self.centres_.tolist(),
-                "mean": self.mean_.tolist(), "scale": self.scale_.tolist()}  # fmt: skip
+        return {
+            "regimes": self.regimes,
+            "seed": self.seed,
+            "centres": self.centres_.tolist(),
+            "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegimeScaler:

@@ -56,8 +56,18 @@ class Windower:
         self.late = 0
 
     @classmethod
-    def resume(cls, sensors: list[str], window: int, step: int, closed: int, ts: np.ndarray, col: np.ndarray,
-               val: np.ndarray, hold: int = HOLD, offset: int = 0) -> Windower:  # fmt: skip
+    def resume(
+        cls,
+        sensors: list[str],
+        window: int,
+        step: int,
+        closed: int,
+        ts: np.ndarray,
+        col: np.ndarray,
+        val: np.ndarray,
+        hold: int = HOLD,
+        offset: int = 0,
+    ) -> Windower:
         """The windower as if readings ``(ts, col, val)`` of cells up to ``closed + 1`` had been pushed and every
         cell up to ``closed`` closed — built with array operations, so a restarted scorer rebuilds a thousand
         devices' windows at once. Cells before ``closed - window - hold + 1`` cannot matter and are ignored."""

@@ -61,5 +61,8 @@ def last_window(x: np.ndarray, size: int) -> np.ndarray:
 
 def _check(size: int, stride: int) -> None:
     if size < 1 or stride < 1:
-        raise InvalidInput(f"window size and stride must be ≥ 1, got size={size}, stride={stride}", field="window",
-                           value=(size, stride))  # fmt: skip
+        raise InvalidInput(
+            f"window size and stride must be ≥ 1, got size={size}, stride={stride}",
+            field="window",
+            value=(size, stride),
+        )

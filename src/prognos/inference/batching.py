@@ -199,8 +199,9 @@ class Batcher:
             return exc, started, 0.0
         return outputs, started, time.perf_counter() - started
 
-    def _finish(self, batch: list[_Item], outputs: list[list[np.ndarray]] | Exception, started: float,
-                compute: float) -> None:  # fmt: skip
+    def _finish(
+        self, batch: list[_Item], outputs: list[list[np.ndarray]] | Exception, started: float, compute: float
+    ) -> None:
         if isinstance(outputs, Exception):
             for item in batch:
                 if not item.done.done():

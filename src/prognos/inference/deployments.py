@@ -68,9 +68,12 @@ class Route:
         return self.canary if bucket(device_id) < self.weight else self.primary
 
     def versions(self) -> dict[str, int | float | None]:
-        return {"champion": self.primary.model.version,
-                "canary": self.canary.model.version if self.canary else None, "weight": self.weight,
-                "shadow": self.shadow.model.version if self.shadow else None}  # fmt: skip
+        return {
+            "champion": self.primary.model.version,
+            "canary": self.canary.model.version if self.canary else None,
+            "weight": self.weight,
+            "shadow": self.shadow.model.version if self.shadow else None,
+        }
 
     def served(self) -> list[Served]:
         return [s for s in (self.primary, self.canary, self.shadow) if s is not None]

@@ -30,26 +30,51 @@ class Metrics:
         self.registry = r = CollectorRegistry()
         labels = ("model", "version")
         outcomes = "ok, invalid, not_found, overloaded, unavailable, error"
-        self.requests = Counter("prognos_inference_requests", f"Inference requests by outcome ({outcomes})",
-                                (*labels, "outcome"), registry=r)  # fmt: skip
-        self.request_seconds = Histogram("prognos_inference_request_seconds", "Time from request read to answer",
-                                         labels, buckets=_SECONDS, registry=r)  # fmt: skip
-        self.queue_seconds = Histogram("prognos_inference_queue_seconds", "Time a request waited for its batch",
-                                       labels, buckets=_SECONDS, registry=r)  # fmt: skip
-        self.compute_seconds = Histogram("prognos_inference_compute_seconds", "ONNX Runtime time per batch",
-                                         labels, buckets=_SECONDS, registry=r)  # fmt: skip
-        self.batch_rows = Histogram("prognos_inference_batch_size", "Rows per ONNX Runtime call", labels,
-                                    buckets=_ROWS, registry=r)  # fmt: skip
+        self.requests = Counter(
+            "prognos_inference_requests",
+            f"Inference requests by outcome ({outcomes})",
+            (*labels, "outcome"),
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "prognos_inference_request_seconds",
+            "Time from request read to answer",
+            labels,
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.queue_seconds = Histogram(
+            "prognos_inference_queue_seconds",
+            "Time a request waited for its batch",
+            labels,
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.compute_seconds = Histogram(
+            "prognos_inference_compute_seconds", "ONNX Runtime time per batch", labels, buckets=_SECONDS, registry=r
+        )
+        self.batch_rows = Histogram(
+            "prognos_inference_batch_size", "Rows per ONNX Runtime call", labels, buckets=_ROWS, registry=r
+        )
         self.in_flight = Gauge("prognos_inference_in_flight", "Requests being answered", ("model",), registry=r)
-        self.load_seconds = Gauge("prognos_model_load_seconds", "Time to verify, load and warm the version",
-                                  labels, registry=r)  # fmt: skip
+        self.load_seconds = Gauge(
+            "prognos_model_load_seconds", "Time to verify, load and warm the version", labels, registry=r
+        )
         self.loaded = Gauge("prognos_model_loaded", "1 while the version is loaded", labels, registry=r)
         self.swaps = Counter("prognos_model_swaps", "Times a model's serving versions changed", ("model",), registry=r)
         self.load_failures = Counter("prognos_model_load_failures", "Versions that failed to load", labels, registry=r)
-        self.shadow = Counter("prognos_shadow_requests", "Copies of traffic sent to a shadow version by outcome "
-                              "(ok, skipped, error)", (*labels, "outcome"), registry=r)  # fmt: skip
-        self.recorded = Counter("prognos_payloads_recorded", "Payload and shadow records written or dropped",
-                                ("kind", "outcome"), registry=r)  # fmt: skip
+        self.shadow = Counter(
+            "prognos_shadow_requests",
+            "Copies of traffic sent to a shadow version by outcome (ok, skipped, error)",
+            (*labels, "outcome"),
+            registry=r,
+        )
+        self.recorded = Counter(
+            "prognos_payloads_recorded",
+            "Payload and shadow records written or dropped",
+            ("kind", "outcome"),
+            registry=r,
+        )
 
     def of(self, model: str, version: int) -> VersionMetrics:
         """The hot-path series of one version, looked up once (``labels()`` costs more than the update)."""
@@ -58,8 +83,11 @@ class Metrics:
         if found is None:
             v = str(version)
             found = self._versions[key] = VersionMetrics(
-                self.requests.labels(model, v, "ok"), self.request_seconds.labels(model, v),
-                self.queue_seconds.labels(model, v), self.in_flight.labels(model))  # fmt: skip
+                self.requests.labels(model, v, "ok"),
+                self.request_seconds.labels(model, v),
+                self.queue_seconds.labels(model, v),
+                self.in_flight.labels(model),
+            )
         return found
 
     def exposition(self) -> bytes:

@@ -18,16 +18,35 @@ from prognos.registry import Registry, Version
 
 # Open Inference Protocol datatypes and their numpy types (BYTES: strings, carried as objects).
 DATATYPES: dict[str, Any] = {
-    "BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
-    "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
-    "FP16": np.float16, "FP32": np.float32, "FP64": np.float64, "BYTES": np.object_,
-}  # fmt: skip
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "BYTES": np.object_,
+}
 _ORT_TYPES = {
-    "tensor(bool)": "BOOL", "tensor(uint8)": "UINT8", "tensor(uint16)": "UINT16", "tensor(uint32)": "UINT32",
-    "tensor(uint64)": "UINT64", "tensor(int8)": "INT8", "tensor(int16)": "INT16", "tensor(int32)": "INT32",
-    "tensor(int64)": "INT64", "tensor(float16)": "FP16", "tensor(float)": "FP32", "tensor(double)": "FP64",
+    "tensor(bool)": "BOOL",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(float16)": "FP16",
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
     "tensor(string)": "BYTES",
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -63,17 +82,24 @@ class Model:
         """The ORT feed for request tensors ``name → (datatype, array, parameters)``, or a precise InvalidInput."""
         missing = [n for n in self._by_name if n not in tensors]
         if missing:
-            raise InvalidInput(f"{self.label}: missing input {missing[0]!r} (inputs: {list(self._by_name)})",
-                               field="inputs", value=sorted(tensors))  # fmt: skip
+            raise InvalidInput(
+                f"{self.label}: missing input {missing[0]!r} (inputs: {list(self._by_name)})",
+                field="inputs",
+                value=sorted(tensors),
+            )
         feed = {}
         for name, (datatype, array, params) in tensors.items():
             spec = self._by_name.get(name)
             if spec is None:
-                raise InvalidInput(f"{self.label}: unknown input {name!r} (inputs: {list(self._by_name)})",
-                                   field="inputs", value=name)  # fmt: skip
+                raise InvalidInput(
+                    f"{self.label}: unknown input {name!r} (inputs: {list(self._by_name)})", field="inputs", value=name
+                )
             if datatype != spec.datatype:
-                raise InvalidInput(f"{self.label}: input {name!r} has datatype {datatype}, expected {spec.datatype}",
-                                   field=f"inputs.{name}.datatype", value=datatype)  # fmt: skip
+                raise InvalidInput(
+                    f"{self.label}: input {name!r} has datatype {datatype}, expected {spec.datatype}",
+                    field=f"inputs.{name}.datatype",
+                    value=datatype,
+                )
             _check_shape(self.label, spec, array.shape)
             if spec is self.inputs[0]:
                 self._check_sensors(params.get("sensors"))
@@ -107,8 +133,11 @@ class Model:
         if sensors is None or self.sensors is None:
             return
         if list(sensors) != self.sensors:
-            raise InvalidInput(f"{self.label}: sensors {list(sensors)} do not match the model's order {self.sensors}",
-                               field="parameters.sensors", value=list(sensors))  # fmt: skip
+            raise InvalidInput(
+                f"{self.label}: sensors {list(sensors)} do not match the model's order {self.sensors}",
+                field="parameters.sensors",
+                value=list(sensors),
+            )
 
 
 def load(registry: Registry, version: Version, threads: int = 1) -> Model:
@@ -126,8 +155,9 @@ def load(registry: Registry, version: Version, threads: int = 1) -> Model:
     try:
         session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT's own untyped errors: a file that passed its checksum but is not a model
-        raise ModelNotReady(f"model {version.name} v{version.version}: ONNX Runtime cannot load it "
-                            f"({str(exc).splitlines()[0]})") from None  # fmt: skip
+        raise ModelNotReady(
+            f"model {version.name} v{version.version}: ONNX Runtime cannot load it ({str(exc).splitlines()[0]})"
+        ) from None
     return Model(version, session, time.perf_counter() - started)
 
 
@@ -139,8 +169,11 @@ def _spec(t: Any) -> TensorSpec:
 def _check_shape(label: str, spec: TensorSpec, shape: tuple[int, ...]) -> None:
     fits = len(shape) == len(spec.shape) and all(e in (-1, g) for e, g in zip(spec.shape, shape, strict=True))
     if not fits:
-        raise InvalidInput(f"{label}: input {spec.name!r} has shape {list(shape)}, expected {list(spec.shape)} "
-                           "(-1: any size)", field=f"inputs.{spec.name}.shape", value=list(shape))  # fmt: skip
+        raise InvalidInput(
+            f"{label}: input {spec.name!r} has shape {list(shape)}, expected {list(spec.shape)} (-1: any size)",
+            field=f"inputs.{spec.name}.shape",
+            value=list(shape),
+        )
 
 
 def _example_shape(shape: tuple[int, ...], rows: int) -> tuple[int, ...]:

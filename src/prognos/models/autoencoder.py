@@ -20,15 +20,20 @@ class ConvAutoencoder(nn.Module):
         pad = kernel // 2
         self.sensors, self.window = sensors, window
         self.encode = nn.Sequential(
-            nn.Conv1d(sensors, channels, kernel, stride=2, padding=pad), nn.ReLU(), nn.Dropout(dropout),
-            nn.Conv1d(channels, channels // 2, kernel, stride=2, padding=pad), nn.ReLU(),
-        )  # fmt: skip
+            nn.Conv1d(sensors, channels, kernel, stride=2, padding=pad),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Conv1d(channels, channels // 2, kernel, stride=2, padding=pad),
+            nn.ReLU(),
+        )
         self.decode = nn.Sequential(
             nn.ConvTranspose1d(channels // 2, channels // 2, kernel, stride=2, padding=pad, output_padding=1),
-            nn.ReLU(), nn.Dropout(dropout),
-            nn.ConvTranspose1d(channels // 2, channels, kernel, stride=2, padding=pad, output_padding=1), nn.ReLU(),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.ConvTranspose1d(channels // 2, channels, kernel, stride=2, padding=pad, output_padding=1),
+            nn.ReLU(),
             nn.Conv1d(channels, sensors, kernel, padding=pad),
-        )  # fmt: skip
+        )
         self.scale: torch.Tensor
         self.register_buffer("scale", torch.ones(sensors))
 

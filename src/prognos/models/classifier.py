@@ -16,14 +16,17 @@ class WindowClassifier(nn.Module):
     graph, so the exported model answers in probabilities.
     """
 
-    def __init__(self, sensors: int, classes: int, channels: int = 32, kernel: int = 5, hidden: int = 64,
-                 dropout: float = 0.2) -> None:  # fmt: skip
+    def __init__(
+        self, sensors: int, classes: int, channels: int = 32, kernel: int = 5, hidden: int = 64, dropout: float = 0.2
+    ) -> None:
         super().__init__()
         self.sensors, self.classes = sensors, classes
         self.conv = nn.Sequential(
-            nn.Conv1d(sensors, channels, kernel, padding="same"), nn.ReLU(),
-            nn.Conv1d(channels, channels, kernel, padding="same"), nn.ReLU(),
-        )  # fmt: skip
+            nn.Conv1d(sensors, channels, kernel, padding="same"),
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, kernel, padding="same"),
+            nn.ReLU(),
+        )
         self.head = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(2 * channels + sensors, hidden), nn.ReLU(), nn.Linear(hidden, classes)
         )

@@ -27,8 +27,15 @@ class RULNet(nn.Module):
     noise to the (standardised) input while training only: a regulariser against memorising units.
     """
 
-    def __init__(self, sensors: int, window: int, scales: tuple[int, ...] | list[int] = SCALES, hidden: int = 64,
-                 dropout: float = 0.2, noise: float = 0.3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        sensors: int,
+        window: int,
+        scales: tuple[int, ...] | list[int] = SCALES,
+        hidden: int = 64,
+        dropout: float = 0.2,
+        noise: float = 0.3,
+    ) -> None:
         super().__init__()
         self.sensors: int = sensors
         self.window, self.noise = window, noise
@@ -44,9 +51,13 @@ class RULNet(nn.Module):
         self.register_buffer("filters", torch.cat([mean, slope]))  # (2 · scales, window)
         features = sensors * (1 + len(self.filters))
         self.head = nn.Sequential(
-            nn.Linear(features, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 3),
-        )  # fmt: skip
+            nn.Linear(features, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 3),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and self.noise > 0:

@@ -33,8 +33,11 @@ def reference(x: np.ndarray, names: list[str], bins: int = 10) -> dict[str, Any]
     for j, name in enumerate(names):
         v = x[:, j][np.isfinite(x[:, j])]
         edges = np.unique(np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1]))
-        out["features"][name] = {"edges": edges.tolist(), "expected": _shares(v, edges).tolist(),
-                                 "quantiles": np.quantile(v, np.linspace(0, 1, 101)).tolist()}  # fmt: skip
+        out["features"][name] = {
+            "edges": edges.tolist(),
+            "expected": _shares(v, edges).tolist(),
+            "quantiles": np.quantile(v, np.linspace(0, 1, 101)).tolist(),
+        }
     return out
 
 
@@ -76,8 +79,9 @@ class Drift:
     thousand windows adds in a copy and a measure costs one sort: it runs on the stream's decision path.
     """
 
-    def __init__(self, ref: dict[str, Any], names: list[str], size: int = 500, every: int = 50,
-                 prefix: str = "drift") -> None:  # fmt: skip
+    def __init__(
+        self, ref: dict[str, Any], names: list[str], size: int = 500, every: int = 50, prefix: str = "drift"
+    ) -> None:
         self.prefix = prefix
         self.names = [n for n in names if n in ref["features"]]
         self._index = np.array([names.index(n) for n in self.names], dtype=np.intp)

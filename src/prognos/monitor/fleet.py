@@ -35,9 +35,14 @@ def predictions(latest: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, dict
     return out
 
 
-def summary(devices: Sequence[Any], latest: Iterable[Mapping[str, Any]], open_alerts: Sequence[Any], now: int,
-            offline_after_ms: int = 300_000, classes: Mapping[str, Sequence[str]] | None = None,
-            ) -> list[dict[str, Any]]:  # fmt: skip
+def summary(
+    devices: Sequence[Any],
+    latest: Iterable[Mapping[str, Any]],
+    open_alerts: Sequence[Any],
+    now: int,
+    offline_after_ms: int = 300_000,
+    classes: Mapping[str, Sequence[str]] | None = None,
+) -> list[dict[str, Any]]:
     """One row per device: type, status, last seen, anomaly score, state, remaining life, open alerts."""
     preds = predictions(latest)
     alerts: dict[str, list[Any]] = {}
@@ -64,10 +69,21 @@ def summary(devices: Sequence[Any], latest: Iterable[Mapping[str, Any]], open_al
         else:
             status = "healthy"
         where = {"lat": d.location[0], "lon": d.location[1]} if d.location else None
-        out.append({"device_id": d.device_id, "type": d.type, "name": d.name, "location": where,
-                    "last_seen": d.last_seen, "status": status, "anomaly": anomaly, "state": state, "rul": rul,
-                    "alerts": {"open": len(mine), "severity": max(severities, key=_rank) if severities else None},
-                    "models": {m: int(v["version"]) for m, v in p.items() if "version" in v}})  # fmt: skip
+        out.append(
+            {
+                "device_id": d.device_id,
+                "type": d.type,
+                "name": d.name,
+                "location": where,
+                "last_seen": d.last_seen,
+                "status": status,
+                "anomaly": anomaly,
+                "state": state,
+                "rul": rul,
+                "alerts": {"open": len(mine), "severity": max(severities, key=_rank) if severities else None},
+                "models": {m: int(v["version"]) for m, v in p.items() if "version" in v},
+            }
+        )
     return out
 
 

@@ -23,8 +23,15 @@ import numpy as np
 DAY_MS = 86_400_000
 
 
-def alerts_against_truth(opened: Iterable[tuple[str, int]], truth: Mapping[str, Any], start: int, end: int,
-                         devices: int, grace_ms: int = 60_000, wear_only: bool = False) -> dict[str, Any]:  # fmt: skip
+def alerts_against_truth(
+    opened: Iterable[tuple[str, int]],
+    truth: Mapping[str, Any],
+    start: int,
+    end: int,
+    devices: int,
+    grace_ms: int = 60_000,
+    wear_only: bool = False,
+) -> dict[str, Any]:
     """Score alert openings ``(device_id, opened_ts)`` in ``[start, end)`` against ``truth``; ``wear_only``: alerts
     about remaining life, true only while a machine wears towards failure."""
     opened = sorted((d, ts) for d, ts in opened if start <= ts < end)
@@ -34,8 +41,15 @@ def alerts_against_truth(opened: Iterable[tuple[str, int]], truth: Mapping[str, 
     for f in faults:
         hits = [ts for d, ts in opened if d == f["device_id"] and f["start"] <= ts < f["end"] + grace_ms]
         delay = (hits[0] - f["start"]) / 1000 if hits else None
-        per_fault.append({"device_id": f["device_id"], "fault": f["fault"], "start": f["start"],
-                          "caught": bool(hits), "delay_s": delay})  # fmt: skip
+        per_fault.append(
+            {
+                "device_id": f["device_id"],
+                "fault": f["fault"],
+                "start": f["start"],
+                "caught": bool(hits),
+                "delay_s": delay,
+            }
+        )
         if delay is not None:
             delays.append(delay)
 
@@ -46,15 +60,27 @@ def alerts_against_truth(opened: Iterable[tuple[str, int]], truth: Mapping[str, 
 
     false = sum(1 for d, ts in opened if not true(d, ts))
     days = devices * (end - start) / DAY_MS
-    return {"faults": len(faults), "caught": sum(p["caught"] for p in per_fault), "alerts": len(opened),
-            "false_alarms": false, "false_alarms_per_device_day": false / days if days else float("nan"),
-            "mean_delay_s": float(np.mean(delays)) if delays else float("nan"), "per_fault": per_fault}  # fmt: skip
+    return {
+        "faults": len(faults),
+        "caught": sum(p["caught"] for p in per_fault),
+        "alerts": len(opened),
+        "false_alarms": false,
+        "false_alarms_per_device_day": false / days if days else float("nan"),
+        "mean_delay_s": float(np.mean(delays)) if delays else float("nan"),
+        "per_fault": per_fault,
+    }
 
 
-def rul_error(predictions: Mapping[str, Sequence[tuple[int, float]]], truth: Mapping[str, Any],
-              cap_s: float = 3600.0) -> dict[str, float]:  # fmt: skip
+def rul_error(
+    predictions: Mapping[str, Sequence[tuple[int, float]]], truth: Mapping[str, Any], cap_s: float = 3600.0
+) -> dict[str, float]:
     """RMSE (seconds) of ``{device: [(ts, rul.p50 seconds)]}`` against the true time to failure, capped."""
     failure = {d["device_id"]: d["failure"] for d in truth["devices"] if d.get("failure")}
-    err = [p - min((failure[d] - ts) / 1000, cap_s) for d, rows in predictions.items() if d in failure
-           for ts, p in rows if ts < failure[d]]  # fmt: skip
+    err = [
+        p - min((failure[d] - ts) / 1000, cap_s)
+        for d, rows in predictions.items()
+        if d in failure
+        for ts, p in rows
+        if ts < failure[d]
+    ]
     return {"rul_rmse_s": float(np.sqrt(np.mean(np.square(err)))) if err else float("nan"), "rul_points": len(err)}

@@ -87,9 +87,18 @@ class Run:
 
 
 class Retrainer:
-    def __init__(self, store: Store, registry: Registry, deployments: Deployments, policies: list[Policy],
-                 train: Train | None = None, interval: float = 5.0, clock: Callable[[], int] = now_ms,
-                 metrics: Any = None, epochs: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        deployments: Deployments,
+        policies: list[Policy],
+        train: Train | None = None,
+        interval: float = 5.0,
+        clock: Callable[[], int] = now_ms,
+        metrics: Any = None,
+        epochs: int | None = None,
+    ) -> None:
         self.store, self.registry, self.deployments = store, registry, deployments
         self.policies = {p.model: p for p in policies}
         self.train = train or subprocess_trainer(store)
@@ -191,8 +200,20 @@ class Retrainer:
             raise ModelNotFound(f"model {policy.model!r}: no devices to retrain it on (its card names none)")
         out = tempfile.mkdtemp(prefix=f"prognos-challenger-{policy.model}-")
         step = int((card.get("output") or {}).get("step_ms") or 1000)
-        return Job(policy.model, card["task"], kind, devices, now - policy.train_ms, now, int(card["window"]), step,
-                   policy.labels, champion.path, out, self.epochs)  # fmt: skip
+        return Job(
+            policy.model,
+            card["task"],
+            kind,
+            devices,
+            now - policy.train_ms,
+            now,
+            int(card["window"]),
+            step,
+            policy.labels,
+            champion.path,
+            out,
+            self.epochs,
+        )
 
     async def _decide(self, policy: Policy, run: Run) -> None:
         champion = await asyncio.to_thread(self.registry.get, run.model, run.champion)
@@ -209,8 +230,9 @@ class Retrainer:
         await self.deployments.sync(run.model)
         await self._finish(run, "promoted" if better else "kept", reason)
 
-    def _evaluate(self, policy: Policy, run: Run, champ: dict[str, Any], chall: dict[str, Any]
-                  ) -> tuple[dict[str, Any], bool, str] | None:  # fmt: skip
+    def _evaluate(
+        self, policy: Policy, run: Run, champ: dict[str, Any], chall: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool, str] | None:
         from prognos.train.telemetry import Labels
 
         task = champ.get("task")
@@ -242,12 +264,20 @@ class Retrainer:
             cols: dict[str, dict[int, float]] = {k: {} for k in keys}
             for ts, key, value in zip(*(t.column(c).to_pylist() for c in ("ts", "key", "value")), strict=True):
                 cols[key][ts] = value
-            both = sorted(ts for ts, v in cols[keys[3]].items()
-                          if v == run.challenger and cols[keys[1]].get(ts) == run.champion and ts in cols[keys[0]]
-                          and ts in cols[keys[2]])  # fmt: skip
+            both = sorted(
+                ts
+                for ts, v in cols[keys[3]].items()
+                if v == run.challenger
+                and cols[keys[1]].get(ts) == run.champion
+                and ts in cols[keys[0]]
+                and ts in cols[keys[2]]
+            )
             if both:
-                out[device] = (np.array(both), np.array([cols[keys[0]][t] for t in both]),
-                               np.array([cols[keys[2]][t] for t in both]))  # fmt: skip
+                out[device] = (
+                    np.array(both),
+                    np.array([cols[keys[0]][t] for t in both]),
+                    np.array([cols[keys[2]][t] for t in both]),
+                )
         return out
 
     async def _finish(self, run: Run, state: str, reason: str) -> None:
@@ -262,8 +292,13 @@ class Retrainer:
         self.store.put_record(KIND, run.id, run.to_dict(), replace=True)
 
 
-def compare(task: str, pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], labels: Any,
-            champ: dict[str, Any], chall: dict[str, Any]) -> tuple[float | None, float | None, str, bool]:  # fmt: skip
+def compare(
+    task: str,
+    pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    labels: Any,
+    champ: dict[str, Any],
+    chall: dict[str, Any],
+) -> tuple[float | None, float | None, str, bool]:
     """(champion's figure, challenger's, the figure's name, whether lower is better) over the paired windows."""
     from prognos.train.metrics import event_f1, events, rmse
 
@@ -271,8 +306,12 @@ def compare(task: str, pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray
         if labels is None:
             rate = [float(np.mean(np.concatenate([p[i] for p in pairs.values()]) > 1.0)) for i in (1, 2)]
             return rate[0], rate[1], "alarm rate (no labels)", True
-        f1 = [event_f1([events(p[0], p[i] > 1.0, [(x.start, x.end) for x in labels.of(d)]) for d, p in pairs.items()])
-              ["event_f1"] for i in (1, 2)]  # fmt: skip
+        f1 = [
+            event_f1([events(p[0], p[i] > 1.0, [(x.start, x.end) for x in labels.of(d)]) for d, p in pairs.items()])[
+                "event_f1"
+            ]
+            for i in (1, 2)
+        ]
         return f1[0], f1[1], "event F1", False
     if labels is None:
         return None, None, "accuracy" if task == "classify" else "RUL RMSE", task == "rul"
@@ -280,8 +319,12 @@ def compare(task: str, pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray
         acc = []
         for i, card in ((1, champ), (2, chall)):
             classes = (card.get("output") or {}).get("classes") or []
-            hits = [str(classes[int(v)]) == _label(labels, d, int(t)) for d, p in pairs.items()
-                    for t, v in zip(p[0], p[i], strict=True) if int(v) < len(classes)]  # fmt: skip
+            hits = [
+                str(classes[int(v)]) == _label(labels, d, int(t))
+                for d, p in pairs.items()
+                for t, v in zip(p[0], p[i], strict=True)
+                if int(v) < len(classes)
+            ]
             acc.append(float(np.mean(hits)) if hits else 0.0)
         return acc[0], acc[1], "accuracy", False
     cap = float((champ.get("output") or {}).get("scale") or 3600.0)
@@ -316,8 +359,9 @@ def subprocess_trainer(store: Store, python: str = sys.executable, timeout: floa
         pq.write_table(pa.concat_tables(tables), data)
         spec = out.with_suffix(".json")
         spec.write_text(json.dumps(asdict(job) | {"data": str(data)}))
-        done = subprocess.run([python, "-m", "prognos.train.retrain", str(spec)], capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+        done = subprocess.run(
+            [python, "-m", "prognos.train.retrain", str(spec)], capture_output=True, text=True, timeout=timeout
+        )
         if done.returncode != 0:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise PrognosError(f"the training process exited with {done.returncode}: {tail}")
@@ -330,7 +374,11 @@ def _metrics(registry: Any) -> tuple[Any, Any]:
     from prometheus_client import CollectorRegistry, Counter, Gauge
 
     r = registry or CollectorRegistry()
-    runs = Counter("prognos_retrain_runs", "Retraining runs ended, by model and outcome (promoted, kept, failed)",
-                   ("model", "outcome"), registry=r)  # fmt: skip
+    runs = Counter(
+        "prognos_retrain_runs",
+        "Retraining runs ended, by model and outcome (promoted, kept, failed)",
+        ("model", "outcome"),
+        registry=r,
+    )
     shadowing = Gauge("prognos_retrain_shadow", "1 while a challenger runs in shadow", ("model",), registry=r)
     return runs, shadowing

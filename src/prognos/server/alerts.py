@@ -16,8 +16,9 @@ from prognos.ingest.http import read_object
 from prognos.server.responses import limit_param
 
 
-def routes(alerts: Alerts, respond: Callable[..., Response],
-           publish: Callable[[str, Any], None] | None = None) -> list[Route]:  # fmt: skip
+def routes(
+    alerts: Alerts, respond: Callable[..., Response], publish: Callable[[str, Any], None] | None = None
+) -> list[Route]:
     async def list_alerts(request: Request) -> Response:
         q, limit = request.query_params, limit_param(request)
         found = await run_in_threadpool(alerts.list, q.get("state"), q.get("device_id"), q.get("severity"), limit)

@@ -77,8 +77,9 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     recorder = Recorder(store, metrics)
     alert_book = Alerts(store)
     hub = Hub()
-    scorer = make_scorer(store, settings, deployments, writer, alert_book, metrics, events=hub) if settings.stream \
-        else None  # fmt: skip
+    scorer = (
+        make_scorer(store, settings, deployments, writer, alert_book, metrics, events=hub) if settings.stream else None
+    )
     if scorer:
         writer.taps.append(scorer.feed)  # scored as accepted, while the commit runs
     retrainer = make_retrainer(store, settings, registry, deployments, metrics) if scorer else None
@@ -92,8 +93,14 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     async def health(request: Request) -> Response:
         mqtt_status = mqtt.status() if mqtt else None
         ok = mqtt_status is None or mqtt_status["connected"]
-        doc = {"status": "ok" if ok else "degraded", "version": __version__, "store": redact(store.url),
-               "writer": asdict(writer.stats), "mqtt": mqtt_status, "bus": bus.status() if bus else None}  # fmt: skip
+        doc = {
+            "status": "ok" if ok else "degraded",
+            "version": __version__,
+            "store": redact(store.url),
+            "writer": asdict(writer.stats),
+            "mqtt": mqtt_status,
+            "bus": bus.status() if bus else None,
+        }
         return respond(doc, 200 if ok else 503)
 
     @contextlib.asynccontextmanager
@@ -141,8 +148,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample, settings.access_log)
 
 
-def starlette(health: Any, metrics: Metrics, routes: list[Route], lifespan: Any, dashboard: bool = False
-              ) -> Starlette:  # fmt: skip
+def starlette(health: Any, metrics: Metrics, routes: list[Route], lifespan: Any, dashboard: bool = False) -> Starlette:
     """The app around ``routes``, with health, metrics and the error handlers every prognos app has; with
     ``dashboard``, the web UI at ``/`` (static files: it reads the same public API as any client)."""
     every: list[BaseRoute] = [
@@ -191,8 +197,16 @@ def make_bus(settings: Settings) -> Bus | None:
     return Bus(settings.mqtt, settings.partitions)
 
 
-def make_scorer(store: Store, settings: Settings, deployments: Deployments, writer: BatchWriter, book: Alerts,
-                metrics: Metrics, durable: bool = False, events: Any = None) -> Scorer:  # fmt: skip
+def make_scorer(
+    store: Store,
+    settings: Settings,
+    deployments: Deployments,
+    writer: BatchWriter,
+    book: Alerts,
+    metrics: Metrics,
+    durable: bool = False,
+    events: Any = None,
+) -> Scorer:
     """Score readings with the models assigned to each device type; rules turn signals into alerts."""
     from prognos.act.actions import Actions
     from prognos.act.rules import Engine
@@ -210,13 +224,24 @@ def make_scorer(store: Store, settings: Settings, deployments: Deployments, writ
     engine = Engine(load_rules(settings.rules)) if settings.rules else None
     actions = Actions(book, settings.mqtt)
     store_predictions = functools.partial(writer.submit, tap=False)  # never scored as telemetry
-    return Scorer(deployments, parse_assignments(settings.stream), device_type, store_predictions, engine, book,
-                  actions, history=store.read_many, metrics=StreamMetrics(metrics.registry), durable=durable,
-                  events=events)  # fmt: skip
+    return Scorer(
+        deployments,
+        parse_assignments(settings.stream),
+        device_type,
+        store_predictions,
+        engine,
+        book,
+        actions,
+        history=store.read_many,
+        metrics=StreamMetrics(metrics.registry),
+        durable=durable,
+        events=events,
+    )
 
 
-def make_retrainer(store: Store, settings: Settings, registry: Registry, deployments: Deployments,
-                   metrics: Metrics) -> Retrainer | None:  # fmt: skip
+def make_retrainer(
+    store: Store, settings: Settings, registry: Registry, deployments: Deployments, metrics: Metrics
+) -> Retrainer | None:
     """The rules file's retrain policies, carried out beside the stream (none: no retrainer)."""
     from prognos.act.rulesfile import load_policies
     from prognos.monitor.retrain import Retrainer
@@ -224,8 +249,15 @@ def make_retrainer(store: Store, settings: Settings, registry: Registry, deploym
     policies = load_policies(settings.rules) if settings.rules else []
     if not policies:
         return None
-    return Retrainer(store, registry, deployments, policies, metrics=metrics.registry,
-                     interval=settings.retrain_interval, epochs=settings.retrain_epochs)  # fmt: skip
+    return Retrainer(
+        store,
+        registry,
+        deployments,
+        policies,
+        metrics=metrics.registry,
+        interval=settings.retrain_interval,
+        epochs=settings.retrain_epochs,
+    )
 
 
 def register_devices(store: Store) -> Any:

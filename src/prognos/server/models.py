@@ -22,8 +22,13 @@ from prognos.server.responses import limit_param
 from prognos.store import Store
 
 
-def routes(registry: Registry, deployments: Deployments, store: Store, respond: Callable[..., Response],
-           max_model: int = 512 * 1024 * 1024) -> list[Route]:  # fmt: skip
+def routes(
+    registry: Registry,
+    deployments: Deployments,
+    store: Store,
+    respond: Callable[..., Response],
+    max_model: int = 512 * 1024 * 1024,
+) -> list[Route]:
     async def deploy(name: str) -> dict[str, Any]:
         """Swap the served versions now (a hot swap); a version that cannot load leaves the old one serving."""
         try:
@@ -35,8 +40,12 @@ def routes(registry: Registry, deployments: Deployments, store: Store, respond: 
 
     def summary(name: str) -> dict[str, Any]:
         versions = registry.versions(name)
-        return {"name": name, "aliases": registry.aliases(name), "task": versions[-1].card.get("task"),
-                "versions": [{k: v for k, v in x.to_dict().items() if k != "card"} for x in versions]}  # fmt: skip
+        return {
+            "name": name,
+            "aliases": registry.aliases(name),
+            "task": versions[-1].card.get("task"),
+            "versions": [{k: v for k, v in x.to_dict().items() if k != "card"} for x in versions],
+        }
 
     async def list_models(request: Request) -> Response:
         names = await run_in_threadpool(registry.names)
@@ -92,13 +101,16 @@ def routes(registry: Registry, deployments: Deployments, store: Store, respond: 
         body = await read_object(request)
         unknown = set(body) - {"canary", "weight", "shadow"}
         if unknown:
-            raise InvalidInput(f"traffic: unknown field {sorted(unknown)[0]!r} (fields: canary, weight, shadow)",
-                               field=sorted(unknown)[0])  # fmt: skip
+            raise InvalidInput(
+                f"traffic: unknown field {sorted(unknown)[0]!r} (fields: canary, weight, shadow)",
+                field=sorted(unknown)[0],
+            )
         for key in ("canary", "shadow"):
             if body.get(key) is not None and not isinstance(body[key], str):
                 raise InvalidInput(f"{key}: expected an alias name", field=key, value=body[key])
-        doc = await deployments.control(registry.set_traffic, name, body.get("canary"), body.get("weight", 0.0),
-                                        body.get("shadow"))  # fmt: skip
+        doc = await deployments.control(
+            registry.set_traffic, name, body.get("canary"), body.get("weight", 0.0), body.get("shadow")
+        )
         return respond({"name": name, **doc, **await deploy(name)})
 
     async def shadow(request: Request) -> Response:
@@ -144,10 +156,13 @@ def compare(rows: list[dict[str, Any]]) -> dict[str, Any]:
             if other and len(other["data"]) == len(tensor["data"]):
                 d = np.abs(np.asarray(tensor["data"], float) - np.asarray(other["data"], float))
                 diffs.setdefault(out, []).extend(d.tolist())
-    return {"compared": len(rows),
-            "versions": sorted({(r["version"], r["shadow_version"]) for r in rows}),
-            "outputs": {k: {"mean_abs_diff": float(np.mean(v)), "max_abs_diff": float(np.max(v))}
-                        for k, v in diffs.items() if v}}  # fmt: skip
+    return {
+        "compared": len(rows),
+        "versions": sorted({(r["version"], r["shadow_version"]) for r in rows}),
+        "outputs": {
+            k: {"mean_abs_diff": float(np.mean(v)), "max_abs_diff": float(np.max(v))} for k, v in diffs.items() if v
+        },
+    }
 
 
 def _number(text: str) -> int:

@@ -56,8 +56,9 @@ _INTEGERS = {k for k, v in DATATYPES.items() if k != "BOOL" and np.dtype(v).kind
 _FLOATS = {"FP16", "FP32", "FP64"}
 
 Scope = dict[str, Any]
-ASGI = Callable[[Scope, Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
-                Awaitable[None]]  # fmt: skip
+ASGI = Callable[
+    [Scope, Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]
+]
 
 
 @dataclass
@@ -74,8 +75,11 @@ def decode(body: bytes, header_length: int | None) -> InferRequest:
     """Parse an infer request (JSON, or JSON header + binary tensors), naming the first thing wrong."""
     head, blob = (body, b"") if header_length is None else (body[:header_length], body[header_length:])
     if header_length is not None and not 0 < header_length <= len(body):
-        raise InvalidInput(f"{HEADER_LENGTH}: {header_length} does not fit a {len(body)}-byte body",
-                           field=HEADER_LENGTH, value=header_length)  # fmt: skip
+        raise InvalidInput(
+            f"{HEADER_LENGTH}: {header_length} does not fit a {len(body)}-byte body",
+            field=HEADER_LENGTH,
+            value=header_length,
+        )
     try:
         doc = orjson.loads(head)
     except orjson.JSONDecodeError as exc:
@@ -112,25 +116,35 @@ def _tensor(t: Any, i: int, blob: bytes, offset: int) -> tuple[str, str, np.ndar
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"{where}.name: expected a string", field=f"{where}.name", value=name)
     if datatype not in DATATYPES:
-        raise InvalidInput(f"{where}.datatype: {datatype!r} is not one of {sorted(DATATYPES)}",
-                           field=f"{where}.datatype", value=datatype)  # fmt: skip
+        raise InvalidInput(
+            f"{where}.datatype: {datatype!r} is not one of {sorted(DATATYPES)}",
+            field=f"{where}.datatype",
+            value=datatype,
+        )
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise InvalidInput(f"{where}.shape: expected a list of sizes ≥ 0, got {shape!r}", field=f"{where}.shape",
-                           value=shape)  # fmt: skip
+        raise InvalidInput(
+            f"{where}.shape: expected a list of sizes ≥ 0, got {shape!r}", field=f"{where}.shape", value=shape
+        )
     params = _object(t.get("parameters"), f"{where}.parameters")
     size = math.prod(shape)
     dtype = DATATYPES[datatype]
     if "binary_data_size" in params:
         n = params["binary_data_size"]
         if not isinstance(n, int) or n < 0 or offset + n > len(blob):
-            raise InvalidInput(f"{where}.parameters.binary_data_size: {n!r} bytes are not in the body",
-                               field=f"{where}.parameters.binary_data_size", value=n)  # fmt: skip
+            raise InvalidInput(
+                f"{where}.parameters.binary_data_size: {n!r} bytes are not in the body",
+                field=f"{where}.parameters.binary_data_size",
+                value=n,
+            )
         if datatype == "BYTES":
             raise InvalidInput(f"{where}: binary BYTES tensors are not supported", field=f"{where}.datatype")
         raw = blob[offset : offset + n]
         if n != size * np.dtype(dtype).itemsize:
-            raise InvalidInput(f"{where}: shape {shape} of {datatype} needs {size * np.dtype(dtype).itemsize} bytes, "
-                               f"got {n}", field=f"{where}.parameters.binary_data_size", value=n)  # fmt: skip
+            raise InvalidInput(
+                f"{where}: shape {shape} of {datatype} needs {size * np.dtype(dtype).itemsize} bytes, got {n}",
+                field=f"{where}.parameters.binary_data_size",
+                value=n,
+            )
         return name, datatype, np.frombuffer(raw, dtype).reshape(shape), params, offset + n
     if "data" not in t:
         raise InvalidInput(f"{where}.data: missing (or give parameters.binary_data_size)", field=f"{where}.data")
@@ -149,8 +163,11 @@ def _tensor(t: Any, i: int, blob: bytes, offset: int) -> tuple[str, str, np.ndar
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidInput(f"{where}.data: not a {datatype} array ({exc})", field=f"{where}.data") from None
     if array.size != size:
-        raise InvalidInput(f"{where}.data: shape {shape} needs {size} values, got {array.size}",
-                           field=f"{where}.data", value=array.size)  # fmt: skip
+        raise InvalidInput(
+            f"{where}.data: shape {shape} needs {size} values, got {array.size}",
+            field=f"{where}.data",
+            value=array.size,
+        )
     return name, datatype, array.reshape(shape), params, offset
 
 
@@ -185,8 +202,9 @@ def encode(served: Served, request: InferRequest, outputs: list[np.ndarray]) -> 
     tensors, blobs = [], []
     for name, binary in wanted:
         if name not in by_name:
-            raise InvalidInput(f"{model.label}: unknown output {name!r} (outputs: {model.output_names})",
-                               field="outputs", value=name)  # fmt: skip
+            raise InvalidInput(
+                f"{model.label}: unknown output {name!r} (outputs: {model.output_names})", field="outputs", value=name
+            )
         y = by_name[name]
         t: dict[str, Any] = {"name": name, "shape": list(y.shape), "datatype": _datatype(y)}
         if binary or (request.binary and request.outputs is None):
@@ -214,9 +232,15 @@ def _datatype(y: np.ndarray) -> str:
 class InferenceApp:
     """ASGI: answers ``POST /v2/models/.../infer`` itself, everything else goes to ``inner``."""
 
-    def __init__(self, inner: Any, deployments: Deployments, recorder: Recorder | None = None,
-                 max_body: int = 16 * 1024 * 1024, payload_sample: float = 0.0,
-                 access_log: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        inner: Any,
+        deployments: Deployments,
+        recorder: Recorder | None = None,
+        max_body: int = 16 * 1024 * 1024,
+        payload_sample: float = 0.0,
+        access_log: bool = True,
+    ) -> None:
         self.inner, self.deployments, self.recorder = inner, deployments, recorder
         self.metrics = deployments.metrics
         self.max_body, self.payload_sample, self.access_log = max_body, payload_sample, access_log
@@ -281,9 +305,18 @@ class InferenceApp:
             status, outcome = 500, "error"
             payload, head_length = orjson.dumps({"error": f"internal error, request id {rid}"}), None
         kind = b"application/octet-stream" if head_length is not None else b"application/json"
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", kind), (b"content-length", str(len(payload)).encode()),
-                                (b"x-request-id", rid.encode()), *extra_headers]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", kind),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-request-id", rid.encode()),
+                    *extra_headers,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
         seconds = time.perf_counter() - started
         if outcome == "ok" and served is not None:
@@ -293,12 +326,23 @@ class InferenceApp:
             known = model_label or ("" if outcome == "not_found" else "-")
             self.metrics.requests.labels(known, version_label, outcome).inc()
         if self.access_log and access.isEnabledFor(logging.INFO):
-            access.info(orjson.dumps({"request_id": rid, "path": scope["path"], "model": model_label or None,
-                                      "version": served.model.version if served else None, "status": status,
-                                      "outcome": outcome, "ms": round(seconds * 1000, 3)}).decode())  # fmt: skip
+            access.info(
+                orjson.dumps(
+                    {
+                        "request_id": rid,
+                        "path": scope["path"],
+                        "model": model_label or None,
+                        "version": served.model.version if served else None,
+                        "status": status,
+                        "outcome": outcome,
+                        "ms": round(seconds * 1000, 3),
+                    }
+                ).decode()
+            )
 
-    def _shadow(self, shadow: Served, primary: Served, feed: Any, outputs: list[np.ndarray], rid: str,
-                device: str | None) -> None:  # fmt: skip
+    def _shadow(
+        self, shadow: Served, primary: Served, feed: Any, outputs: list[np.ndarray], rid: str, device: str | None
+    ) -> None:
         """Run the shadow on a copy of the request after answering it; record both outputs side by side."""
         labels = (shadow.model.name, str(shadow.model.version))
         try:
@@ -314,23 +358,36 @@ class InferenceApp:
             self.metrics.shadow.labels(*labels, "ok").inc()
             if self.recorder:
                 ts = int(time.time() * 1000)
-                doc = {"request_id": rid, "ts": ts, "device_id": device, "model": primary.model.name,
-                       "version": primary.model.version, "shadow_version": shadow.model.version,
-                       "outputs": _lists(primary.model.output_names, outputs),
-                       "shadow_outputs": _lists(shadow.model.output_names, f.result().outputs)}  # fmt: skip
+                doc = {
+                    "request_id": rid,
+                    "ts": ts,
+                    "device_id": device,
+                    "model": primary.model.name,
+                    "version": primary.model.version,
+                    "shadow_version": shadow.model.version,
+                    "outputs": _lists(primary.model.output_names, outputs),
+                    "shadow_outputs": _lists(shadow.model.output_names, f.result().outputs),
+                }
                 self.recorder.add(SHADOW, f"{primary.model.name}/{ts:013d}/{rid}", doc)
 
         future.add_done_callback(done)
 
-    def _record(self, served: Served, request: InferRequest, outputs: list[np.ndarray], rid: str,
-                device: str | None) -> None:  # fmt: skip
+    def _record(
+        self, served: Served, request: InferRequest, outputs: list[np.ndarray], rid: str, device: str | None
+    ) -> None:
         assert self.recorder is not None
         ts = int(time.time() * 1000)
-        doc = {"request_id": rid, "ts": ts, "device_id": device, "model": served.model.name,
-               "version": served.model.version,
-               "inputs": {n: {"shape": list(a.shape), "data": a.ravel().tolist()} for n, (_, a, _) in
-                          request.tensors.items()},
-               "outputs": _lists(served.model.output_names, outputs)}  # fmt: skip
+        doc = {
+            "request_id": rid,
+            "ts": ts,
+            "device_id": device,
+            "model": served.model.name,
+            "version": served.model.version,
+            "inputs": {
+                n: {"shape": list(a.shape), "data": a.ravel().tolist()} for n, (_, a, _) in request.tensors.items()
+            },
+            "outputs": _lists(served.model.output_names, outputs),
+        }
         self.recorder.add(PAYLOAD, f"{served.model.name}/{ts:013d}/{rid}", doc)
 
 

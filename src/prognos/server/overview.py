@@ -29,8 +29,14 @@ from prognos.store.writer import BatchWriter
 from prognos.types import now_ms
 
 
-def routes(store: Store, registry: Registry, alerts: Alerts, writer: BatchWriter, metrics: Metrics,
-           respond: Callable[..., Response]) -> list[Route]:  # fmt: skip
+def routes(
+    store: Store,
+    registry: Registry,
+    alerts: Alerts,
+    writer: BatchWriter,
+    metrics: Metrics,
+    respond: Callable[..., Response],
+) -> list[Route]:
     async def fleet(request: Request) -> Response:
         offline = parse_duration(request.query_params.get("offline_after", "5m"), "offline_after")
         rows = await run_in_threadpool(_fleet, offline)
@@ -39,8 +45,14 @@ def routes(store: Store, registry: Registry, alerts: Alerts, writer: BatchWriter
 
     def _fleet(offline: int) -> list[dict[str, Any]]:
         latest = store.latest().to_pylist()
-        return summary(store.devices(), latest, alerts.list("open", limit=100_000) +
-                       alerts.list("acknowledged", limit=100_000), now_ms(), offline, _classes())  # fmt: skip
+        return summary(
+            store.devices(),
+            latest,
+            alerts.list("open", limit=100_000) + alerts.list("acknowledged", limit=100_000),
+            now_ms(),
+            offline,
+            _classes(),
+        )
 
     def _classes() -> dict[str, list[str]]:
         out = {}
@@ -57,8 +69,9 @@ def routes(store: Store, registry: Registry, alerts: Alerts, writer: BatchWriter
         name = request.path_params["name"]
         await run_in_threadpool(registry.versions, name)  # an unknown model is a 404
         start, end, _ = window(request.query_params, default_span=86_400_000)
-        return respond({"model": name, "start": start, "end": end,
-                        "series": await run_in_threadpool(_drift, name, start, end)})  # fmt: skip
+        return respond(
+            {"model": name, "start": start, "end": end, "series": await run_in_threadpool(_drift, name, start, end)}
+        )
 
     def _drift(name: str, start: int, end: int) -> dict[str, dict[str, list[Any]]]:
         head = f"pred.{name}.drift."
@@ -67,8 +80,9 @@ def routes(store: Store, registry: Registry, alerts: Alerts, writer: BatchWriter
         if not keys:
             return {}
         t = store.read_many(devices, start, end, keys)
-        points = sorted(zip(t.column("ts").to_pylist(), t.column("key").to_pylist(), t.column("value").to_pylist(),
-                            strict=True))  # fmt: skip
+        points = sorted(
+            zip(t.column("ts").to_pylist(), t.column("key").to_pylist(), t.column("value").to_pylist(), strict=True)
+        )
         out: dict[str, dict[str, list[Any]]] = {}
         for ts, key, value in points:  # measured fleet-wide, kept on one device each time: one series per figure
             s = out.setdefault(key[len(head) :], {"ts": [], "values": []})
@@ -86,10 +100,18 @@ def routes(store: Store, registry: Registry, alerts: Alerts, writer: BatchWriter
     ]
 
 
-WATCHED = ("prognos_stream_backlog", "prognos_stream_late_readings", "prognos_stream_predictions",
-           "prognos_stream_decision_seconds", "prognos_inference_request_seconds", "prognos_inference_requests",
-           "prognos_inference_compute_seconds", "prognos_inference_batch_size",
-           "prognos_alert_transitions", "prognos_retrain_shadow")  # fmt: skip
+WATCHED = (
+    "prognos_stream_backlog",
+    "prognos_stream_late_readings",
+    "prognos_stream_predictions",
+    "prognos_stream_decision_seconds",
+    "prognos_inference_request_seconds",
+    "prognos_inference_requests",
+    "prognos_inference_compute_seconds",
+    "prognos_inference_batch_size",
+    "prognos_alert_transitions",
+    "prognos_retrain_shadow",
+)
 
 
 def _numbers(metrics: Metrics) -> dict[str, float]:

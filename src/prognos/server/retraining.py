@@ -21,8 +21,9 @@ def routes(retrainer: Retrainer | None, respond: Callable[..., Response]) -> lis
     async def runs(request: Request) -> Response:
         model = request.query_params.get("model")
         found = retrainer.runs(model) if retrainer else []
-        return respond({"runs": [r.to_dict() for r in found],
-                        "policies": sorted(retrainer.policies) if retrainer else []})  # fmt: skip
+        return respond(
+            {"runs": [r.to_dict() for r in found], "policies": sorted(retrainer.policies) if retrainer else []}
+        )
 
     async def start(request: Request) -> Response:
         run = await need().trigger(request.path_params["name"], "manual")

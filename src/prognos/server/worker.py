@@ -39,8 +39,17 @@ def create_worker_app(store: Store, settings: Settings) -> Starlette:
     metrics = Metrics()
     deployments = make_deployments(Registry(store, settings.registry), settings, metrics)
     scorer = make_scorer(store, settings, deployments, writer, Alerts(store), metrics, durable=True)
-    worker = Worker(scorer, store, settings.mqtt, settings.partitions, index, count, settings.stream_group,
-                    settings.checkpoint_interval, settings.mqtt_session_expiry)  # fmt: skip
+    worker = Worker(
+        scorer,
+        store,
+        settings.mqtt,
+        settings.partitions,
+        index,
+        count,
+        settings.stream_group,
+        settings.checkpoint_interval,
+        settings.mqtt_session_expiry,
+    )
     ingest = None
     if settings.mqtt_group:
         from prognos.ingest.mqtt import MqttSource
@@ -51,9 +60,15 @@ def create_worker_app(store: Store, settings: Settings) -> Starlette:
     async def health(request: Request) -> Response:
         status = worker.status()
         ok = len(status["connected"]) == len(worker.owned) and (ingest is None or ingest.stats.connected)
-        doc = {"status": "ok" if ok else "degraded", "version": __version__, "store": redact(store.url),
-               "worker": status, "writer": asdict(writer.stats), "mqtt": ingest.status() if ingest else None,
-               "bus": bus.status() if bus else None}  # fmt: skip
+        doc = {
+            "status": "ok" if ok else "degraded",
+            "version": __version__,
+            "store": redact(store.url),
+            "worker": status,
+            "writer": asdict(writer.stats),
+            "mqtt": ingest.status() if ingest else None,
+            "bus": bus.status() if bus else None,
+        }
         return respond(doc, 200 if ok else 503)
 
     @contextlib.asynccontextmanager

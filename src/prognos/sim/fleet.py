@@ -295,8 +295,9 @@ def _touched(dev: SimDevice, kind: str, rng: np.random.Generator) -> tuple[str, 
     if kind == "vibration":
         return tuple(s.name for s in sensors if s.kind == "vibration")
     if kind == "overheat":
-        return tuple(s.name for s in sensors
-                     if s.kind == "temperature" and "ambient" not in s.name and "inlet" not in s.name)  # fmt: skip
+        return tuple(
+            s.name for s in sensors if s.kind == "temperature" and "ambient" not in s.name and "inlet" not in s.name
+        )
     return (sensors[int(rng.integers(0, len(sensors)))].name,)
 
 

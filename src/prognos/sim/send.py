@@ -64,8 +64,13 @@ def seconds(fleet: Fleet, first_chunk: int = 0, last_chunk: int | None = None) -
             yield [r for ch in chunks for r in chunk_readings(ch, lo, lo + per_s)]
 
 
-def run(fleet: Fleet, target: Target, realtime: bool = True, progress: Callable[[int], Any] | None = None,
-        first_chunk: int = 0) -> int:  # fmt: skip
+def run(
+    fleet: Fleet,
+    target: Target,
+    realtime: bool = True,
+    progress: Callable[[int], Any] | None = None,
+    first_chunk: int = 0,
+) -> int:
     """Send the fleet (from chunk ``first_chunk`` on) to ``target``; return the number of readings sent."""
     target.register(fleet)
     sent = 0

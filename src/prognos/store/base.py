@@ -59,8 +59,7 @@ class Store(Protocol):
     def read(self, device_id: str, start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
         """Raw numeric series, schema `SERIES`, ordered by ts then key."""
 
-    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None
-                  ) -> pa.Table:  # fmt: skip
+    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
         """`read` for many devices in one query, schema `MANY`, ordered by device, ts, key (a thousand devices'
         windows loaded at once when a stream scorer starts)."""
 

@@ -162,8 +162,7 @@ class DuckDBStore:
             params.append(list(keys))
         return self._arrow(sql + " ORDER BY ts, key", params, SERIES)
 
-    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None
-                  ) -> pa.Table:  # fmt: skip
+    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
         check_range(start, end)
         sql = """SELECT device_id, ts, key, value FROM telemetry JOIN series USING (series_id)
                  WHERE list_contains(?, device_id) AND ts >= ? AND ts < ?"""
@@ -252,8 +251,9 @@ class DuckDBStore:
     def add_records(self, kind: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         if not items:
             return
-        table = pa.table({"kind": [kind] * len(items), "key": [k for k, _ in items],
-                          "doc": [json.dumps(d) for _, d in items]})  # fmt: skip
+        table = pa.table(
+            {"kind": [kind] * len(items), "key": [k for k, _ in items], "doc": [json.dumps(d) for _, d in items]}
+        )
         with self._write_lock:
             cur = self._cursor()
             try:
@@ -266,8 +266,9 @@ class DuckDBStore:
     def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
         cur = self._cursor()
         try:
-            rows = cur.execute("SELECT key, doc FROM records WHERE kind = ? AND starts_with(key, ?) ORDER BY key",
-                               [kind, prefix]).fetchall()  # fmt: skip
+            rows = cur.execute(
+                "SELECT key, doc FROM records WHERE kind = ? AND starts_with(key, ?) ORDER BY key", [kind, prefix]
+            ).fetchall()
         finally:
             cur.close()
         return [(k, json.loads(d)) for k, d in rows]

@@ -66,10 +66,12 @@ class MemoryStore:
         ]
         return _table(sorted(rows), SERIES)
 
-    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None
-                  ) -> pa.Table:  # fmt: skip
-        rows = [(d, *r) for d in sorted(set(device_ids)) for r in zip(*self.read(d, start, end, keys).to_pydict()
-                                                                      .values(), strict=True)]  # fmt: skip
+    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
+        rows = [
+            (d, *r)
+            for d in sorted(set(device_ids))
+            for r in zip(*self.read(d, start, end, keys).to_pydict().values(), strict=True)
+        ]
         return _table(rows, MANY)
 
     def downsample(

@@ -169,8 +169,7 @@ class PostgresStore:
             params.append(list(keys))
         return self._query(sql + " ORDER BY ts, key", params, SERIES)
 
-    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None
-                  ) -> pa.Table:  # fmt: skip
+    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
         check_range(start, end)
         sql = """SELECT device_id, ts, key, value FROM telemetry JOIN series USING (series_id)
                  WHERE device_id = ANY(%s) AND ts >= %s AND ts < %s"""
@@ -247,21 +246,26 @@ class PostgresStore:
     def put_record(self, kind: str, key: str, doc: Mapping[str, Any], replace: bool = False) -> bool:
         action = "UPDATE SET doc = EXCLUDED.doc" if replace else "NOTHING"
         with self._pool.connection() as con:
-            cur = con.execute(f"INSERT INTO records VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO {action}",
-                              [kind, key, json.dumps(doc)])  # fmt: skip
+            cur = con.execute(
+                f"INSERT INTO records VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO {action}",
+                [kind, key, json.dumps(doc)],
+            )
         return replace or cur.rowcount == 1
 
     def add_records(self, kind: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         if not items:
             return
         with self._pool.connection() as con, con.cursor() as cur:
-            cur.executemany("INSERT INTO records VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO NOTHING",
-                            [(kind, k, json.dumps(d)) for k, d in items])  # fmt: skip
+            cur.executemany(
+                "INSERT INTO records VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO NOTHING",
+                [(kind, k, json.dumps(d)) for k, d in items],
+            )
 
     def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
         with self._pool.connection() as con:
-            rows = con.execute("SELECT key, doc FROM records WHERE kind = %s AND starts_with(key, %s) ORDER BY key",
-                               [kind, prefix]).fetchall()  # fmt: skip
+            rows = con.execute(
+                "SELECT key, doc FROM records WHERE kind = %s AND starts_with(key, %s) ORDER BY key", [kind, prefix]
+            ).fetchall()
         return [(k, json.loads(d)) for k, d in rows]
 
     def close(self) -> None:

@@ -43,8 +43,13 @@ class WriterStats:
 
 
 class BatchWriter:
-    def __init__(self, store: Store, max_batch: int = 50_000, max_pending: int = 1_000_000,
-                 forward: Callable[[list[Reading]], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: Store,
+        max_batch: int = 50_000,
+        max_pending: int = 1_000_000,
+        forward: Callable[[list[Reading]], None] | None = None,
+    ) -> None:
         self.store = store
         self.forward = forward
         self.max_batch = max_batch
@@ -61,8 +66,9 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name="prognos-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, readings: Sequence[Reading], block: bool = False, timeout: float | None = None,
-               tap: bool = True) -> Future[int]:  # fmt: skip
+    def submit(
+        self, readings: Sequence[Reading], block: bool = False, timeout: float | None = None, tap: bool = True
+    ) -> Future[int]:
         """Queue readings; the future gives the number of values once they are durable.
 
         When more than ``max_pending`` readings wait, raise `Overloaded` (or wait, with ``block``).

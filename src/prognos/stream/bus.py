@@ -57,8 +57,9 @@ class Bus:
 
         self.host, self.port = parse_url(url)
         self.partitions, self.timeout = partitions, timeout
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"prognos-bus-{time.time_ns()}",
-                                  protocol=mqtt.MQTTv5)  # fmt: skip
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"prognos-bus-{time.time_ns()}", protocol=mqtt.MQTTv5
+        )
         self.client.max_inflight_messages_set(1000)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.connect_async(self.host, self.port, keepalive=15)
@@ -85,8 +86,9 @@ class Bus:
                 except (RuntimeError, ValueError) as exc:  # not connected, or the queue refused it
                     raise BrokerUnavailable(f"stream bus mqtt://{self.host}:{self.port}: {exc}") from None
                 if not info.is_published():
-                    raise BrokerUnavailable(f"stream bus mqtt://{self.host}:{self.port}: no acknowledgement in "
-                                            f"{self.timeout:g} s")  # fmt: skip
+                    raise BrokerUnavailable(
+                        f"stream bus mqtt://{self.host}:{self.port}: no acknowledgement in {self.timeout:g} s"
+                    )
             self.messages += len(sent)
 
     def close(self) -> None:
@@ -94,5 +96,9 @@ class Bus:
         self.client.loop_stop()
 
     def status(self) -> dict[str, Any]:
-        return {"broker": f"mqtt://{self.host}:{self.port}", "partitions": self.partitions, "messages": self.messages,
-                "connected": self.client.is_connected()}  # fmt: skip
+        return {
+            "broker": f"mqtt://{self.host}:{self.port}",
+            "partitions": self.partitions,
+            "messages": self.messages,
+            "connected": self.client.is_connected(),
+        }

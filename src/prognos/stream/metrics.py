@@ -18,19 +18,31 @@ _SECONDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 
 class StreamMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
-        self.predictions = Counter("prognos_stream_predictions", "Windows scored, by model and version",
-                                   ("model", "version"), registry=r)  # fmt: skip
-        self.decision_seconds = Histogram("prognos_stream_decision_seconds", "From the arrival of the oldest reading "
-                                          "of a scored batch to its rules decided", buckets=_SECONDS,
-                                          registry=r)  # fmt: skip
+        self.predictions = Counter(
+            "prognos_stream_predictions", "Windows scored, by model and version", ("model", "version"), registry=r
+        )
+        self.decision_seconds = Histogram(
+            "prognos_stream_decision_seconds",
+            "From the arrival of the oldest reading of a scored batch to its rules decided",
+            buckets=_SECONDS,
+            registry=r,
+        )
         self.backlog = Gauge("prognos_stream_backlog", "Batches of readings waiting to be scored", registry=r)
-        self.late = Gauge("prognos_stream_late_readings", "Readings that arrived for a closed grid cell (not scored)",
-                          registry=r)  # fmt: skip
-        self.transitions = Counter("prognos_alert_transitions", "Alert transitions by rule and kind "
-                                   "(open, escalate, resolve)", ("rule", "kind"), registry=r)  # fmt: skip
-        self.drift = Gauge("prognos_drift", "Drift of a model version's inputs (data) and outputs (prediction) "
-                           "against its training reference", ("model", "version", "of", "measure", "feature"),
-                           registry=r)  # fmt: skip
+        self.late = Gauge(
+            "prognos_stream_late_readings", "Readings that arrived for a closed grid cell (not scored)", registry=r
+        )
+        self.transitions = Counter(
+            "prognos_alert_transitions",
+            "Alert transitions by rule and kind (open, escalate, resolve)",
+            ("rule", "kind"),
+            registry=r,
+        )
+        self.drift = Gauge(
+            "prognos_drift",
+            "Drift of a model version's inputs (data) and outputs (prediction) against its training reference",
+            ("model", "version", "of", "measure", "feature"),
+            registry=r,
+        )
 
     def watch(self, backlog: Callable[[], float], late: Callable[[], float]) -> None:
         self.backlog.set_function(backlog)

@@ -137,8 +137,12 @@ class Scorer:
         self.events = events  # told what was scored and which alerts moved (`prognos.server.events.Hub`)
         watched = {r.when.signal for r in engine.rules} if engine else set()
         self._raw = any(s.startswith("raw.") for s in watched)  # raw.<sensor> signals only when a rule reads one
-        self._drifts = {s for s in watched if s.startswith("drift.")} | {"drift.psi", "drift.ks", "drift.pred.psi",
-                                                                         "drift.pred.ks"}  # fmt: skip
+        self._drifts = {s for s in watched if s.startswith("drift.")} | {
+            "drift.psi",
+            "drift.ks",
+            "drift.pred.psi",
+            "drift.pred.ks",
+        }
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._positions: dict[tuple[str, str], tuple[Recipe, int]] = {}  # restored, not yet rebuilt
         self._types: dict[str, str | None] = {}
@@ -162,8 +166,10 @@ class Scorer:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         self._changes = asyncio.Queue()
-        self._tasks = [asyncio.create_task(self._run(), name="stream scorer"),
-                       asyncio.create_task(self._recorder(), name="stream alerts")]  # fmt: skip
+        self._tasks = [
+            asyncio.create_task(self._run(), name="stream scorer"),
+            asyncio.create_task(self._recorder(), name="stream alerts"),
+        ]
         if self.engine is not None and self.tick > 0:
             self._tasks.append(asyncio.create_task(self._ticker(), name="stream escalations"))
 
@@ -171,8 +177,9 @@ class Scorer:
         if self._deciding:
             await asyncio.wait(list(self._deciding), timeout=10)  # batches already pushed are decided
         deadline = time.monotonic() + 10
-        while (self._recording or (self._changes is not None and not self._changes.empty())) and \
-                time.monotonic() < deadline:  # fmt: skip
+        while (
+            self._recording or (self._changes is not None and not self._changes.empty())
+        ) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)  # the alerts already decided are recorded (and the store used) before the end
         for task in [*self._tasks, *self._deciding]:  # what came in since stays undecided
             task.cancel()
@@ -362,8 +369,9 @@ class Scorer:
                 signals |= common
             if self._raw:
                 signals |= view.raw(x)
-            out.append(Prediction(device, end, view.name, view.version, signals, {"window": [end - span, end]},
-                                  y[i], view))  # fmt: skip
+            out.append(
+                Prediction(device, end, view.name, view.version, signals, {"window": [end - span, end]}, y[i], view)
+            )
         if fresh and out:
             out[0].stored = drifts  # every drift figure, kept once per measurement rather than per window
         return out
@@ -499,8 +507,9 @@ class Scorer:
         if self.engine is not None:
             self.engine.restore(r for r in doc.get("engine", []) if keep(r["device_id"]))
 
-    async def _rebuild(self, views: Mapping[tuple[str, str], tuple[View, View | None]], first: Mapping[str, int]
-                       ) -> None:  # fmt: skip
+    async def _rebuild(
+        self, views: Mapping[tuple[str, str], tuple[View, View | None]], first: Mapping[str, int]
+    ) -> None:
         """Windows from the store: where a checkpoint left them, or (a device new to this scorer) up to the cell
         before its first reading here, so a restarted server scores at once rather than after a window's time."""
         if self.history is None:
@@ -532,8 +541,9 @@ class Scorer:
             empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
             for device, view, closed in group:
                 ts, col, val = found.get(device, empty)
-                out[device, view] = Windower.resume(list(sensors), window, step, closed, ts, col, val,
-                                                    offset=phase(device, step))  # fmt: skip
+                out[device, view] = Windower.resume(
+                    list(sensors), window, step, closed, ts, col, val, offset=phase(device, step)
+                )
         return out
 
 
@@ -552,8 +562,11 @@ def _log_failure(write: Future[Any]) -> None:
 
 def _stored(p: Prediction, role: str) -> Reading:
     head = f"{PREFIX}{p.model}.{role}"
-    values = {f"{head}{k}": float(v) for k, v in (p.signals | p.stored).items()
-              if type(v) in (int, float) and not k.startswith("raw.")}  # fmt: skip
+    values = {
+        f"{head}{k}": float(v)
+        for k, v in (p.signals | p.stored).items()
+        if type(v) in (int, float) and not k.startswith("raw.")
+    }
     return Reading(p.device_id, p.ts, {f"{head}version": float(p.version), **values})
 
 
@@ -569,8 +582,10 @@ def _by_device(table: Any, sensors: list[str]) -> dict[str, tuple[np.ndarray, np
     codes = devices.indices.to_numpy()
     bounds = np.flatnonzero(np.diff(codes)) + 1  # ordered by device: each device one run
     names = devices.dictionary.to_pylist()
-    return {names[codes[a]]: (ts[a:b], col[a:b], val[a:b])
-            for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(codes)], strict=True)}  # fmt: skip
+    return {
+        names[codes[a]]: (ts[a:b], col[a:b], val[a:b])
+        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(codes)], strict=True)
+    }
 
 
 def parse_assignments(text: str) -> dict[str | None, list[str]]:

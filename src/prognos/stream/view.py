@@ -71,8 +71,10 @@ class View:
             threshold = float(self.output.get("threshold") or 0.0)
             if not threshold:
                 return [{"anomaly.score": s} for s in score.tolist()]
-            return [{"anomaly.score": s, "anomaly.ratio": r}
-                    for s, r in zip(score.tolist(), (score / threshold).tolist(), strict=True)]  # fmt: skip
+            return [
+                {"anomaly.score": s, "anomaly.ratio": r}
+                for s, r in zip(score.tolist(), (score / threshold).tolist(), strict=True)
+            ]
         if self.task == "classify":
             p = y
             if not (np.allclose(p.sum(axis=1), 1.0, atol=1e-3) and (p >= 0).all()):  # logits → probabilities
@@ -80,8 +82,10 @@ class View:
                 p = e / e.sum(axis=1, keepdims=True)
             k = p.argmax(axis=1)
             classes = [str(c) for c in (self.output.get("classes") or range(p.shape[1]))]
-            return [{"classify.class": classes[i], "classify.prob": q, "classify.index": i}
-                    for i, q in zip(k.tolist(), p[np.arange(len(p)), k].tolist(), strict=True)]  # fmt: skip
+            return [
+                {"classify.class": classes[i], "classify.prob": q, "classify.index": i}
+                for i, q in zip(k.tolist(), p[np.arange(len(p)), k].tolist(), strict=True)
+            ]
         if self.task == "rul":
             q = y * float(self.output.get("scale") or 1.0)
             names = [f"rul.p{round(a * 100)}" for a in self.output.get("quantiles", [0.5])]
@@ -98,8 +102,10 @@ class View:
             return {}
         contrib = np.asarray(y, dtype=float).ravel()
         order = np.argsort(-contrib)[:3]
-        return {"top_sensors": [[self.sensors[j], float(contrib[j])] for j in order if j < len(self.sensors)],
-                "contributions": {s: float(c) for s, c in zip(self.sensors, contrib, strict=False)}}  # fmt: skip
+        return {
+            "top_sensors": [[self.sensors[j], float(contrib[j])] for j in order if j < len(self.sensors)],
+            "contributions": {s: float(c) for s, c in zip(self.sensors, contrib, strict=False)},
+        }
 
 
 def _added(drift: Drift | None, rows: Callable[[], np.ndarray]) -> tuple[dict[str, float], bool]:

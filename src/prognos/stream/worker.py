@@ -109,8 +109,10 @@ class Worker:
         loop = asyncio.get_running_loop()
         for p in self.owned:
             self._clients[p] = self._connect(p, loop)
-        self._tasks = [asyncio.create_task(self._consume(), name="stream worker"),
-                       asyncio.create_task(self._checkpoints(), name="stream checkpoints")]  # fmt: skip
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="stream worker"),
+            asyncio.create_task(self._checkpoints(), name="stream checkpoints"),
+        ]
 
     async def close(self) -> None:
         """Finish what arrived, checkpoint and acknowledge it, then leave the sessions for the next holder."""
@@ -131,9 +133,16 @@ class Worker:
         await self.scorer.close()
 
     def status(self) -> dict[str, Any]:
-        return {"worker": f"{self.index}/{self.count}", "partitions": self.owned, "group": self.group,
-                "broker": f"mqtt://{self.host}:{self.port}", "backlog": self._queue.qsize() if self._queue else 0,
-                "connected": sorted(self._up), "pending_acks": len(self._acks), **asdict(self.stats)}  # fmt: skip
+        return {
+            "worker": f"{self.index}/{self.count}",
+            "partitions": self.owned,
+            "group": self.group,
+            "broker": f"mqtt://{self.host}:{self.port}",
+            "backlog": self._queue.qsize() if self._queue else 0,
+            "connected": sorted(self._up),
+            "pending_acks": len(self._acks),
+            **asdict(self.stats),
+        }
 
     # -- the partitions' sessions (paho threads) -----------------------------------------------------
     def _connect(self, p: int, loop: asyncio.AbstractEventLoop) -> Any:
@@ -143,8 +152,9 @@ class Worker:
         from paho.mqtt.properties import Properties
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.group}-p{p:03d}", protocol=mqtt.MQTTv5,
-                             manual_ack=True)  # fmt: skip
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"{self.group}-p{p:03d}", protocol=mqtt.MQTTv5, manual_ack=True
+        )
         queue = self._queue
         assert queue is not None
 

@@ -33,8 +33,15 @@ class Split:
     x_test: np.ndarray
 
 
-def fit(data: ai4i.Table, model: str = "deep", seed: int = 0, progress: bool = True, epochs: int | None = None,
-        params: dict[str, Any] | None = None, on_epoch: Any = None) -> tuple[Result, Any, Split]:  # fmt: skip
+def fit(
+    data: ai4i.Table,
+    model: str = "deep",
+    seed: int = 0,
+    progress: bool = True,
+    epochs: int | None = None,
+    params: dict[str, Any] | None = None,
+    on_epoch: Any = None,
+) -> tuple[Result, Any, Split]:
     """Split, scale, fit on 80 % (early stopping on a fifth of it), score the held-out 20 %."""
     from sklearn import metrics
     from sklearn.model_selection import train_test_split
@@ -59,10 +66,16 @@ def fit(data: ai4i.Table, model: str = "deep", seed: int = 0, progress: bool = T
     cut = _best_cut(clf.predict_proba(z[val])[:, failure], y[val])
     p = clf.predict_proba(z[test])[:, failure]
     pred = (p >= cut).astype(int)
-    result = Result(model, seed, float(metrics.f1_score(y[test], pred)),
-                    float(metrics.precision_score(y[test], pred, zero_division=0)),
-                    float(metrics.recall_score(y[test], pred)), float(metrics.roc_auc_score(y[test], p)),
-                    float(metrics.average_precision_score(y[test], p)), seconds)  # fmt: skip
+    result = Result(
+        model,
+        seed,
+        float(metrics.f1_score(y[test], pred)),
+        float(metrics.precision_score(y[test], pred, zero_division=0)),
+        float(metrics.recall_score(y[test], pred)),
+        float(metrics.roc_auc_score(y[test], p)),
+        float(metrics.average_precision_score(y[test], p)),
+        seconds,
+    )
     return result, clf, Split(scaler, z[fit_rows], z[test])
 
 

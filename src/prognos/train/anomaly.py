@@ -46,8 +46,9 @@ class _Detector:
             return x, windows(x_val, "x_val", x.shape[2])
         cut = round(len(x) * (1 - self.validation))
         if cut < 2 or len(x) - cut < 2:
-            raise InvalidInput(f"x: {len(x)} windows are too few to hold some out for the threshold", field="x",
-                               value=len(x))  # fmt: skip
+            raise InvalidInput(
+                f"x: {len(x)} windows are too few to hold some out for the threshold", field="x", value=len(x)
+            )
         return x[:cut], x[cut:]
 
     def _set_threshold(self, normal: np.ndarray) -> None:
@@ -62,17 +63,31 @@ class AutoencoderDetector(_Detector):
     units of that sensor's typical error on the training windows, so a noisy sensor does not drown a
     quiet one."""
 
-    def __init__(self, channels: int = 32, kernel: int = 7, dropout: float = 0.2, epochs: int = 60, batch: int = 32,
-                 lr: float = 1e-3, patience: int = 8, threshold: str = "pot", risk: float = 1e-3, margin: float = 1.0,
-                 validation: float = 0.2, seed: int = 0, progress: bool = False,
-                 init_from: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        channels: int = 32,
+        kernel: int = 7,
+        dropout: float = 0.2,
+        epochs: int = 60,
+        batch: int = 32,
+        lr: float = 1e-3,
+        patience: int = 8,
+        threshold: str = "pot",
+        risk: float = 1e-3,
+        margin: float = 1.0,
+        validation: float = 0.2,
+        seed: int = 0,
+        progress: bool = False,
+        init_from: str | None = None,
+    ) -> None:
         self.channels, self.kernel, self.dropout = channels, kernel, dropout
         self.epochs, self.batch, self.lr, self.patience = epochs, batch, lr, patience
         self.threshold, self.risk, self.margin, self.validation = threshold, risk, margin, validation
         self.seed, self.progress, self.init_from = seed, progress, init_from
 
-    def fit(self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None,
-            on_epoch: Any = None) -> AutoencoderDetector:  # fmt: skip
+    def fit(
+        self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None, on_epoch: Any = None
+    ) -> AutoencoderDetector:
         import torch
 
         from prognos.models.autoencoder import ConvAutoencoder, reconstruction_loss
@@ -85,9 +100,22 @@ class AutoencoderDetector(_Detector):
         loop.warm_start(self.net_, self.init_from)
         self.net_.scale.fill_(1.0)  # the parent's error scale is re-measured on this data below
         zeros, zeros_val = np.zeros(len(x)), np.zeros(len(x_val))
-        self.history_ = loop.fit(self.net_, reconstruction_loss, x, zeros, x_val, zeros_val, epochs=self.epochs,
-                                 batch=self.batch, lr=self.lr, patience=self.patience, seed=self.seed,
-                                 progress=self.progress, desc="anomaly", on_epoch=on_epoch)  # fmt: skip
+        self.history_ = loop.fit(
+            self.net_,
+            reconstruction_loss,
+            x,
+            zeros,
+            x_val,
+            zeros_val,
+            epochs=self.epochs,
+            batch=self.batch,
+            lr=self.lr,
+            patience=self.patience,
+            seed=self.seed,
+            progress=self.progress,
+            desc="anomaly",
+            on_epoch=on_epoch,
+        )
         typical = np.median(self.predict(x), axis=0)
         self.net_.scale.copy_(torch.as_tensor(np.maximum(typical, 1e-6), dtype=torch.float32))
         self._set_threshold(x_val)
@@ -109,8 +137,14 @@ class PCADetector(_Detector):
     residual) off it, the classic T²+Q monitor. Each term is divided by its mean on training data; Q
     splits over sensors by their residuals and T² is spread evenly."""
 
-    def __init__(self, variance: float = 0.9, threshold: str = "pot", risk: float = 1e-3, margin: float = 1.0,
-                 validation: float = 0.2) -> None:  # fmt: skip
+    def __init__(
+        self,
+        variance: float = 0.9,
+        threshold: str = "pot",
+        risk: float = 1e-3,
+        margin: float = 1.0,
+        validation: float = 0.2,
+    ) -> None:
         self.variance, self.threshold, self.risk, self.margin = variance, threshold, risk, margin
         self.validation = validation
 

@@ -75,8 +75,12 @@ def package(
         "name": name,
         "task": spec.task,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "input": {"name": "x", "dtype": "float32", "shape": [None, spec.window, len(spec.sensors)],
-                  "sensors": spec.sensors},
+        "input": {
+            "name": "x",
+            "dtype": "float32",
+            "shape": [None, spec.window, len(spec.sensors)],
+            "sensors": spec.sensors,
+        },
         "output": {"name": "y", "dtype": "float32", **spec.output},
         "window": spec.window,
         "scaler": spec.scaler,
@@ -90,7 +94,7 @@ def package(
         "training_seconds": training_seconds,
         "versions": _versions(),
         "files": {p.name: sha256(p) for p in (fp32, int8, weights)},
-    }  # fmt: skip
+    }
     path = out / "card.json"
     path.write_text(json.dumps(card, indent=1, default=_jsonable))
     return path
@@ -175,12 +179,18 @@ def parent(path: str | Path, task: str) -> dict[str, Any]:
         raise InvalidInput(f"--init-from {path}: no model card there", field="init_from", value=str(path))
     card = json.loads(card_path.read_text())
     if card["task"] != task:
-        raise InvalidInput(f"--init-from {path}: a {card['task']} model cannot start a {task} model", field="init_from",
-                           value=card["task"])  # fmt: skip
+        raise InvalidInput(
+            f"--init-from {path}: a {card['task']} model cannot start a {task} model",
+            field="init_from",
+            value=card["task"],
+        )
     weights = Path(path) / "model.pt"
     if "model.pt" not in card["files"] or not weights.is_file() or sha256(weights) != card["files"]["model.pt"]:
-        raise InvalidInput(f"--init-from {path}: model.pt is missing or does not match its checksum", field="init_from",
-                           value=str(weights))  # fmt: skip
+        raise InvalidInput(
+            f"--init-from {path}: model.pt is missing or does not match its checksum",
+            field="init_from",
+            value=str(weights),
+        )
     return card
 
 
@@ -195,5 +205,6 @@ def load_weights(net: Any, path: str | Path) -> None:
         net.load_state_dict(state)
     except RuntimeError as exc:
         detail = str(exc).strip().splitlines()[-1].strip()
-        raise InvalidInput(f"--init-from {path}: its network does not fit this data ({detail})", field="init_from",
-                           value=str(path)) from None  # fmt: skip
+        raise InvalidInput(
+            f"--init-from {path}: its network does not fit this data ({detail})", field="init_from", value=str(path)
+        ) from None

@@ -24,8 +24,9 @@ class GradientBoostingRUL:
     ) -> GradientBoostingRUL:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        self.model_ = HistGradientBoostingRegressor(max_iter=self.max_iter, learning_rate=self.learning_rate,
-                                                    random_state=self.seed).fit(summaries(x), y)  # fmt: skip
+        self.model_ = HistGradientBoostingRegressor(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, random_state=self.seed
+        ).fit(summaries(x), y)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -47,9 +47,21 @@ class _Classifier:
 class DeepClassifier(_Classifier):
     """1D-CNN classifier; class weights ∝ (1 / frequency)^``balance`` (0: none, 1: fully balanced)."""
 
-    def __init__(self, channels: int = 32, kernel: int = 5, hidden: int = 64, dropout: float = 0.2, epochs: int = 60,
-                 batch: int = 128, lr: float = 1e-3, patience: int = 8, balance: float = 0.5, seed: int = 0,
-                 progress: bool = False, init_from: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        channels: int = 32,
+        kernel: int = 5,
+        hidden: int = 64,
+        dropout: float = 0.2,
+        epochs: int = 60,
+        batch: int = 128,
+        lr: float = 1e-3,
+        patience: int = 8,
+        balance: float = 0.5,
+        seed: int = 0,
+        progress: bool = False,
+        init_from: str | None = None,
+    ) -> None:
         self.channels, self.kernel, self.hidden, self.dropout = channels, kernel, hidden, dropout
         self.epochs, self.batch, self.lr, self.patience, self.balance = epochs, batch, lr, patience, balance
         self.seed, self.progress, self.init_from = seed, progress, init_from
@@ -69,13 +81,27 @@ class DeepClassifier(_Classifier):
         counts = np.bincount(idx, minlength=len(self.classes_)).astype(np.float64)
         weights = (counts.sum() / (len(counts) * np.maximum(counts, 1))) ** self.balance
         loop.seed_everything(self.seed)
-        self.net_ = WindowClassifier(x.shape[2], len(self.classes_), self.channels, self.kernel, self.hidden,
-                                     self.dropout)  # fmt: skip
+        self.net_ = WindowClassifier(
+            x.shape[2], len(self.classes_), self.channels, self.kernel, self.hidden, self.dropout
+        )
         loop.warm_start(self.net_, self.init_from)
         loss = weighted_nll(torch.as_tensor(weights, dtype=torch.float32))
-        self.history_ = loop.fit(self.net_, loss, x, idx, x_val, idx_val, epochs=self.epochs, batch=self.batch,
-                                 lr=self.lr, patience=self.patience, seed=self.seed, progress=self.progress,
-                                 desc="classify", on_epoch=on_epoch)  # fmt: skip
+        self.history_ = loop.fit(
+            self.net_,
+            loss,
+            x,
+            idx,
+            x_val,
+            idx_val,
+            epochs=self.epochs,
+            batch=self.batch,
+            lr=self.lr,
+            patience=self.patience,
+            seed=self.seed,
+            progress=self.progress,
+            desc="classify",
+            on_epoch=on_epoch,
+        )
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -102,8 +128,9 @@ class LogisticClassifier(_Classifier):
         same_length(x, y, "y")
         self.classes_, idx = _labels(y)
         self.sensors_ = x.shape[2]
-        self.model_ = LogisticRegression(C=self.c, class_weight="balanced" if self.balanced else None,
-                                         max_iter=2000, random_state=self.seed).fit(self._features(x), idx)  # fmt: skip
+        self.model_ = LogisticRegression(
+            C=self.c, class_weight="balanced" if self.balanced else None, max_iter=2000, random_state=self.seed
+        ).fit(self._features(x), idx)
         return self
 
     def _features(self, x: np.ndarray) -> np.ndarray:

@@ -108,13 +108,33 @@ def train(
     data: cmapss.Subset, cfg: RULConfig = RULConfig(), seed: int = 0, progress: bool = True
 ) -> tuple[RULRegressor, Prepared, Result]:
     p = prepare(data, cfg, seed)
-    model = RULRegressor(cfg.scales, cfg.hidden, cfg.dropout, cfg.noise, cfg.folds, cfg.epochs, cfg.batch, cfg.lr,
-                         cfg.patience, cfg.cap, seed, progress)  # fmt: skip
+    model = RULRegressor(
+        cfg.scales,
+        cfg.hidden,
+        cfg.dropout,
+        cfg.noise,
+        cfg.folds,
+        cfg.epochs,
+        cfg.batch,
+        cfg.lr,
+        cfg.patience,
+        cfg.cap,
+        seed,
+        progress,
+    )
     t = time.perf_counter()
     model.fit(p.x, p.y, p.x_val, p.y_val, groups=p.groups)
     seconds = time.perf_counter() - t
     q = model.predict(p.x_test)
     epochs = sum(len(h.train) for h in model.history_)
-    result = Result(data.name, seed, rmse(q[:, 1], p.y_test), nasa_score(q[:, 1], p.y_test),
-                    coverage(q[:, 0], q[:, 2], p.y_test), seconds, epochs, asdict(cfg))  # fmt: skip
+    result = Result(
+        data.name,
+        seed,
+        rmse(q[:, 1], p.y_test),
+        nasa_score(q[:, 1], p.y_test),
+        coverage(q[:, 0], q[:, 2], p.y_test),
+        seconds,
+        epochs,
+        asdict(cfg),
+    )
     return model, p, result

@@ -52,9 +52,12 @@ def _parent(cfg: Config, task: str, series: list[tm.Series]) -> dict[str, Any]:
 
     card = parent(cfg.init_from, task)
     if card["input"]["sensors"] != series[0].sensors or card["window"] != cfg.window:
-        raise InvalidInput(f"--init-from {cfg.init_from}: it reads {card['input']['sensors']} over {card['window']} "
-                           f"steps, this data has {series[0].sensors} over {cfg.window}", field="init_from",
-                           value=cfg.init_from)  # fmt: skip
+        raise InvalidInput(
+            f"--init-from {cfg.init_from}: it reads {card['input']['sensors']} over {card['window']} "
+            f"steps, this data has {series[0].sensors} over {cfg.window}",
+            field="init_from",
+            value=cfg.init_from,
+        )
     return {k: v for k, v in card["params"].items() if k in ARCHITECTURE} | {"init_from": cfg.init_from}
 
 
@@ -80,15 +83,29 @@ def fit_anomaly(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fitt
     normal = ~tm.touches_label(w, labels, cfg.window * cfg.step_ms) & _healthy(w, labels, cfg)
     x = w.x[normal]
     if len(x) < 10:
-        raise InvalidInput(f"anomaly: {len(x)} normal windows: nearly every window overlaps a labelled fault or lies "
-                           f"within {cfg.rul_cap_s:.0f} s of a failure", field="devices", value=len(x))  # fmt: skip
+        raise InvalidInput(
+            f"anomaly: {len(x)} normal windows: nearly every window overlaps a labelled fault or lies "
+            f"within {cfg.rul_cap_s:.0f} s of a failure",
+            field="devices",
+            value=len(x),
+        )
     t = time.perf_counter()
-    model = AutoencoderDetector(epochs=cfg.epochs, batch=128, seed=cfg.seed, progress=cfg.progress, threshold="pot",
-                                risk=1e-4,
-                                **_parent(cfg, "anomaly", series)).fit(x)  # fmt: skip
-    spec = Spec("anomaly", series[0].sensors, cfg.window, scaler.to_dict(),
-                {"kind": "per-sensor contributions; score = sum", "threshold": model.threshold_,
-                 "step_ms": cfg.step_ms})  # fmt: skip
+    model = AutoencoderDetector(
+        epochs=cfg.epochs,
+        batch=128,
+        seed=cfg.seed,
+        progress=cfg.progress,
+        threshold="pot",
+        risk=1e-4,
+        **_parent(cfg, "anomaly", series),
+    ).fit(x)
+    spec = Spec(
+        "anomaly",
+        series[0].sensors,
+        cfg.window,
+        scaler.to_dict(),
+        {"kind": "per-sensor contributions; score = sum", "threshold": model.threshold_, "step_ms": cfg.step_ms},
+    )
     return Fitted(model, spec, x, x[-max(2, len(x) // 5) :], time.perf_counter() - t)
 
 
@@ -111,8 +128,13 @@ def fit_classify(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fit
     model = DeepClassifier(
         epochs=cfg.epochs, seed=cfg.seed, progress=cfg.progress, balance=0.5, **_parent(cfg, "classify", series)
     ).fit(w.x[~val], y[~val], w.x[val], y[val])
-    spec = Spec("classify", series[0].sensors, cfg.window, scaler.to_dict(),
-                {"classes": model.classes_.tolist(), "step_ms": cfg.step_ms})  # fmt: skip
+    spec = Spec(
+        "classify",
+        series[0].sensors,
+        cfg.window,
+        scaler.to_dict(),
+        {"classes": model.classes_.tolist(), "step_ms": cfg.step_ms},
+    )
     return Fitted(model, spec, w.x[~val], w.x[val], time.perf_counter() - t)
 
 
@@ -127,8 +149,11 @@ def fit_rul(series: list[tm.Series], labels: tm.Labels, cfg: Config) -> Fitted:
     y = tm.remaining(w, labels, int(cfg.rul_cap_s * 1000))
     healthy = _censored(series, labels, cfg, scaler)
     if healthy is not None:  # machines seen running for longer than the cap after a window: RUL (capped) = cap
-        w = tm.Windows(np.concatenate([w.x, healthy.x]), np.concatenate([w.end, healthy.end]),
-                       np.concatenate([w.device, healthy.device]))  # fmt: skip
+        w = tm.Windows(
+            np.concatenate([w.x, healthy.x]),
+            np.concatenate([w.end, healthy.end]),
+            np.concatenate([w.device, healthy.device]),
+        )
         y = np.concatenate([y, np.full(len(healthy.end), cfg.rul_cap_s)])
     val = _split_time(w) if len(failing) == 1 else np.isin(w.device, [failing[-1].device_id])
     t = time.perf_counter()
@@ -150,8 +175,11 @@ def _censored(series: list[tm.Series], labels: tm.Labels, cfg: Config, scaler: R
     """Windows of machines that did not fail, ending at least the cap before their data does: their capped
     remaining life is known exactly (the cap), so the model also learns what a healthy machine looks like."""
     cap = int(cfg.rul_cap_s * 1000)
-    healthy = [tm.Series(s.device_id, s.type, s.ts[s.ts <= s.ts[-1] - cap], s.x[s.ts <= s.ts[-1] - cap], s.sensors)
-               for s in series if s.device_id not in labels.failures and len(s.ts)]  # fmt: skip
+    healthy = [
+        tm.Series(s.device_id, s.type, s.ts[s.ts <= s.ts[-1] - cap], s.x[s.ts <= s.ts[-1] - cap], s.sensors)
+        for s in series
+        if s.device_id not in labels.failures and len(s.ts)
+    ]
     healthy = [s for s in healthy if len(s.ts) >= cfg.window]
     if not healthy:
         return None

@@ -90,11 +90,13 @@ def markdown(rows: list[Row]) -> str:
         "| subset | model | RMSE | NASA score | RMSE (truth ≤ 125) | 80 % interval coverage | train s "
         "| best published RMSE / score |",
         "|---|---|---:|---:|---:|---:|---:|---|",
-    ]  # fmt: skip
+    ]
     for r in rows:
         cov = "–" if r.coverage_80 is None else f"{r.coverage_80:.2f}"
-        lines.append(f"| {r.subset} | {r.model} | {r.rmse:.2f} | {r.score:.1f} | {r.rmse_clipped:.2f} | {cov} | "
-                     f"{r.train_seconds:.1f} | {r.published_rmse} / {r.published_score} |")  # fmt: skip
+        lines.append(
+            f"| {r.subset} | {r.model} | {r.rmse:.2f} | {r.score:.1f} | {r.rmse_clipped:.2f} | {cov} | "
+            f"{r.train_seconds:.1f} | {r.published_rmse} / {r.published_score} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -104,8 +106,9 @@ def write_report(rows: list[Any], out: str | Path, benchmark: str = "cmapss") ->
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     js, md = out / f"{benchmark}.json", out / f"{benchmark}.md"
-    js.write_text(json.dumps({"benchmark": benchmark, "protocol": protocol, "rows": [asdict(r) for r in rows]},
-                             indent=1))  # fmt: skip
+    js.write_text(
+        json.dumps({"benchmark": benchmark, "protocol": protocol, "rows": [asdict(r) for r in rows]}, indent=1)
+    )
     md.write_text(f"# {title}\n\n{protocol}\n\n{table(rows)}")
     return js, md
 
@@ -137,20 +140,34 @@ def skab_rows(root: str | Path, seeds: int = 3, progress: bool = True) -> list[S
                 continue  # deterministic: one run is every run
             for r in protocol.evaluate(recordings, make, window, name, seed, progress):
                 runs.setdefault((name, r.rule), []).append(r)
-    return [SkabRow(name, rule, statistics.median(r.f1 for r in rs), statistics.median(r.far for r in rs),
-                    statistics.median(r.mar for r in rs), statistics.median(r.train_seconds for r in rs),
-                    [r.f1 for r in rs], SKAB_PUBLISHED) for (name, rule), rs in runs.items()]  # fmt: skip
+    return [
+        SkabRow(
+            name,
+            rule,
+            statistics.median(r.f1 for r in rs),
+            statistics.median(r.far for r in rs),
+            statistics.median(r.mar for r in rs),
+            statistics.median(r.train_seconds for r in rs),
+            [r.f1 for r in rs],
+            SKAB_PUBLISHED,
+        )
+        for (name, rule), rs in runs.items()
+    ]
 
 
 def skab_markdown(rows: list[SkabRow]) -> str:
-    lines = ["| model | point rule | F1 | FAR % | MAR % | F1 per seed | train + score s (34 files) "
-             "| best published F1 / FAR / MAR |",
-             "|---|---|---:|---:|---:|---|---:|---|"]  # fmt: skip
+    lines = [
+        "| model | point rule | F1 | FAR % | MAR % | F1 per seed | train + score s (34 files) "
+        "| best published F1 / FAR / MAR |",
+        "|---|---|---:|---:|---:|---|---:|---|",
+    ]
     for r in rows:
         p = r.published
         seeds = ", ".join(f"{v:.3f}" for v in r.f1_per_seed)
-        lines.append(f"| {r.model} | {r.rule} | {r.f1:.3f} | {r.far:.2f} | {r.mar:.2f} | {seeds}"
-                     f" | {r.train_seconds:.0f} | {p['f1']} / {p['far']} / {p['mar']} ({p['by']}) |")  # fmt: skip
+        lines.append(
+            f"| {r.model} | {r.rule} | {r.f1:.3f} | {r.far:.2f} | {r.mar:.2f} | {seeds}"
+            f" | {r.train_seconds:.0f} | {p['f1']} / {p['far']} / {p['mar']} ({p['by']}) |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -177,18 +194,24 @@ def ai4i_rows(root: str | Path, seeds: int = 3, progress: bool = True) -> list[A
     rows = []
     for model in ("deep", "logistic"):
         rs = [protocol.evaluate(data, model, seed, progress) for seed in range(seeds)]
-        med = {k: statistics.median(getattr(r, k) for r in rs) for k in ("f1", "precision", "recall", "roc_auc",
-                                                                          "pr_auc", "train_seconds")}  # fmt: skip
+        med = {
+            k: statistics.median(getattr(r, k) for r in rs)
+            for k in ("f1", "precision", "recall", "roc_auc", "pr_auc", "train_seconds")
+        }
         rows.append(Ai4iRow(model, **med, f1_per_seed=[r.f1 for r in rs]))
     return rows
 
 
 def ai4i_markdown(rows: list[Ai4iRow]) -> str:
-    lines = ["| model | F1 (failure) | precision | recall | ROC-AUC | PR-AUC | train s | published |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    lines = [
+        "| model | F1 (failure) | precision | recall | ROC-AUC | PR-AUC | train s | published |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r.model} | {r.f1:.3f} | {r.precision:.3f} | {r.recall:.3f} | {r.roc_auc:.3f} | "
-                     f"{r.pr_auc:.3f} | {r.train_seconds:.1f} | {AI4I_PUBLISHED} |")  # fmt: skip
+        lines.append(
+            f"| {r.model} | {r.f1:.3f} | {r.precision:.3f} | {r.recall:.3f} | {r.roc_auc:.3f} | "
+            f"{r.pr_auc:.3f} | {r.train_seconds:.1f} | {AI4I_PUBLISHED} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -206,28 +229,42 @@ class SimulatorRow:
     seeds: int
 
 
-def simulator_rows(root: Any = None, seeds: int = 3, progress: bool = True, devices: int = 24,
-                   hours: float = 3.0) -> list[SimulatorRow]:  # fmt: skip
+def simulator_rows(
+    root: Any = None, seeds: int = 3, progress: bool = True, devices: int = 24, hours: float = 3.0
+) -> list[SimulatorRow]:
     from prognos.train.devices import Config, simulator
 
     rs = [simulator(devices, hours, seed, Config(seed=seed, progress=progress)) for seed in range(seeds)]
     test_device_days = devices / 3 * hours / 24  # a third of the devices is held out
     med = statistics.median
-    return [SimulatorRow("conv-ae / 1D-CNN classifier / multi-scale trend RUL",
-                         med(r.anomaly["event_f1"] for r in rs), med(r.anomaly["event_precision"] for r in rs),
-                         med(r.anomaly["event_recall"] for r in rs),
-                         med(r.anomaly["false_alarms"] for r in rs) / test_device_days,
-                         med(r.anomaly["mean_delay_s"] for r in rs), med(r.fault_macro_f1 for r in rs),
-                         med(r.rul_rmse_s for r in rs), med(r.train_seconds for r in rs), seeds)]  # fmt: skip
+    return [
+        SimulatorRow(
+            "conv-ae / 1D-CNN classifier / multi-scale trend RUL",
+            med(r.anomaly["event_f1"] for r in rs),
+            med(r.anomaly["event_precision"] for r in rs),
+            med(r.anomaly["event_recall"] for r in rs),
+            med(r.anomaly["false_alarms"] for r in rs) / test_device_days,
+            med(r.anomaly["mean_delay_s"] for r in rs),
+            med(r.fault_macro_f1 for r in rs),
+            med(r.rul_rmse_s for r in rs),
+            med(r.train_seconds for r in rs),
+            seeds,
+        )
+    ]
 
 
 def simulator_markdown(rows: list[SimulatorRow]) -> str:
-    lines = ["| models | event F1 | precision | recall | false alarms / device-day | mean delay s | fault macro-F1 "
-             "| RUL RMSE s | train s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| models | event F1 | precision | recall | false alarms / device-day | mean delay s | fault macro-F1 "
+        "| RUL RMSE s | train s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r.model} | {r.event_f1:.3f} | {r.event_precision:.3f} | {r.event_recall:.3f} | "
-                     f"{r.false_alarms_per_device_day:.1f} | {r.mean_delay_s:.0f} | {r.fault_macro_f1:.3f} | "
-                     f"{r.rul_rmse_s:.0f} | {r.train_seconds:.0f} |")  # fmt: skip
+        lines.append(
+            f"| {r.model} | {r.event_f1:.3f} | {r.event_precision:.3f} | {r.event_recall:.3f} | "
+            f"{r.false_alarms_per_device_day:.1f} | {r.mean_delay_s:.0f} | {r.fault_macro_f1:.3f} | "
+            f"{r.rul_rmse_s:.0f} | {r.train_seconds:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -19,8 +19,9 @@ class ParityError(PrognosError, AssertionError):
     """The ONNX model does not reproduce the PyTorch model within tolerance."""
 
 
-def to_onnx(model: nn.Module, example: np.ndarray, path: str | Path, input_name: str = "x",
-            output_name: str = "y") -> Path:  # fmt: skip
+def to_onnx(
+    model: nn.Module, example: np.ndarray, path: str | Path, input_name: str = "x", output_name: str = "y"
+) -> Path:
     """Export with a dynamic batch dimension to one self-contained file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,9 +32,17 @@ def to_onnx(model: nn.Module, example: np.ndarray, path: str | Path, input_name:
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)  # "no torchvision"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter narrates its passes as warnings
-        torch.onnx.export(model, (x,), str(path), input_names=[input_name], output_names=[output_name],
-                          dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, dynamo=True,
-                          external_data=False, verbose=False)  # fmt: skip
+        torch.onnx.export(
+            model,
+            (x,),
+            str(path),
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
     return path
 
 

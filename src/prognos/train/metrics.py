@@ -37,9 +37,11 @@ def outlier_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     """
     p, t = np.asarray(pred, dtype=bool), np.asarray(true, dtype=bool)
     tp, fp, fn, tn = (int(np.sum(a & b)) for a, b in ((p, t), (p, ~t), (~p, t), (~p, ~t)))
-    return {"f1": tp / (tp + (fp + fn) / 2) if tp + fp + fn else 1.0,
-            "far": 100.0 * fp / (fp + tn) if fp + tn else 0.0,
-            "mar": 100.0 * fn / (fn + tp) if fn + tp else 0.0}  # fmt: skip
+    return {
+        "f1": tp / (tp + (fp + fn) / 2) if tp + fp + fn else 1.0,
+        "far": 100.0 * fp / (fp + tn) if fp + tn else 0.0,
+        "mar": 100.0 * fn / (fn + tp) if fn + tp else 0.0,
+    }
 
 
 def events(ts: np.ndarray, alarm: np.ndarray, faults: list[tuple[int, int]], grace_ms: int = 0) -> dict[str, float]:
@@ -59,10 +61,18 @@ def events(ts: np.ndarray, alarm: np.ndarray, faults: list[tuple[int, int]], gra
             delays.append((ts[hit[0]] - start) / 1000.0)
     starts = np.flatnonzero(alarm & ~np.concatenate([[False], alarm[:-1]]))
     stops = np.flatnonzero(alarm & ~np.concatenate([alarm[1:], [False]]))
-    false = sum(1 for a, b in zip(starts, stops, strict=True)
-                if not any(ts[a] < end + grace_ms and ts[b] >= start for start, end in faults))  # fmt: skip
-    return {"faults": len(faults), "caught": caught, "alarms": len(starts), "false_alarms": false,
-            "delay_s": float(np.mean(delays)) if delays else float("nan")}  # fmt: skip
+    false = sum(
+        1
+        for a, b in zip(starts, stops, strict=True)
+        if not any(ts[a] < end + grace_ms and ts[b] >= start for start, end in faults)
+    )
+    return {
+        "faults": len(faults),
+        "caught": caught,
+        "alarms": len(starts),
+        "false_alarms": false,
+        "delay_s": float(np.mean(delays)) if delays else float("nan"),
+    }
 
 
 def event_f1(per_device: list[dict[str, float]]) -> dict[str, float]:
@@ -72,7 +82,10 @@ def event_f1(per_device: list[dict[str, float]]) -> dict[str, float]:
     recall = sum(d["caught"] for d in per_device) / faults if faults else 1.0
     precision = (alarms - sum(d["false_alarms"] for d in per_device)) / alarms if alarms else 1.0
     delays = [d["delay_s"] for d in per_device if d["caught"]]
-    return {"event_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-            "event_precision": precision, "event_recall": recall,
-            "false_alarms": float(sum(d["false_alarms"] for d in per_device)),
-            "mean_delay_s": float(np.mean(delays)) if delays else float("nan")}  # fmt: skip
+    return {
+        "event_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "event_precision": precision,
+        "event_recall": recall,
+        "false_alarms": float(sum(d["false_alarms"] for d in per_device)),
+        "mean_delay_s": float(np.mean(delays)) if delays else float("nan"),
+    }

@@ -18,24 +18,44 @@ from prognos.train.artifact import data_hash, package
 MODELS = ("turbofan-rul", "pump-anomaly")
 
 
-def pump_anomaly(out: str | Path, devices: int = 24, hours: float = 6.0, epochs: int = 40, seed: int = 0,
-                 progress: bool = True) -> Path:  # fmt: skip
+def pump_anomaly(
+    out: str | Path, devices: int = 24, hours: float = 6.0, epochs: int = 40, seed: int = 0, progress: bool = True
+) -> Path:
     from prognos.sim.fleet import Fleet
     from prognos.train.devices import Config, fit_anomaly
 
     fleet = Fleet(devices, 1.0, hours * 3600, seed=seed, start=1_700_000_000_000)
     pumps = [s for s in tm.from_fleet(fleet) if s.type == "pump"]
     t = time.perf_counter()
-    fitted = fit_anomaly(pumps, tm.Labels.from_truth(fleet.truth()), Config(epochs=epochs, seed=seed,
-                                                                            progress=progress))  # fmt: skip
-    data = {"source": f"simulator seed={seed} devices={devices} hours={hours}", "hash": data_hash(fitted.x),
-            "devices": [s.device_id for s in pumps], "train_windows": len(fitted.x)}  # fmt: skip
-    return package(fitted.model, fitted.spec, out, name="pump-anomaly", example=fitted.x, held_out=fitted.held_out,
-                   metrics={}, data=data, training_seconds=time.perf_counter() - t)  # fmt: skip
+    fitted = fit_anomaly(
+        pumps, tm.Labels.from_truth(fleet.truth()), Config(epochs=epochs, seed=seed, progress=progress)
+    )
+    data = {
+        "source": f"simulator seed={seed} devices={devices} hours={hours}",
+        "hash": data_hash(fitted.x),
+        "devices": [s.device_id for s in pumps],
+        "train_windows": len(fitted.x),
+    }
+    return package(
+        fitted.model,
+        fitted.spec,
+        out,
+        name="pump-anomaly",
+        example=fitted.x,
+        held_out=fitted.held_out,
+        metrics={},
+        data=data,
+        training_seconds=time.perf_counter() - t,
+    )
 
 
-def build(out: str | Path, data_root: str | Path, only: list[str] | None = None, epochs: int | None = None,
-          progress: bool = True) -> list[Path]:  # fmt: skip
+def build(
+    out: str | Path,
+    data_root: str | Path,
+    only: list[str] | None = None,
+    epochs: int | None = None,
+    progress: bool = True,
+) -> list[Path]:
     """Train and package the starting points into ``out/<name>/``; return their card paths."""
     from prognos.train.run import train_benchmark
 

@@ -29,14 +29,28 @@ def run(job: dict[str, Any]) -> Path:
     for device in job["devices"]:
         store.update_device(device, {"type": job["device_type"]} if job["device_type"] else {}, create=True)
     rows: dict[tuple[str, int], dict[str, float]] = {}
-    for d, ts, key, value in zip(*(table.column(c).to_pylist() for c in ("device_id", "ts", "key", "value")),
-                                 strict=True):  # fmt: skip
+    for d, ts, key, value in zip(
+        *(table.column(c).to_pylist() for c in ("device_id", "ts", "key", "value")), strict=True
+    ):
         rows.setdefault((d, ts), {})[key] = value
     store.write([Reading(d, ts, values) for (d, ts), values in rows.items()])
-    return train_store(job["task"], store, job["out"], start=job["start"], end=job["end"], devices=job["devices"],
-                       device_type=job["device_type"], labels=job.get("labels"), window=job["window"],
-                       step_ms=job["step_ms"], seed=job.get("seed", 0), epochs=job.get("epochs"), progress=False,
-                       init_from=job.get("init_from"), name=job["name"])  # fmt: skip
+    return train_store(
+        job["task"],
+        store,
+        job["out"],
+        start=job["start"],
+        end=job["end"],
+        devices=job["devices"],
+        device_type=job["device_type"],
+        labels=job.get("labels"),
+        window=job["window"],
+        step_ms=job["step_ms"],
+        seed=job.get("seed", 0),
+        epochs=job.get("epochs"),
+        progress=False,
+        init_from=job.get("init_from"),
+        name=job["name"],
+    )
 
 
 if __name__ == "__main__":

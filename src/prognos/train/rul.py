@@ -24,10 +24,22 @@ class RULRegressor:
     trains some member and validates another, so no unit is wasted on validation alone.
     """
 
-    def __init__(self, scales: tuple[int, ...] | list[int] = SCALES, hidden: int = 64, dropout: float = 0.2,
-                 noise: float = 0.3, folds: int = 1, epochs: int = 200, batch: int = 256, lr: float = 1e-3,
-                 patience: int = 40, cap: float = 125.0, seed: int = 0, progress: bool = False,
-                 init_from: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        scales: tuple[int, ...] | list[int] = SCALES,
+        hidden: int = 64,
+        dropout: float = 0.2,
+        noise: float = 0.3,
+        folds: int = 1,
+        epochs: int = 200,
+        batch: int = 256,
+        lr: float = 1e-3,
+        patience: int = 40,
+        cap: float = 125.0,
+        seed: int = 0,
+        progress: bool = False,
+        init_from: str | None = None,
+    ) -> None:
         self.scales, self.hidden, self.dropout, self.noise, self.folds = list(scales), hidden, dropout, noise, folds
         self.epochs, self.batch, self.lr, self.patience = epochs, batch, lr, patience
         self.cap, self.seed, self.progress, self.init_from = cap, seed, progress, init_from
@@ -37,8 +49,15 @@ class RULRegressor:
 
     net_: RULNet | Ensemble
 
-    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-            on_epoch: loop.EpochHook | None = None, groups: np.ndarray | None = None) -> RULRegressor:  # fmt: skip
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        on_epoch: loop.EpochHook | None = None,
+        groups: np.ndarray | None = None,
+    ) -> RULRegressor:
         windows(x, "x")
         same_length(x, y, "y")
         loop.seed_everything(self.seed)
@@ -46,13 +65,17 @@ class RULRegressor:
             parts = self._folds(x, groups)
             self.net_ = ensemble = Ensemble([self._net(x) for _ in parts])
             loop.warm_start(ensemble, self.init_from)
-            self.history_ = [self._train(m, x[~v], y[~v], x[v], y[v], on_epoch, f"rul {i + 1}/{len(parts)}", i)
-                             for i, (m, v) in enumerate(zip(ensemble.members, parts, strict=True))]  # fmt: skip
+            self.history_ = [
+                self._train(m, x[~v], y[~v], x[v], y[v], on_epoch, f"rul {i + 1}/{len(parts)}", i)
+                for i, (m, v) in enumerate(zip(ensemble.members, parts, strict=True))
+            ]
             self._calibrate(ensemble, parts, x, y)
             return self
         if x_val is None or y_val is None:
-            raise InvalidInput("x_val, y_val: a single RUL network needs validation windows (or use folds > 1 with "
-                               "groups)", field="x_val")  # fmt: skip
+            raise InvalidInput(
+                "x_val, y_val: a single RUL network needs validation windows (or use folds > 1 with groups)",
+                field="x_val",
+            )
         windows(x_val, "x_val", x.shape[2])
         same_length(x_val, y_val, "y_val")
         self.net_ = self._net(x)
@@ -81,15 +104,38 @@ class RULRegressor:
             raise InvalidInput(f"groups: folds={self.folds} needs the unit of every window", field="groups")
         units = np.random.default_rng(self.seed).permutation(np.unique(groups))
         if len(units) < self.folds:
-            raise InvalidInput(f"groups: {len(units)} units cannot make {self.folds} folds", field="groups",
-                               value=len(units))  # fmt: skip
+            raise InvalidInput(
+                f"groups: {len(units)} units cannot make {self.folds} folds", field="groups", value=len(units)
+            )
         return [np.isin(groups, part) for part in np.array_split(units, self.folds)]
 
-    def _train(self, net: Any, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-               on_epoch: loop.EpochHook | None, desc: str, member: int) -> loop.History:  # fmt: skip
-        return loop.fit(net, pinball, x, y / self.cap, x_val, y_val / self.cap, epochs=self.epochs, batch=self.batch,
-                        lr=self.lr, patience=self.patience, seed=self.seed * 100 + member, progress=self.progress,
-                        desc=desc, on_epoch=on_epoch)  # fmt: skip
+    def _train(
+        self,
+        net: Any,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_val: np.ndarray,
+        y_val: np.ndarray,
+        on_epoch: loop.EpochHook | None,
+        desc: str,
+        member: int,
+    ) -> loop.History:
+        return loop.fit(
+            net,
+            pinball,
+            x,
+            y / self.cap,
+            x_val,
+            y_val / self.cap,
+            epochs=self.epochs,
+            batch=self.batch,
+            lr=self.lr,
+            patience=self.patience,
+            seed=self.seed * 100 + member,
+            progress=self.progress,
+            desc=desc,
+            on_epoch=on_epoch,
+        )
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         windows(x, "x", self.net_.sensors)

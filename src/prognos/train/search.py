@@ -37,8 +37,9 @@ SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
-def tune(task: str, objective: Objective, trials: int, seed: int = 0, storage: str | None = None,
-         study: str | None = None) -> dict[str, Any]:  # fmt: skip
+def tune(
+    task: str, objective: Objective, trials: int, seed: int = 0, storage: str | None = None, study: str | None = None
+) -> dict[str, Any]:
     """Run ``trials`` trials of ``objective(params, report)`` (lower is better); return the best
     params with a summary of the search, for the model card."""
     optuna = require("optuna", "train")
@@ -52,11 +53,22 @@ def tune(task: str, objective: Objective, trials: int, seed: int = 0, storage: s
 
         return objective(SPACES[task](trial), report)
 
-    s = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
-                            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3),
-                            storage=storage, study_name=study, load_if_exists=study is not None)  # fmt: skip
+    s = optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3),
+        storage=storage,
+        study_name=study,
+        load_if_exists=study is not None,
+    )
     s.optimize(run, n_trials=trials, show_progress_bar=True)
     states = [t.state.name for t in s.trials]
     where = storage and storage.split("@")[-1]  # never the credentials
-    return {"params": s.best_params, "best_validation_loss": s.best_value, "trials": len(states),
-            "pruned": states.count("PRUNED"), "study": s.study_name, "storage": where}  # fmt: skip
+    return {
+        "params": s.best_params,
+        "best_validation_loss": s.best_value,
+        "trials": len(states),
+        "pruned": states.count("PRUNED"),
+        "study": s.study_name,
+        "storage": where,
+    }

@@ -70,8 +70,14 @@ def covered(alarms: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def evaluate(recordings: list[skab.Recording], make: Callable[[], _Detector], window: int, name: str, seed: int = 0,
-             progress: bool = True) -> list[Result]:  # fmt: skip
+def evaluate(
+    recordings: list[skab.Recording],
+    make: Callable[[], _Detector],
+    window: int,
+    name: str,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[Result]:
     """One result per rule."""
     t = time.perf_counter()
     preds: dict[str, list[np.ndarray]] = {r: [] for r in RULES}
@@ -97,8 +103,10 @@ def models(seed: int, **overrides: Any) -> dict[str, tuple[Callable[[], _Detecto
 
     # The threshold is SKAB's own rule for its baselines: 1.5 × the 99th percentile of normal scores.
     ae = {"seed": seed, "epochs": 30, "threshold": "quantile", "risk": 0.01, "margin": 1.5, **overrides}
-    return {"conv-ae": (lambda: AutoencoderDetector(**ae), 60),
-            "pca-t2q": (lambda: PCADetector(threshold="quantile", risk=0.01, margin=1.5), 1)}  # fmt: skip
+    return {
+        "conv-ae": (lambda: AutoencoderDetector(**ae), 60),
+        "pca-t2q": (lambda: PCADetector(threshold="quantile", risk=0.01, margin=1.5), 1),
+    }
 
 
 SEEDED = {"conv-ae": True, "pca-t2q": False}

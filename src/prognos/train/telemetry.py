@@ -69,16 +69,18 @@ class Labels:
                 if row["label"] == "failure":
                     out.failures[row["device_id"]] = start
                 else:
-                    out.intervals.append(Interval(row["device_id"], start, parse_time(row["end"], field="end"),
-                                                  row["label"]))  # fmt: skip
+                    out.intervals.append(
+                        Interval(row["device_id"], start, parse_time(row["end"], field="end"), row["label"])
+                    )
         return out
 
     def of(self, device_id: str) -> list[Interval]:
         return [i for i in self.intervals if i.device_id == device_id]
 
 
-def from_store(store: Any, device_ids: Sequence[str], start: int, end: int, step: int,
-               sensors: Sequence[str] | None = None) -> list[Series]:  # fmt: skip
+def from_store(
+    store: Any, device_ids: Sequence[str], start: int, end: int, step: int, sensors: Sequence[str] | None = None
+) -> list[Series]:
     """Read each device's raw series and align it to its ``step`` ms grid (phased as the stream scorer's: the same
     cells, so the same windows); sensors default to the first
     device's keys, and every device must have them (a model has one input schema)."""
@@ -92,14 +94,16 @@ def from_store(store: Any, device_ids: Sequence[str], start: int, end: int, step
         )
         missing = sorted(set(names) - set(keys.tolist()))
         if missing:
-            raise InvalidInput(f"device {dev}: no readings for sensors {missing} in the time range", field="sensors",
-                               value=missing)  # fmt: skip
+            raise InvalidInput(
+                f"device {dev}: no readings for sensors {missing} in the time range", field="sensors", value=missing
+            )
         sensors = names
         col = np.searchsorted(np.asarray(names), keys)
         known = np.isin(keys, names)
         first = grid.first_cell(start, dev, step)  # the device's phase: the cells its stream is scored on
-        ts, x = grid.align(t["ts"].to_numpy()[known], col[known], t["value"].to_numpy()[known], len(names), first,
-                           end, step)  # fmt: skip
+        ts, x = grid.align(
+            t["ts"].to_numpy()[known], col[known], t["value"].to_numpy()[known], len(names), first, end, step
+        )
         out.append(Series(dev, store.device(dev).type, ts, x, names))
     return out
 
@@ -144,8 +148,11 @@ def windows(series: Sequence[Series], size: int, stride: int = 1, scale: Any = N
         ends.append(s.ts[keep])
         devs.append(np.full(len(keep), s.device_id, dtype=object))
     if not xs:
-        raise InvalidInput(f"no complete window of {size} steps in the data (too short, or gaps everywhere)",
-                           field="window", value=size)  # fmt: skip
+        raise InvalidInput(
+            f"no complete window of {size} steps in the data (too short, or gaps everywhere)",
+            field="window",
+            value=size,
+        )
     return Windows(np.concatenate(xs), np.concatenate(ends), np.concatenate(devs))
 
 
