@@ -12,9 +12,11 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 PG_URL = os.environ.get("PROGNOS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -68,11 +70,12 @@ def free_port() -> int:
 class Mosquitto:
     """A private Mosquitto broker with the configuration prognos recommends (see README)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, listener: str = "allow_anonymous true") -> None:
+        """``listener``: the listener's own settings (authentication, TLS) in mosquitto.conf's words."""
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="prognos-mosquitto-"))
         (self.dir / "mosquitto.conf").write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"listener {self.port} 127.0.0.1\n{listener}\n"
             f"persistence true\npersistence_location {self.dir}/\n"
             "max_queued_messages 0\nmax_inflight_messages 0\n"
         )
@@ -96,6 +99,22 @@ class Mosquitto:
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+def listener(url: str, topics: list[str], client_id: str, on_message: Any = None) -> Any:
+    """An MQTT client subscribed to ``topics`` at QoS 1, returned once the broker acknowledged the subscription."""
+    from prognos.broker import Broker, subscribe
+
+    broker = Broker.parse(url)
+    client = broker.client(client_id)
+    acknowledged = threading.Event()
+    client.on_connect = lambda c, *_: subscribe(c, topics)
+    client.on_subscribe = lambda *_: acknowledged.set()
+    client.on_message = on_message
+    broker.start(client)
+    if not acknowledged.wait(10):
+        raise TimeoutError(f"no subscription acknowledgement from {url} for {topics}")
+    return client
 
 
 def mosquitto_binary() -> str:
@@ -135,8 +154,7 @@ class ServerProcess:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{self.url}/api/v1/health").status_code == 200:  # 503 until MQTT is connected
-                    time.sleep(0.2)  # subscriptions settle
+                if httpx.get(f"{self.url}/api/v1/health").status_code == 200:  # 503 until subscribed to MQTT
                     return self
             except httpx.HTTPError:
                 pass

@@ -11,7 +11,7 @@ code, the server into an error body and a status), each in one place.
     │   └── DeviceNotFound
     ├── Conflict                               the request contradicts the current state
     ├── IntegrityError                         an artifact no longer matches its checksum: never served
-    ├── Overloaded             (RuntimeError)  a bounded queue is full: retry later (429)
+    ├── Overloaded             (RuntimeError)  a bounded queue is full: retry later (503)
     ├── ModelNotReady          (RuntimeError)  the model is loading, unloaded or failed to load (503)
     ├── StoreError             (RuntimeError)  the store failed to read or write
     │   └── StoreUnavailable                   cannot connect, or the file is locked by another process

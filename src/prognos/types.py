@@ -84,6 +84,42 @@ class Device:
         }
 
 
+PREDICTED = "pred."  # the key of every stored prediction begins so: pred.<model>.[shadow.]<signal>
+SIGNALS = ("anomaly.", "classify.", "rul.", "drift.", "version")  # what a stored prediction's signal starts with
+
+
+def prediction_key(model: str, signal: str, shadow: bool = False) -> str:
+    """The key a model's signal is stored under, as a reading of the device it scored (so it charts and queries like
+    a sensor); a shadow version's signals beside the champion's.
+
+    >>> prediction_key("pump-anomaly", "anomaly.score"), prediction_key("pump-anomaly", "version", shadow=True)
+    ('pred.pump-anomaly.anomaly.score', 'pred.pump-anomaly.shadow.version')
+    """
+    return f"{PREDICTED}{model}.{'shadow.' if shadow else ''}{signal}"
+
+
+def parse_prediction_key(key: str) -> tuple[str, bool, str] | None:
+    """``(model, shadow, signal)`` of a prediction key; None for a sensor's key (or a signal of no known kind).
+
+    >>> parse_prediction_key("pred.pump-anomaly.shadow.anomaly.score"), parse_prediction_key("flow")
+    (('pump-anomaly', True, 'anomaly.score'), None)
+    """
+    if not key.startswith(PREDICTED):
+        return None
+    rest = key[len(PREDICTED) :]
+    cuts = [i for i in (rest.find("." + s) for s in (*SIGNALS, "shadow.")) if i > 0]
+    if not cuts:
+        return None
+    model, signal = rest[: min(cuts)], rest[min(cuts) + 1 :]
+    shadow = signal.startswith("shadow.")
+    return model, shadow, signal.removeprefix("shadow.")
+
+
+def is_prediction(reading: Reading) -> bool:
+    """A reading that carries predictions only: the stream's own output, never a sensor's."""
+    return bool(reading.values) and all(k.startswith(PREDICTED) for k in reading.values)
+
+
 def device_number(device_id: str) -> int:
     """A device's fixed number (crc32 of its id): the same in every process, replica and restart — where it
     travels (`stream.bus.partition`), whether a canary scores it (`inference.deployments.bucket`), where its grid

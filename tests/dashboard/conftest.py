@@ -112,7 +112,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     for kind, name in names:
         kinds.setdefault(kind, []).append(name)
     stream = ";".join(f"{k}={','.join(v)}" for k, v in kinds.items())
-    settings = Settings(registry=str(work / "models"), stream=stream, rules=str(work / "rules.yaml"), model_poll=0.5)
+    settings = Settings.of(registry=str(work / "models"), stream=stream, rules=str(work / "rules.yaml"), model_poll=0.5)
     app = create_app(store, settings)
     stop = threading.Event()
     with BackgroundServer(app, port=free_port()) as server, httpx.Client(base_url=server.url, timeout=30) as http:

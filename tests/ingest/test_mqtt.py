@@ -12,13 +12,14 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from prognos.ingest.mqtt import MqttSource, wait_connected
+from prognos.broker import stop
+from prognos.ingest.mqtt import MqttSource, wait_subscribed
 from prognos.sim import Fleet
 from prognos.sim.send import MqttTarget, run
 from prognos.store import MemoryStore, open_store
 from prognos.store.writer import BatchWriter
 from prognos.types import now_ms
-from tests.services import Mosquitto, ServerProcess, free_port
+from tests.services import Mosquitto, ServerProcess, free_port, listener
 
 T = now_ms() - 60_000
 
@@ -47,8 +48,7 @@ def source(broker: Mosquitto, store, client_id: str, **kw) -> tuple[MqttSource, 
     writer = BatchWriter(store)
     src = MqttSource(broker.url, writer.submit_then, client_id=client_id, on_device=_register(store), **kw)
     src.start()
-    assert wait_connected(src)
-    time.sleep(0.2)  # subscriptions settle
+    assert wait_subscribed(src)  # the broker acknowledged the subscriptions: nothing published now is missed
     return src, writer
 
 
@@ -83,9 +83,7 @@ def test_bad_messages_are_reported_to_the_device_and_good_values_kept(broker):
     src, writer = source(broker, store, "t-bad")
     errors: list[dict] = []
     pub = publisher(broker, "t-bad-pub")
-    pub.on_message = lambda c, u, m: errors.append(orjson.loads(m.payload))
-    pub.subscribe("prognos/devices/+/errors", qos=0)
-    time.sleep(0.2)
+    heard = listener(broker.url, ["prognos/devices/+/errors"], "t-bad-errors", lambda c, u, m: errors.append(m))
     for body in [
         b"{not json",
         b"",
@@ -108,13 +106,13 @@ def test_bad_messages_are_reported_to_the_device_and_good_values_kept(broker):
         {"ts": T + 1, "key": "y", "value": 3.0},
     ]
     eventually(lambda: len(errors) >= 7)
-    text = orjson.dumps(errors).decode()
+    text = orjson.dumps([orjson.loads(m.payload) for m in errors]).decode()
     assert "malformed JSON" in text and "values.x" in text and "seconds sent by mistake" in text
     assert src.stats.rejected >= 10 and src.status()["connected"]
     src.stop()
     writer.close()
-    pub.disconnect()
-    pub.loop_stop()
+    stop(heard)
+    stop(pub)
 
 
 def test_messages_published_while_prognos_is_down_arrive_when_it_returns(broker):
@@ -141,7 +139,7 @@ def test_broker_loss_shows_in_health_and_prognos_reconnects(tmp_path):
 
     b = Mosquitto().start()
     store = open_store(f"duckdb:///{tmp_path}/r.duckdb")
-    app = create_app(store, Settings(mqtt=b.url, mqtt_client_id="t-reconnect"))
+    app = create_app(store, Settings.of(mqtt=b.url, mqtt_client_id="t-reconnect"))
     with BackgroundServer(app, port=free_port()) as server, httpx.Client(base_url=server.url) as http:
         eventually(lambda: http.get("/api/v1/health").json()["mqtt"]["connected"])
         b.stop()

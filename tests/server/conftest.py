@@ -29,7 +29,7 @@ def serving(tmp_path: Path, prepare: Callable[[Store], Any] | None = None, **set
     store = open_store(f"duckdb:///{tmp_path}/live.duckdb")
     if prepare:
         prepare(store)
-    app = create_app(store, Settings(**{"max_body": 1024 * 1024, "registry": str(tmp_path / "models"), **settings}))
+    app = create_app(store, Settings.of(**{"max_body": 1024 * 1024, "registry": str(tmp_path / "models"), **settings}))
     with (
         BackgroundServer(app, port=free_port()) as server,
         httpx.Client(base_url=server.url, timeout=30) as http,

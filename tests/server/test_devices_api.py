@@ -85,7 +85,7 @@ def test_the_server_applies_retention_by_itself(tmp_path):
     store = open_store(f"duckdb:///{tmp_path}/r.duckdb")
     old, new = now_ms() - 3 * 86_400_000, now_ms() - 1000
     store.write([Reading("d", old, {"x": 1.0}), Reading("d", new, {"x": 2.0})])
-    app = create_app(store, Settings(retention_days=2, retention_check=1))
+    app = create_app(store, Settings.of(retention_days=2, retention_check=1))
     with BackgroundServer(app, port=free_port()):
         import time
 

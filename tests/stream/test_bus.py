@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
+from prognos.broker import stop
 from prognos.errors import BrokerUnavailable, InvalidInput
 from prognos.stream.bus import Bus, decode, encode, partition
 from prognos.types import Reading
-from tests.services import Mosquitto
+from tests.services import Mosquitto, listener
 
 T = 1_700_000_000_000
 
 
 def test_committed_readings_travel_on_their_devices_partition():
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
     broker = Mosquitto().start()
     got: list[tuple[str, list[Reading]]] = []
-    ready = threading.Event()
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="probe", protocol=mqtt.MQTTv5)
-    sub.on_connect = lambda c, *a: (c.subscribe("prognos/stream/#", qos=1), ready.set())
-    sub.on_message = lambda c, u, m: got.append((m.topic, decode(m.payload)))
-    sub.connect("127.0.0.1", broker.port)
-    sub.loop_start()
+    sub = listener(broker.url, ["prognos/stream/#"], "probe", lambda c, u, m: got.append((m.topic, decode(m.payload))))
     bus = Bus(broker.url, 4)
     try:
-        assert ready.wait(10)
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while not bus.status()["connected"]:  # it connects in the background
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         readings = [Reading(f"dev-{i}", T + j, {"x": float(j)}) for j in range(3) for i in range(6)]
         bus.forward([*readings, Reading("dev-0", T, {"pred.m.anomaly.score": 1.0})])  # the prediction stays home
         deadline = time.monotonic() + 10
@@ -46,7 +40,7 @@ def test_committed_readings_travel_on_their_devices_partition():
             bus.forward(readings)
     finally:
         bus.close()
-        sub.loop_stop()
+        stop(sub)
         broker.stop()
 
 

@@ -20,6 +20,7 @@ import pytest
 from prognos.act.alerts import Alerts
 from prognos.act.rules import Engine
 from prognos.act.rulesfile import load_rules
+from prognos.broker import stop
 from prognos.features import RegimeScaler
 from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
@@ -29,7 +30,7 @@ from prognos.stream.bus import partition
 from prognos.stream.scorer import Scorer, parse_assignments
 from prognos.stream.worker import parse_worker
 from prognos.types import Reading
-from tests.services import Mosquitto, ServerProcess
+from tests.services import Mosquitto, ServerProcess, listener
 from tests.stream.test_scorer import STEP, toy_anomaly
 
 DEVICES = [f"pump-{i}" for i in range(8)]
@@ -83,23 +84,14 @@ class Commands:
     """A device-side listener on every command topic."""
 
     def __init__(self, url: str) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        from prognos.ingest.mqtt import parse_url
-
         self.got: list[dict] = []
-        self.ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="devices", protocol=mqtt.MQTTv5)
-        self.client.on_connect = lambda c, *a: (c.subscribe("prognos/devices/+/commands", qos=1), self.ready.set())
-        self.client.on_message = lambda c, u, m: self.got.append(orjson.loads(m.payload))
-        self.client.connect(*parse_url(url))
-        self.client.loop_start()
-        assert self.ready.wait(10)
+        self.client = listener(url, ["prognos/devices/+/commands"], "devices", self._heard)
+
+    def _heard(self, client, userdata, message) -> None:
+        self.got.append(orjson.loads(message.payload))
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop(self.client)
 
 
 def test_a_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(tmp_path, fresh_pg):

@@ -23,7 +23,8 @@ from typing import Any
 import orjson
 
 from prognos.act.alerts import Alert, Alerts
-from prognos.errors import ConfigError, require
+from prognos.broker import Broker, Session, delivered, stop
+from prognos.errors import BrokerUnavailable, ConfigError, require
 
 log = logging.getLogger(__name__)
 
@@ -85,36 +86,31 @@ class MqttCommand:
     """One broker connection; each send publishes to the device's command topic, ``command`` merged in."""
 
     def __init__(self, url: str, timeout: float = 10.0, client_id: str | None = None) -> None:
-        from prognos.ingest.mqtt import parse_url
-
-        self.host, self.port = parse_url(url)
+        self.broker = Broker.parse(url)
         self.timeout = timeout
         self.client_id = client_id or f"prognos-actions-{time.time_ns()}"
         self._client: Any = None
 
     def send(self, alert: Alert, event: str, command: Mapping[str, Any] | None = None) -> dict[str, Any]:
         topic = COMMAND_TOPIC.format(device_id=alert.device_id)
+        outcome: dict[str, Any] = {"ok": True, "attempts": 1, "topic": topic, "error": None}
         try:
             info = self._connected().publish(topic, orjson.dumps(message(alert, event, command)), qos=1)
-            info.wait_for_publish(self.timeout)  # returns once the broker acknowledged (PUBACK)
-        except (RuntimeError, ValueError, OSError) as exc:
-            return {"ok": False, "attempts": 1, "topic": topic, "error": str(exc), "ts": int(time.time() * 1000)}
-        return {"ok": info.is_published(), "attempts": 1, "topic": topic, "error": None, "ts": int(time.time() * 1000)}
+            delivered(info, self.timeout, topic)  # once the broker acknowledged it (PUBACK)
+        except BrokerUnavailable as exc:
+            outcome |= {"ok": False, "error": str(exc)}
+        return outcome | {"ts": int(time.time() * 1000)}
 
     def close(self) -> None:
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            stop(self._client)
             self._client = None
 
     def _connected(self) -> Any:
         if self._client is None:
-            mqtt = require("paho.mqtt.client", "mqtt")
-            from paho.mqtt.enums import CallbackAPIVersion
-
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
-            client.connect(self.host, self.port, keepalive=30)
-            client.loop_start()
+            session = Session(keepalive=30)
+            client = self.broker.client(self.client_id, session)
+            self.broker.start(client, session, wait=True)
             self._client = client
         return self._client
 

@@ -18,7 +18,6 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -53,10 +52,10 @@ def run_demo(
     if store_url is None:
         shutil.rmtree(FOLDER, ignore_errors=True)
         FOLDER.mkdir(parents=True)
-        base = replace(settings, store=f"duckdb:///{FOLDER}/prognos.duckdb", registry=str(FOLDER / "models"))
+        base = settings.updated(store=f"duckdb:///{FOLDER}/prognos.duckdb", registry=str(FOLDER / "models"))
     else:
-        base = replace(settings, store=store_url)
-    _check_port(base.host, base.port)  # before minutes of training, not after
+        base = settings.updated(store=store_url)
+    _check_port(base.server.host, base.server.port)  # before minutes of training, not after
     logging.getLogger("prognos.inference").setLevel(logging.WARNING)  # a load line per model drowns the story
     work = Path(base.registry).parent
     scenario = plan(devices, history_hours * 3600, duration, seed, now_ms())
@@ -70,8 +69,7 @@ def run_demo(
         names = train_and_publish(store, scenario, base.registry, work, epochs, seed)
         (work / "truth.json").write_text(json.dumps(scenario.fleet.truth()))  # to judge challengers by
         (work / "rules.yaml").write_text(rules(desk.url, SECRET, str((work / "truth.json").resolve()), duration))
-        settings = replace(
-            base,
+        settings = base.updated(
             stream=_assignments(names),
             rules=str(work / "rules.yaml"),
             retrain_epochs=epochs,
@@ -162,7 +160,7 @@ def live(store: Store, scenario: Scenario, settings: Settings, desk: Maintenance
     app = create_app(store, settings)
     target: send.HttpTarget | None = None
     reached = scenario.live_start
-    with BackgroundServer(app, settings.host, settings.port) as server:
+    with BackgroundServer(app, settings.server.host, settings.server.port) as server:
         u = server.url
         click.echo(
             f"\nserving on {u}\n  dashboard {u}/\n  devices   {u}/api/v1/fleet\n  alerts    {u}/api/v1/alerts\n"

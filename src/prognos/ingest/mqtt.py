@@ -20,17 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import Any
 
 import orjson
 
-from prognos.errors import ConfigError, InvalidInput, require
+from prognos.broker import Broker, Session, stop, subscribe
+from prognos.errors import InvalidInput
 from prognos.ingest.payload import Decoded, Limits, check_device_id, decode_device, decode_gateway, parse_json
 from prognos.types import Reading
-
-if TYPE_CHECKING:
-    from prognos.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +41,7 @@ OnDevice = Callable[[str, "str | None"], None]
 @dataclass
 class MqttStats:
     connected: bool = False
+    subscribed: bool = False  # the broker acknowledged the subscriptions of the current connection
     session_present: bool | None = None
     connects: int = 0
     disconnects: int = 0
@@ -52,13 +50,6 @@ class MqttStats:
     rejected: int = 0
     write_retries: int = 0
     last_error: str | None = None
-
-
-def parse_url(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise ConfigError(f"MQTT URL {url!r}: expected mqtt://host[:port]")
-    return parts.hostname, parts.port or 1883
 
 
 class MqttSource:
@@ -70,75 +61,41 @@ class MqttSource:
         client_id: str,
         group: str | None = None,
         session_expiry: int = 7 * 86_400,
-        receive_maximum: int = 10_000,
         limits: Limits = Limits(),
         on_device: OnDevice | None = None,
     ) -> None:
-        self.host, self.port = parse_url(url)
+        self.broker = Broker.parse(url)
         self.submit = submit
         self.client_id = client_id
         self.group = group
-        self.session_expiry = session_expiry
-        self.receive_maximum = receive_maximum
+        # Persistent, acknowledged by hand once durable; up to 10,000 messages in flight while we commit.
+        self.session = Session(expiry=session_expiry, manual_ack=True, receive_maximum=10_000)
         self.limits = limits
         self.on_device = on_device
         self.stats = MqttStats()
         self._client: Any = None
-
-    @classmethod
-    def from_settings(cls, s: Settings, submit: Submit, limits: Limits, on_device: OnDevice | None) -> MqttSource:
-        import socket
-
-        assert s.mqtt is not None
-        client_id = s.mqtt_client_id or f"prognos-{socket.gethostname()}" + (f"-{s.mqtt_group}" if s.mqtt_group else "")
-        return cls(
-            s.mqtt,
-            submit,
-            client_id=client_id,
-            group=s.mqtt_group,
-            session_expiry=s.mqtt_session_expiry,
-            limits=limits,
-            on_device=on_device,
-        )
 
     def topics(self) -> list[str]:
         prefix = f"$share/{self.group}/" if self.group else ""
         return [prefix + t for t in (DEVICE_TOPIC, GATEWAY_TOPIC, CONNECT_TOPIC)]
 
     def start(self) -> None:
-        mqtt = require("paho.mqtt.client", "mqtt")
-        from paho.mqtt.enums import CallbackAPIVersion
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True
-        )
+        client = self.broker.client(self.client_id, self.session)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=1, max_delay=30)  # back-off while the broker is away
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.session_expiry
-        props.ReceiveMaximum = self.receive_maximum  # unacknowledged messages in flight while we commit
-        client.connect_async(self.host, self.port, keepalive=15, clean_start=False, properties=props)
-        client.loop_start()
+        self.broker.start(client, self.session)
         self._client = client
 
     def stop(self) -> None:
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            stop(self._client)
             self._client = None
-            self.stats.connected = False
+            self.stats.connected = self.stats.subscribed = False
 
     def status(self) -> dict[str, Any]:
-        return {
-            "broker": f"mqtt://{self.host}:{self.port}",
-            "client_id": self.client_id,
-            "group": self.group,
-            **asdict(self.stats),
-        }
+        return {"broker": self.broker.url, "client_id": self.client_id, "group": self.group, **asdict(self.stats)}
 
     # -- paho callbacks (network thread) -------------------------------------------------------
 
@@ -149,19 +106,17 @@ class MqttSource:
         self.stats.connected = True
         self.stats.connects += 1
         self.stats.session_present = bool(flags.session_present)
-        from paho.mqtt.subscribeoptions import SubscribeOptions
+        subscribe(client, self.topics())
+        log.info("connected to %s as %s (session present: %s)", self.broker.url, self.client_id, flags.session_present)
 
-        client.subscribe([(t, SubscribeOptions(qos=1)) for t in self.topics()])
-        log.info(
-            "connected to mqtt://%s:%d as %s (session present: %s)",
-            self.host,
-            self.port,
-            self.client_id,
-            flags.session_present,
-        )
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        refused = [r for r in reasons if r.is_failure]
+        self.stats.subscribed = not refused
+        if refused:
+            self.stats.last_error = f"subscription refused: {refused[0]}"
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        self.stats.connected = False
+        self.stats.connected = self.stats.subscribed = False
         self.stats.disconnects += 1
         self.stats.last_error = f"disconnected: {reason}"
 
@@ -227,8 +182,9 @@ class MqttSource:
         log.debug("rejected on %s: %s", topic, body)
 
 
-def wait_connected(source: MqttSource, timeout: float = 10.0) -> bool:
+def wait_subscribed(source: MqttSource, timeout: float = 10.0) -> bool:
+    """Whether the source is connected and its subscriptions acknowledged within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not source.stats.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return source.stats.connected
+    while not source.stats.subscribed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return source.stats.subscribed

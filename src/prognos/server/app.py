@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -29,6 +30,7 @@ from prognos.inference.deployments import Deployments
 from prognos.inference.metrics import Metrics
 from prognos.inference.recording import Recorder
 from prognos.ingest import http as ingest_http
+from prognos.ingest.mqtt import MqttSource
 from prognos.ingest.payload import Limits
 from prognos.registry import Registry
 from prognos.server import alerts, devices, events, models, oip, overview, retraining
@@ -70,7 +72,7 @@ async def on_error(request: Request, exc: Exception) -> Response:
 def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     """A server over ``store``: ingestion (MQTT too with ``settings.mqtt``), the API, and inference for the registry."""
     bus = make_bus(settings)
-    writer = BatchWriter(store, max_pending=settings.max_pending, forward=bus.forward if bus else None)
+    writer = BatchWriter(store, max_pending=settings.server.max_pending, forward=bus.forward if bus else None)
     registry = Registry(store, settings.registry)
     metrics = Metrics()
     deployments = make_deployments(registry, settings, metrics)
@@ -78,21 +80,21 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     alert_book = Alerts(store)
     hub = Hub()
     scorer = (
-        make_scorer(store, settings, deployments, writer, alert_book, metrics, events=hub) if settings.stream else None
+        make_scorer(store, settings, deployments, writer, alert_book, metrics, events=hub)
+        if settings.stream.assignments
+        else None
     )
     if scorer:
         writer.taps.append(scorer.feed)  # scored as accepted, while the commit runs
     retrainer = make_retrainer(store, settings, registry, deployments, metrics) if scorer else None
-    limits = Limits(max_future_ms=settings.max_future_ms)
+    limits = Limits(max_future_ms=settings.server.max_future_ms)
     mqtt = None
-    if settings.mqtt:
-        from prognos.ingest.mqtt import MqttSource
-
-        mqtt = MqttSource.from_settings(settings, writer.submit_then, limits, on_device=register_devices(store))
+    if settings.mqtt.url:
+        mqtt = make_source(settings, writer, limits, register_devices(store))
 
     async def health(request: Request) -> Response:
         mqtt_status = mqtt.status() if mqtt else None
-        ok = mqtt_status is None or mqtt_status["connected"]
+        ok = mqtt_status is None or mqtt_status["subscribed"]  # connected, and the broker delivers to us
         doc = {
             "status": "ok" if ok else "degraded",
             "version": __version__,
@@ -108,7 +110,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
         hub.attach(asyncio.get_running_loop())
         if mqtt:
             mqtt.start()
-        retention = asyncio.create_task(_retain(store, settings)) if settings.retention_days else None
+        retention = asyncio.create_task(_retain(store, settings)) if settings.server.retention_days else None
         await deployments.start()
         if scorer:
             await scorer.start()
@@ -132,7 +134,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
                 bus.close()
 
     routes = [
-        *ingest_http.routes(writer.submit, limits, settings.max_body, respond),
+        *ingest_http.routes(writer.submit, limits, settings.server.max_body, respond),
         *devices.routes(store, respond),
         *models.routes(registry, deployments, store, respond),
         *oip.routes(deployments, respond),
@@ -145,7 +147,14 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
     inner.state.store, inner.state.writer, inner.state.mqtt = store, writer, mqtt
     inner.state.deployments, inner.state.recorder, inner.state.scorer = deployments, recorder, scorer
     inner.state.retrainer = retrainer
-    return InferenceApp(inner, deployments, recorder, settings.max_body, settings.payload_sample, settings.access_log)
+    return InferenceApp(
+        inner,
+        deployments,
+        recorder,
+        settings.server.max_body,
+        settings.inference.payload_sample,
+        settings.inference.access_log,
+    )
 
 
 def starlette(health: Any, metrics: Metrics, routes: list[Route], lifespan: Any, dashboard: bool = False) -> Starlette:
@@ -171,30 +180,32 @@ def starlette(health: Any, metrics: Metrics, routes: list[Route], lifespan: Any,
 
 async def _retain(store: Store, settings: Settings) -> None:
     """Drop data older than the retention period, now and every ``retention_check`` seconds."""
-    assert settings.retention_days is not None
+    days = settings.server.retention_days
+    assert days is not None
     while True:
         try:
-            dropped = await run_in_threadpool(store.retain, now_ms() - settings.retention_days * 86_400_000)
-            log.info("retention: dropped %d rows older than %d days", dropped, settings.retention_days)
+            dropped = await run_in_threadpool(store.retain, now_ms() - days * 86_400_000)
+            log.info("retention: dropped %d rows older than %d days", dropped, days)
         except PrognosError as exc:
             log.error("retention failed: %s", exc)
-        await asyncio.sleep(settings.retention_check)
+        await asyncio.sleep(settings.server.retention_check)
 
 
 def make_deployments(registry: Registry, settings: Settings, metrics: Metrics) -> Deployments:
-    options = BatchOptions(settings.max_batch, settings.max_delay_ms / 1000, settings.max_queue)
-    return Deployments(registry, options, metrics, settings.model_poll, settings.ort_threads)
+    s = settings.inference
+    options = BatchOptions(s.max_batch, s.max_delay_ms / 1000, s.max_queue)
+    return Deployments(registry, options, metrics, s.model_poll, s.ort_threads)
 
 
 def make_bus(settings: Settings) -> Bus | None:
     """With ``partitions``, committed readings also go out on the stream bus for `prognos stream` workers."""
-    if not settings.partitions:
+    if not settings.stream.partitions:
         return None
-    if not settings.mqtt:
+    if not settings.mqtt.url:
         raise ConfigError("--partitions forwards readings over MQTT: give the broker with --mqtt")
     from prognos.stream.bus import Bus
 
-    return Bus(settings.mqtt, settings.partitions)
+    return Bus(settings.mqtt.url, settings.stream.partitions)
 
 
 def make_scorer(
@@ -213,7 +224,7 @@ def make_scorer(
     from prognos.act.rulesfile import load_rules
     from prognos.stream.metrics import StreamMetrics
 
-    assert settings.stream is not None
+    assert settings.stream.assignments is not None
 
     def device_type(device_id: str) -> str | None:
         try:
@@ -221,12 +232,12 @@ def make_scorer(
         except DeviceNotFound:
             return None
 
-    engine = Engine(load_rules(settings.rules)) if settings.rules else None
-    actions = Actions(book, settings.mqtt)
+    engine = Engine(load_rules(settings.stream.rules)) if settings.stream.rules else None
+    actions = Actions(book, settings.mqtt.url)
     store_predictions = functools.partial(writer.submit, tap=False)  # never scored as telemetry
     return Scorer(
         deployments,
-        parse_assignments(settings.stream),
+        parse_assignments(settings.stream.assignments),
         device_type,
         store_predictions,
         engine,
@@ -246,7 +257,7 @@ def make_retrainer(
     from prognos.act.rulesfile import load_policies
     from prognos.monitor.retrain import Retrainer
 
-    policies = load_policies(settings.rules) if settings.rules else []
+    policies = load_policies(settings.stream.rules) if settings.stream.rules else []
     if not policies:
         return None
     return Retrainer(
@@ -255,8 +266,24 @@ def make_retrainer(
         deployments,
         policies,
         metrics=metrics.registry,
-        interval=settings.retrain_interval,
-        epochs=settings.retrain_epochs,
+        interval=settings.retrain.interval,
+        epochs=settings.retrain.epochs,
+    )
+
+
+def make_source(settings: Settings, writer: BatchWriter, limits: Limits, on_device: Any) -> MqttSource:
+    """Device telemetry from the broker, into the writer (``settings.mqtt``: the broker, session and group)."""
+    m = settings.mqtt
+    assert m.url is not None
+    client_id = m.client_id or f"prognos-{socket.gethostname()}" + (f"-{m.group}" if m.group else "")
+    return MqttSource(
+        m.url,
+        writer.submit_then,
+        client_id=client_id,
+        group=m.group,
+        session_expiry=m.session_expiry,
+        limits=limits,
+        on_device=on_device,
     )
 
 

@@ -43,8 +43,8 @@ def run(settings: Settings, worker: bool = False) -> None:
         # Live views hold event streams open: shutting down waits for them only this long.
         uvicorn.run(
             app,
-            host=settings.host,
-            port=settings.port,
+            host=settings.server.host,
+            port=settings.server.port,
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=3,

@@ -22,7 +22,7 @@ from prognos.errors import ConfigError
 from prognos.inference.metrics import Metrics
 from prognos.ingest.payload import Limits
 from prognos.registry import Registry
-from prognos.server.app import make_bus, make_deployments, make_scorer, register_devices, starlette
+from prognos.server.app import make_bus, make_deployments, make_scorer, make_source, register_devices, starlette
 from prognos.server.responses import respond
 from prognos.store import Store
 from prognos.store.base import redact
@@ -31,35 +31,33 @@ from prognos.stream.worker import Worker, parse_worker
 
 
 def create_worker_app(store: Store, settings: Settings) -> Starlette:
-    if not settings.mqtt or not settings.stream or not settings.partitions:
+    if not settings.mqtt.url or not settings.stream.assignments or not settings.stream.partitions:
         raise ConfigError("prognos stream needs --mqtt (the broker), --partitions (as the ingest uses) and --stream")
-    index, count = parse_worker(settings.worker)
-    bus = make_bus(settings) if settings.mqtt_group else None  # ingesting too: forward what it stores
-    writer = BatchWriter(store, max_pending=settings.max_pending, forward=bus.forward if bus else None)
+    index, count = parse_worker(settings.stream.worker)
+    bus = make_bus(settings) if settings.mqtt.group else None  # ingesting too: forward what it stores
+    writer = BatchWriter(store, max_pending=settings.server.max_pending, forward=bus.forward if bus else None)
     metrics = Metrics()
     deployments = make_deployments(Registry(store, settings.registry), settings, metrics)
     scorer = make_scorer(store, settings, deployments, writer, Alerts(store), metrics, durable=True)
     worker = Worker(
         scorer,
         store,
-        settings.mqtt,
-        settings.partitions,
+        settings.mqtt.url,
+        settings.stream.partitions,
         index,
         count,
-        settings.stream_group,
-        settings.checkpoint_interval,
-        settings.mqtt_session_expiry,
+        settings.stream.group,
+        settings.stream.checkpoint_interval,
+        settings.mqtt.session_expiry,
     )
     ingest = None
-    if settings.mqtt_group:
-        from prognos.ingest.mqtt import MqttSource
-
-        limits = Limits(max_future_ms=settings.max_future_ms)
-        ingest = MqttSource.from_settings(settings, writer.submit_then, limits, on_device=register_devices(store))
+    if settings.mqtt.group:
+        limits = Limits(max_future_ms=settings.server.max_future_ms)
+        ingest = make_source(settings, writer, limits, register_devices(store))
 
     async def health(request: Request) -> Response:
         status = worker.status()
-        ok = len(status["connected"]) == len(worker.owned) and (ingest is None or ingest.stats.connected)
+        ok = len(status["connected"]) == len(worker.owned) and (ingest is None or ingest.stats.subscribed)
         doc = {
             "status": "ok" if ok else "degraded",
             "version": __version__,

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import orjson
 
+from prognos.broker import Broker, Session, stop
 from prognos.errors import ConfigError, require
 from prognos.sim.fleet import MODES, Chunk, Fleet
 from prognos.types import Reading
@@ -178,14 +179,9 @@ class MqttTarget:
     """
 
     def __init__(self, url: str, client_id: str = "prognos-sim", inflight: int = 1000, record: bool = False) -> None:
-        mqtt = require("paho.mqtt.client", "mqtt")
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        from prognos.ingest.mqtt import parse_url
-
-        host, port = parse_url(url)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        self.client.max_inflight_messages_set(inflight)
+        broker = Broker.parse(url)
+        session = Session(inflight=inflight, keepalive=30)
+        self.client = broker.client(client_id, session)
         self.client.max_queued_messages_set(0)
         self._slots = threading.BoundedSemaphore(inflight)
         self._pending: dict[int, tuple[str, int] | None] = {}
@@ -196,8 +192,7 @@ class MqttTarget:
         self.published = 0
         self.acknowledged = 0
         self.client.on_publish = self._on_publish
-        self.client.connect(host, port, keepalive=30)
-        self.client.loop_start()
+        broker.start(self.client, session, wait=True)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
         with self._lock:
@@ -236,8 +231,7 @@ class MqttTarget:
         deadline = time.monotonic() + timeout
         while self._pending and time.monotonic() < deadline:
             time.sleep(0.01)
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop(self.client)
 
 
 def _item(r: Reading) -> dict[str, Any]:

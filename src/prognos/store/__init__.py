@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from prognos.config import DEFAULT_STORE
 from prognos.errors import ConfigError
 from prognos.store.asof import asof
 from prognos.store.base import Agg, Store
 from prognos.store.memory import MemoryStore
 
-DEFAULT_URL = "duckdb:///prognos-data/prognos.duckdb"
-
-__all__ = ["DEFAULT_URL", "Agg", "MemoryStore", "Store", "asof", "open_store"]
+__all__ = ["Agg", "MemoryStore", "Store", "asof", "open_store"]
 
 
-def open_store(url: str = DEFAULT_URL) -> Store:
+def open_store(url: str = DEFAULT_STORE) -> Store:
     """``memory://``, ``duckdb:///relative/path.duckdb`` (``duckdb:////abs/path``) or ``postgresql://…``.
 
     DuckDB takes ``?threads=N`` (default: one per core) to bound the cores its queries use.

@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
-from prognos.errors import BrokerUnavailable, ConfigError, InvalidInput, require
-from prognos.types import Reading, device_number
+from prognos.broker import Broker, Session, delivered, stop
+from prognos.errors import ConfigError, InvalidInput
+from prognos.types import Reading, device_number, is_prediction
 
 TOPIC = "prognos/stream/{partition}"
 
@@ -48,28 +49,17 @@ class Bus:
     """Publishes committed readings per partition; `forward` returns once the broker has every message."""
 
     def __init__(self, url: str, partitions: int, client_id: str | None = None, timeout: float = 10.0) -> None:
-        from prognos.ingest.mqtt import parse_url
-
         if partitions < 1:
             raise ConfigError(f"--partitions: expected at least 1, got {partitions}")
-        mqtt = require("paho.mqtt.client", "mqtt")
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        self.host, self.port = parse_url(url)
+        self.broker = Broker.parse(url)
         self.partitions, self.timeout = partitions, timeout
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id or f"prognos-bus-{time.time_ns()}", protocol=mqtt.MQTTv5
-        )
-        self.client.max_inflight_messages_set(1000)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
-        self.client.connect_async(self.host, self.port, keepalive=15)
-        self.client.loop_start()
+        session = Session(inflight=1000)
+        self.client = self.broker.client(client_id or f"prognos-bus-{time.time_ns()}", session)
+        self.broker.start(self.client, session)
         self._lock = threading.Lock()  # one forward at a time keeps each partition's messages in commit order
         self.messages = 0
 
     def forward(self, readings: Sequence[Reading]) -> None:
-        from prognos.stream.scorer import is_prediction
-
         parts: dict[int, list[Reading]] = {}
         for r in readings:
             if r.values and not is_prediction(r):
@@ -81,23 +71,15 @@ class Bus:
             sent = [self.client.publish(topic(partition=p), encode(rs), qos=1) for p, rs in sorted(parts.items())]
             deadline = time.monotonic() + self.timeout
             for info in sent:
-                try:
-                    info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-                except (RuntimeError, ValueError) as exc:  # not connected, or the queue refused it
-                    raise BrokerUnavailable(f"stream bus mqtt://{self.host}:{self.port}: {exc}") from None
-                if not info.is_published():
-                    raise BrokerUnavailable(
-                        f"stream bus mqtt://{self.host}:{self.port}: no acknowledgement in {self.timeout:g} s"
-                    )
+                delivered(info, deadline - time.monotonic(), f"stream bus {self.broker.url}")
             self.messages += len(sent)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop(self.client)
 
     def status(self) -> dict[str, Any]:
         return {
-            "broker": f"mqtt://{self.host}:{self.port}",
+            "broker": self.broker.url,
             "partitions": self.partitions,
             "messages": self.messages,
             "connected": self.client.is_connected(),

@@ -31,7 +31,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from prognos.errors import ConfigError, InvalidInput, PrognosError, require
+from prognos.broker import Broker, Session, stop, subscribe
+from prognos.errors import ConfigError, InvalidInput, PrognosError
 from prognos.store import Store
 from prognos.stream.bus import TOPIC, decode, partition
 from prognos.stream.scorer import Scorer
@@ -75,19 +76,17 @@ class Worker:
         interval: float = 1.0,
         session_expiry: int = 7 * 86_400,
     ) -> None:
-        from prognos.ingest.mqtt import parse_url
-
         if partitions < 1 or not 0 <= index < count:
             raise ConfigError(f"worker {index}/{count} of {partitions} partitions: expected 0 ≤ index < count")
         self.scorer, self.store, self.partitions = scorer, store, partitions
-        self.host, self.port = parse_url(url)
+        self.broker = Broker.parse(url)
         self.index, self.count, self.group = index, count, group
         self.interval, self.session_expiry = interval, session_expiry
         self.owned = [p for p in range(partitions) if p % count == index]
         self.key = f"{group}/{index}-of-{count}"
         self.stats = WorkerStats()
         self._clients: dict[int, Any] = {}
-        self._up: set[int] = set()  # partitions whose session is connected now
+        self._up: set[int] = set()  # partitions connected and subscribed now
         self._queue: asyncio.Queue[tuple[Any, int, bytes]] | None = None
         self._acks: list[tuple[Any, int]] = []
         self._lock = asyncio.Lock()  # a checkpoint sees the scorer between batches, never inside one
@@ -127,8 +126,7 @@ class Worker:
                 await task
         await self.checkpoint(force=True)
         for client in self._clients.values():
-            client.disconnect()
-            client.loop_stop()
+            stop(client)
         self._clients.clear()
         await self.scorer.close()
 
@@ -137,7 +135,7 @@ class Worker:
             "worker": f"{self.index}/{self.count}",
             "partitions": self.owned,
             "group": self.group,
-            "broker": f"mqtt://{self.host}:{self.port}",
+            "broker": self.broker.url,
             "backlog": self._queue.qsize() if self._queue else 0,
             "connected": sorted(self._up),
             "pending_acks": len(self._acks),
@@ -146,15 +144,8 @@ class Worker:
 
     # -- the partitions' sessions (paho threads) -----------------------------------------------------
     def _connect(self, p: int, loop: asyncio.AbstractEventLoop) -> Any:
-        mqtt = require("paho.mqtt.client", "mqtt")
-        from paho.mqtt.enums import CallbackAPIVersion
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-        from paho.mqtt.subscribeoptions import SubscribeOptions
-
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"{self.group}-p{p:03d}", protocol=mqtt.MQTTv5, manual_ack=True
-        )
+        session = Session(expiry=self.session_expiry, manual_ack=True)
+        client = self.broker.client(f"{self.group}-p{p:03d}", session)
         queue = self._queue
         assert queue is not None
 
@@ -162,8 +153,11 @@ class Worker:
             if reason.is_failure:
                 self.stats.last_error = f"partition {p}: connect refused: {reason}"
                 return
-            self._up.add(p)
-            c.subscribe([(TOPIC.format(partition=p), SubscribeOptions(qos=1))])
+            subscribe(c, [TOPIC.format(partition=p)])
+
+        def on_subscribe(c: Any, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+            if not any(r.is_failure for r in reasons):
+                self._up.add(p)  # connected, and the broker will deliver: the partition is up
 
         def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
             self._up.discard(p)
@@ -176,12 +170,9 @@ class Worker:
         def on_message(c: Any, userdata: Any, msg: Any) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, (c, msg.mid, msg.payload))
 
-        client.on_connect, client.on_disconnect, client.on_message = on_connect, on_disconnect, on_message
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.session_expiry
-        client.connect_async(self.host, self.port, keepalive=15, clean_start=False, properties=props)
-        client.loop_start()
+        client.on_connect, client.on_subscribe = on_connect, on_subscribe
+        client.on_disconnect, client.on_message = on_disconnect, on_message
+        self.broker.start(client, session)
         return client
 
     # -- work ---------------------------------------------------------------------------------------
