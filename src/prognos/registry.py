@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from prognos.errors import Conflict, IntegrityError, InvalidInput, ModelNotFound
-from prognos.store import Store
+from prognos.store import Records
 
 VERSION, ALIAS, TRAFFIC = "model-version", "model-alias", "model-traffic"
 CHAMPION = "champion"
@@ -49,7 +49,7 @@ class Version:
 
 
 class Registry:
-    def __init__(self, store: Store, root: str | Path) -> None:
+    def __init__(self, store: Records, root: str | Path) -> None:
         self.store = store
         self.root = Path(root)
 

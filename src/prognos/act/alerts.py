@@ -14,7 +14,7 @@ from typing import Any
 
 from prognos.act.rules import SEVERITIES, Transition
 from prognos.errors import Conflict, InvalidInput, NotFound
-from prognos.store import Store
+from prognos.store import Records
 from prognos.types import now_ms
 
 KIND = "alert"
@@ -48,7 +48,7 @@ class Alert:
 
 
 class Alerts:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Records) -> None:
         self.store = store
         self._lock = threading.Lock()  # read-modify-write of one record at a time in this process
 

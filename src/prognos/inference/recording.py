@@ -14,7 +14,7 @@ from collections import deque
 from typing import Any
 
 from prognos.inference.metrics import Metrics
-from prognos.store import Store
+from prognos.store import Records
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ PAYLOAD, SHADOW = "inference-payload", "inference-shadow"
 
 
 class Recorder:
-    def __init__(self, store: Store, metrics: Metrics, max_buffer: int = 20_000, interval: float = 0.5) -> None:
+    def __init__(self, store: Records, metrics: Metrics, max_buffer: int = 20_000, interval: float = 0.5) -> None:
         self.store, self.metrics = store, metrics
         self._buffer: deque[tuple[str, str, dict[str, Any]]] = deque()
         self._max, self._interval = max_buffer, interval

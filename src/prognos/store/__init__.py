@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 from prognos.config import DEFAULT_STORE
 from prognos.errors import ConfigError
 from prognos.store.asof import asof
-from prognos.store.base import Agg, Store
+from prognos.store.base import Agg, Devices, Records, Store, Telemetry
 from prognos.store.memory import MemoryStore
 
-__all__ = ["Agg", "MemoryStore", "Store", "asof", "open_store"]
+__all__ = ["Agg", "Devices", "MemoryStore", "Records", "Store", "Telemetry", "asof", "open_store"]
 
 
 def open_store(url: str = DEFAULT_STORE) -> Store:

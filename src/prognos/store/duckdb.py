@@ -23,15 +23,12 @@ from prognos.store.base import (
     SERIES,
     STATES,
     Agg,
-    Pairs,
-    SeriesIds,
     check_changes,
     check_interval,
     check_range,
     seen_ranges,
-    to_tables,
 )
-from prognos.store.sql import DEVICE_COLUMNS, device_from_row, device_update
+from prognos.store.sql import DEVICE_COLUMNS, Pairs, SeriesIds, device_from_row, device_update, to_tables
 from prognos.types import Device, Reading
 
 # A series is one key of one device; telemetry rows carry its integer id, so the primary key the

@@ -24,16 +24,13 @@ from prognos.store.base import (
     SERIES,
     STATES,
     Agg,
-    Pairs,
-    SeriesIds,
     check_changes,
     check_interval,
     check_range,
     redact,
     seen_ranges,
-    to_tables,
 )
-from prognos.store.sql import DEVICE_COLUMNS, device_from_row, device_update
+from prognos.store.sql import DEVICE_COLUMNS, Pairs, SeriesIds, device_from_row, device_update, to_tables
 from prognos.types import Device, Reading
 
 # As in DuckDB: telemetry is keyed by (integer series id, ts), ~1.5x faster to insert than text keys.

@@ -1,12 +1,16 @@
-"""Pieces shared by the SQL stores (DuckDB, PostgreSQL): the device row and its update."""
+"""Pieces shared by the SQL stores (DuckDB, PostgreSQL): readings as Arrow tables, series ids, the device row."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
-from prognos.types import Device
+import numpy as np
+import pyarrow as pa
+
+from prognos.types import Device, Reading
 
 DEVICE_COLUMNS = "device_id, type, name, lat, lon, tags, first_seen, last_seen"
 
@@ -31,3 +35,84 @@ def device_update(changes: Mapping[str, Any]) -> tuple[str, list[Any]]:
             sets.append(f"{name} = ?")
             params.append(value)
     return ", ".join(sets), params
+
+
+def to_tables(readings: Sequence[Reading]) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Readings → (telemetry, states, locations) Arrow tables in long form, with device_id columns.
+
+    The numeric values — nearly all of the data — are laid out by C loops (a reading is a few dict views), not
+    a Python step per value: this runs on the writer thread, and every step it takes holds the GIL."""
+    s, i, f = pa.string(), pa.int64(), pa.float64()
+    values = [r.values for r in readings]
+    rows = np.repeat(np.arange(len(values)), list(map(len, values)))  # the reading of every value
+    dev = pa.array([r.device_id for r in readings], s).take(rows)
+    ts = np.fromiter((r.ts for r in readings), np.int64, len(values))[rows]
+    key = list(chain.from_iterable(values))
+    val = list(chain.from_iterable(v.values() for v in values))
+    s_dev: list[str] = []
+    s_key: list[str] = []
+    s_ts: list[int] = []
+    s_val: list[str] = []
+    l_dev: list[str] = []
+    l_ts: list[int] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    for r in readings:
+        if r.attributes:
+            n = len(r.attributes)
+            s_dev += [r.device_id] * n
+            s_ts += [r.ts] * n
+            s_key += r.attributes.keys()
+            s_val += r.attributes.values()
+        if r.location is not None:
+            l_dev.append(r.device_id)
+            l_ts.append(r.ts)
+            lat.append(r.location[0])
+            lon.append(r.location[1])
+    telemetry = pa.Table.from_arrays(
+        [dev, pa.array(key, s), pa.array(ts, i), pa.array(val, f)],
+        names=["device_id", "key", "ts", "value"],
+    )
+    states = pa.Table.from_arrays(
+        [pa.array(s_dev, s), pa.array(s_key, s), pa.array(s_ts, i), pa.array(s_val, s)],
+        names=["device_id", "key", "ts", "value"],
+    )
+    locations = pa.Table.from_arrays(
+        [pa.array(l_dev, s), pa.array(l_ts, i), pa.array(lat, f), pa.array(lon, f)],
+        names=["device_id", "ts", "lat", "lon"],
+    )
+    return telemetry, states, locations
+
+
+Pairs = list[tuple[str, str]]
+
+
+class SeriesIds:
+    """``(device_id, key)`` → integer series id, cached; unknown pairs are created by ``create``.
+
+    ``create`` must commit the new series on its own (not in the caller's transaction), so the cache
+    never holds an id the database does not have.
+    """
+
+    def __init__(self, create: Callable[[Pairs], dict[tuple[str, str], int]]) -> None:
+        self._create = create
+        self._ids: dict[str, dict[str, int]] = {}
+        # (device, its keys in order) → their ids: a device sends the same keys in the same order reading after
+        # reading, so one lookup serves all of a reading's values
+        self._shapes: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+
+    def column(self, readings: Sequence[Reading]) -> list[int]:
+        """The series id of every numeric value, in the order `to_tables` lays the values out."""
+        shapes = [(r.device_id, tuple(r.values)) for r in readings]
+        known = self._shapes
+        new = {shape for shape in shapes if shape not in known}
+        if new:
+            missing = {(d, k) for d, keys in new for k in keys if k not in self._ids.get(d, {})}
+            if missing:
+                for (device_id, key), sid in self._create(sorted(missing)).items():
+                    self._ids.setdefault(device_id, {})[key] = sid
+            if len(known) + len(new) > 1_000_000:
+                known.clear()  # bounded: a fleet whose key sets keep changing costs lookups, not memory
+            for d, keys in new:
+                known[d, keys] = [self._ids[d][k] for k in keys]
+        return list(chain.from_iterable(map(known.__getitem__, shapes)))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from prognos.errors import Overloaded, PrognosError
 from prognos.priority import lower_priority
-from prognos.store.base import Store
+from prognos.store.base import Telemetry
 from prognos.types import Reading
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class WriterStats:
 class BatchWriter:
     def __init__(
         self,
-        store: Store,
+        store: Telemetry,
         max_batch: int = 50_000,
         max_pending: int = 1_000_000,
         forward: Callable[[list[Reading]], None] | None = None,
