@@ -163,7 +163,7 @@ def test_assignments_parse():
 
 
 def test_inputs_unlike_training_raise_a_drift_alert_and_like_training_do_not(tmp_path):
-    from prognos.monitor.drift import reference
+    from prognos.features.drift import reference
 
     rng = np.random.default_rng(3)
     train = rng.normal(size=(4000, 2))
@@ -255,7 +255,7 @@ def test_a_restored_scorer_resumes_where_its_checkpoint_stood(tmp_path, overlap)
 def test_prediction_drift_and_shadow_predictions(tmp_path):
     """A card with a reference of its outputs gives drift.pred.* signals; a shadow version's predictions are
     stored beside the champion's and never reach the rules."""
-    from prognos.monitor.drift import outputs, reference
+    from prognos.features.drift import output_columns, reference
 
     rng = np.random.default_rng(5)
     train = rng.normal(size=(3000, 2))
@@ -263,7 +263,7 @@ def test_prediction_drift_and_shadow_predictions(tmp_path):
     folder = toy_anomaly(tmp_path / "toy", scaler)
     card = json.loads((folder / "card.json").read_text())
     windows_ = scaler.transform(train)[: 3000 // WINDOW * WINDOW].reshape(-1, WINDOW, 2)
-    cols = outputs("anomaly", (windows_**2).mean(axis=1), card["output"])
+    cols = output_columns("anomaly", (windows_**2).mean(axis=1), card["output"])
     card["reference_output"] = reference(np.column_stack(list(cols.values())), list(cols))
     (folder / "card.json").write_text(json.dumps(card))
     store = open_store("memory://")

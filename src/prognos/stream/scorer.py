@@ -23,7 +23,7 @@ counts once, as the store keeps it once.
 Predictions are stored as readings of the device under ``pred.<model>.<signal>`` keys, with
 ``pred.<model>.version`` (shadow: ``pred.<model>.shadow.…``): they chart beside the raw signals and
 are queried like them. Signals are named in `prognos.stream.view`; data and prediction drift over the
-model's recent windows fleet-wide (``drift.psi``, ``drift.pred.psi``, …; `prognos.monitor.drift`) join
+model's recent windows fleet-wide (``drift.psi``, ``drift.pred.psi``, …; `prognos.features.drift`) join
 them, and all of it goes through the rules.
 
 A scorer can hand its state over to its next life: `checkpoint` gives each window's position (the

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from prognos.features.drift import Drift, output_columns
 from prognos.features.scaling import RegimeScaler
 from prognos.inference.deployments import Served
-from prognos.monitor.drift import Drift, outputs
 
 Recipe = tuple[tuple[str, ...], int, int]  # sensors, window, step_ms
 
@@ -60,7 +60,7 @@ class View:
 
     def _cols(self, y: np.ndarray) -> np.ndarray:
         assert self.pred_drift is not None
-        cols = outputs(self.task, y, self.output)
+        cols = output_columns(self.task, y, self.output)
         return np.column_stack([cols[n] for n in self.pred_drift.names])
 
     def signals(self, y: np.ndarray) -> list[dict[str, Any]]:

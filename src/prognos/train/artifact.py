@@ -136,7 +136,7 @@ def int8_delta(fp32: Path, int8: Path, x: np.ndarray) -> dict[str, float]:
 
 def _reference(example: np.ndarray, sensors: list[str]) -> dict[str, Any] | None:
     """What training inputs looked like (scaled units, each window's latest row): drift is measured against it."""
-    from prognos.monitor.drift import reference
+    from prognos.features.drift import reference
 
     rows = example[:, -1, :] if example.ndim == 3 else example
     return reference(rows, sensors) if rows.ndim == 2 and rows.shape[1] == len(sensors) else None
@@ -146,11 +146,11 @@ def _reference_output(fp32: Path, example: np.ndarray, spec: Spec) -> dict[str, 
     """What the model said about its training windows: prediction drift is measured against it."""
     import onnxruntime as ort
 
-    from prognos.monitor.drift import outputs, reference
+    from prognos.features.drift import output_columns, reference
 
     s = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
     y = s.run(None, {s.get_inputs()[0].name: example.astype(np.float32)})[0]
-    cols = outputs(spec.task, y, spec.output)
+    cols = output_columns(spec.task, y, spec.output)
     return reference(np.column_stack(list(cols.values())), list(cols))
 
 

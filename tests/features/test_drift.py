@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prognos.monitor.drift import Drift, ks, psi, reference
+from prognos.features.drift import Drift, ks, psi, reference
 
 NAMES = ["a", "b"]
 

@@ -1,4 +1,5 @@
-"""Data drift: is what the model sees now distributed like what it was trained on?
+"""Drift: is what a model sees now (or says now) distributed like what it was trained on? Pure numpy, shared by
+training, which writes the reference into the model card, and the stream, which measures against it.
 
 At training time `reference` summarises each input feature (in the model's scaled units) — decile
 edges with the share of training values in each bin, and 101 quantiles — and the summary goes in
@@ -12,7 +13,7 @@ the model card. At run time `Drift` keeps the most recent values per feature and
 Both become signals (``drift.psi``, ``drift.ks``, and per feature ``drift.psi.<sensor>``) that the
 alert rules see like any other.
 
-Prediction drift is the same measure over what the model outputs (`outputs`: the anomaly score, the
+Prediction drift is the same measure over what the model outputs (`output_columns`: the anomaly score, the
 RUL median, each class's probability), against the card's ``reference_output`` taken from the
 training windows; its signals are ``drift.pred.psi`` and ``drift.pred.ks``.
 """
@@ -56,7 +57,7 @@ def ks(quantiles: np.ndarray, sample: np.ndarray, presorted: bool = False) -> fl
     return float(max(above.max(), below.max(), 0.0))
 
 
-def outputs(task: str, y: np.ndarray, output: dict[str, Any]) -> dict[str, np.ndarray]:
+def output_columns(task: str, y: np.ndarray, output: dict[str, Any]) -> dict[str, np.ndarray]:
     """A model's raw output rows → the columns prediction drift watches, in the units the signals use."""
     y = np.asarray(y, dtype=float).reshape(len(y), -1)
     if task == "anomaly":
