@@ -17,13 +17,14 @@ def quality(benchmark: str, doc: str) -> None:
     """The body of a ``quality_<benchmark>.py`` script: rows over seeds, the table, the reports in out/."""
     import argparse
 
-    from prognos.train.evaluate import BENCHMARKS, write_report
+    from prognos.evaluate import benchmarks
+    from prognos.evaluate.report import Run, write_report
 
     p = argparse.ArgumentParser(description=doc.split("\n")[0])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     args = p.parse_args()
-    _, rows_of, table = BENCHMARKS[benchmark]
-    rows = rows_of(args.data, args.seeds, progress=True)
-    print(table(rows))
-    print("reports:", *write_report(rows, Path(__file__).resolve().parent / "out", benchmark))
+    bench = benchmarks()[benchmark]
+    rows = bench.rows(Run(args.data, args.seeds))
+    print(bench.markdown(rows))
+    print("reports:", *write_report(bench, rows, Path(__file__).resolve().parent / "out"))

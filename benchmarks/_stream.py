@@ -37,7 +37,7 @@ def models(grid_ms: int, window: int = 60) -> dict[str, Path]:
     the last 20 minutes (the simulated ambient temperature follows the time of day, so a model trained at
     another hour would see every machine as anomalous); written to benchmarks/out."""
     from prognos.store import open_store
-    from prognos.train.run import train_store
+    from prognos.train.tasks import Config, Selection, train_store
 
     folder = OUT / f"stream-models-{grid_ms}ms"
     found = {k: folder / k for k in KINDS}
@@ -56,18 +56,8 @@ def models(grid_ms: int, window: int = 60) -> dict[str, Path]:
     for kind in KINDS:
         print(f"training the {kind} anomaly model ({grid_ms} ms grid) …", flush=True)
         shutil.rmtree(found[kind], ignore_errors=True)
-        train_store(
-            "anomaly",
-            store,
-            found[kind],
-            start=t0,
-            end=t0 + 1_200_000,
-            device_type=kind,
-            window=window,
-            step_ms=grid_ms,
-            epochs=15,
-            progress=False,
-        )
+        selection = Selection(t0, t0 + 1_200_000, device_type=kind)
+        train_store("anomaly", store, selection, found[kind], cfg=Config(window=window, step_ms=grid_ms, epochs=15))
     return found
 
 

@@ -1,7 +1,7 @@
 """AI4I 2020 failure classification (a sanity check; no standard split): our deep classifier and
 logistic regression, beside the published range (F1 ≈ 0.8–0.9, tree ensembles).
 
-The protocol is in prognos.train.ai4i; this prints the table (medians over seeds, training wall time on this
+The protocol is in prognos.evaluate.ai4i; this prints the table (medians over seeds, training wall time on this
 machine) and writes benchmarks/out/ai4i.{json,md}.
 
     python benchmarks/quality_ai4i.py [--seeds 3] [--data ../shared/data]

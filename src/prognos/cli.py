@@ -1,4 +1,9 @@
-"""The ``prognos`` command: thin commands over the library. Errors become messages and exit codes here."""
+"""The ``prognos`` command: thin commands over the library. Errors become messages and exit codes here.
+
+A command parses its options, calls one library function and prints what it returned. The serving, training
+and demo commands load their stacks (Starlette and ONNX Runtime, torch) when they run, so the others — and
+``prognos --help`` — start in a moment.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,35 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
+from tqdm import tqdm
 
 from prognos import __version__
+from prognos.act.alerts import Alerts
 from prognos.config import Settings
 from prognos.errors import ConfigError, InvalidInput, MissingExtra, PrognosError, require
+from prognos.ingest import files
+from prognos.registry import Registry
+from prognos.sim import Fleet, send
+from prognos.store import Agg, Store, open_store
+from prognos.types import now_ms, parse_duration, parse_time, to_iso
 
 STORE = click.option(
     "--store",
     envvar="PROGNOS_STORE",
     default=None,
     help="Store URL: duckdb:///PATH (default duckdb:///prognos-data/prognos.duckdb) or postgresql://…",
+)
+REGISTRY = click.option(
+    "--registry", envvar="PROGNOS_REGISTRY", default=None, help="Folder of published artifacts (prognos-data/models)."
+)
+API = click.option("--api", default=None, help="Ask a running server (http://HOST:PORT) instead of opening the store.")
+DATA = click.option(
+    "--data", "data_root", envvar="PROGNOS_DATA", default="../shared/data", show_default=True, help="Benchmark files."
 )
 
 
@@ -51,19 +71,12 @@ def main(log_level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the output
 
 
-REGISTRY = click.option(
-    "--registry",
-    envvar="PROGNOS_REGISTRY",
-    default=None,
-    help="Folder of published artifacts (default prognos-data/models).",
-)
-
-
+# -- serving ----------------------------------------------------------------------------------------------
 @main.command()
 @STORE
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8600).")
-@click.option("--mqtt", default=None, help="Also ingest from this broker: mqtt://HOST:PORT.")
+@click.option("--mqtt", default=None, help="Also ingest from this broker: mqtt://HOST:PORT (mqtts:// for TLS).")
 @click.option("--mqtt-client-id", default=None, help="Stable MQTT client id (the broker keeps the session by it).")
 @click.option("--mqtt-group", default=None, help="Shared subscription group: processes in one group split the load.")
 @click.option("--retention-days", type=int, default=None, help="Drop data older than this, checked hourly.")
@@ -81,45 +94,12 @@ REGISTRY = click.option(
     help="Forward committed readings on the stream bus (prognos/stream/0..N-1) for prognos stream workers.",
 )
 @edge
-def serve(
-    store: str | None,
-    host: str | None,
-    port: int | None,
-    mqtt: str | None,
-    mqtt_client_id: str | None,
-    mqtt_group: str | None,
-    retention_days: int | None,
-    registry: str | None,
-    max_batch: int | None,
-    max_delay_ms: float | None,
-    max_queue: int | None,
-    payload_sample: float | None,
-    stream: str | None,
-    rules: str | None,
-    partitions: int | None,
-) -> None:
+def serve(**options: Any) -> None:
     """Run the server: HTTP API, ingestion (MQTT with --mqtt) and inference (Open Inference Protocol v2) for the
     registry's models."""
-    settings = Settings.from_env(
-        store=store,
-        host=host,
-        port=port,
-        mqtt=mqtt,
-        mqtt_client_id=mqtt_client_id,
-        mqtt_group=mqtt_group,
-        retention_days=retention_days,
-        registry=registry,
-        max_batch=max_batch,
-        max_delay_ms=max_delay_ms,
-        max_queue=max_queue,
-        payload_sample=payload_sample,
-        stream=stream,
-        rules=rules,
-        partitions=partitions,
-    )
-    from prognos.server.run import run
+    from prognos.server.run import run  # the serving stack: Starlette, uvicorn, ONNX Runtime
 
-    run(settings)
+    run(Settings.from_env(**options))
 
 
 @main.command()
@@ -134,58 +114,25 @@ def serve(
     "--mqtt-group", default=None, help="Also ingest device telemetry through this MQTT 5 shared subscription group."
 )
 @click.option("--mqtt-client-id", default=None, help="Ingest: stable MQTT client id (one per worker).")
-@click.option(
-    "--group",
-    "stream_group",
-    default=None,
-    help="Names this deployment's bus sessions and checkpoints (default prognos-stream).",
-)
+@click.option("--group", "stream_group", default=None, help="Names this deployment's bus sessions and checkpoints.")
 @click.option("--checkpoint-interval", type=float, default=None, help="Seconds between checkpoints (default 1).")
 @click.option("--host", default=None, help="Health and metrics: address (default 127.0.0.1).")
 @click.option(
     "--port", type=int, default=8601, show_default=True, envvar="PROGNOS_STREAM_PORT", help="Health and metrics: port."
 )
 @edge
-def stream(
-    store: str | None,
-    registry: str | None,
-    mqtt: str | None,
-    partitions: int | None,
-    worker: str | None,
-    stream: str | None,
-    rules: str | None,
-    mqtt_group: str | None,
-    mqtt_client_id: str | None,
-    stream_group: str | None,
-    checkpoint_interval: float | None,
-    host: str | None,
-    port: int,
-) -> None:
+def stream(**options: Any) -> None:
     """Run a scoring worker: its share of the stream bus → windows → models → rules → alerts and actions.
 
     Readings reach the bus from prognos serve --partitions N (or from workers given --mqtt-group);
     each device is scored by exactly one worker, and a worker restarted resumes from its checkpoint.
     """
-    from prognos.server.run import run
+    from prognos.server.run import run  # the serving stack: Starlette, uvicorn, ONNX Runtime
 
-    settings = Settings.from_env(
-        store=store,
-        registry=registry,
-        mqtt=mqtt,
-        partitions=partitions,
-        worker=worker,
-        stream=stream,
-        rules=rules,
-        mqtt_group=mqtt_group,
-        mqtt_client_id=mqtt_client_id,
-        stream_group=stream_group,
-        checkpoint_interval=checkpoint_interval,
-        host=host,
-        port=port,
-    )
-    run(settings, worker=True)
+    run(Settings.from_env(**options), worker=True)
 
 
+# -- data -------------------------------------------------------------------------------------------------
 @main.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @STORE
@@ -199,44 +146,24 @@ def stream(
 @click.option("--lon-column", default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @edge
-def import_(
-    file: Path,
-    store: str | None,
-    device_column: str | None,
-    device: str | None,
-    ts_column: str | None,
-    ts_format: str,
-    columns: str | None,
-    attribute_columns: str,
-    lat_column: str | None,
-    lon_column: str | None,
-    as_json: bool,
-) -> None:
+def import_(file: Path, store: str | None, as_json: bool, **o: Any) -> None:
     """Import a CSV or Parquet file into the store."""
-    from tqdm import tqdm
-
-    from prognos.ingest import files
-    from prognos.store import open_store
-
     mapping = files.Mapping(
-        device_column,
-        device,
-        ts_column,
-        ts_format,
-        _split(columns),
-        _split(attribute_columns) or (),
-        lat_column,
-        lon_column,
+        o["device_column"],
+        o["device"],
+        o["ts_column"],
+        o["ts_format"],
+        _split(o["columns"]),
+        _split(o["attribute_columns"]) or (),
+        o["lat_column"],
+        o["lon_column"],
     )
     mapping.check()
-    st = open_store(Settings.from_env(store=store).store)
-    try:
+    with _store(store) as st:
         _, total = files.batches(file) if file.exists() else (None, 0)
         unit = "rows" if file.suffix.lower() in (".parquet", ".pq") else "B"
         with tqdm(total=total, unit=unit, unit_scale=True, desc=f"import {file.name}", file=sys.stderr) as bar:
             summary = files.import_file(file, mapping, st.write, bar.update)
-    finally:
-        st.close()
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=1))
         return
@@ -264,22 +191,14 @@ def simulate(devices: int, rate: float, duration: float, seed: int, target: str,
     stuck sensor, rising vibration, overheating) and wear to failure. File output gets the ground
     truth beside it as NAME.truth.json.
     """
-    from tqdm import tqdm
-
-    from prognos.sim import Fleet, send
-    from prognos.types import now_ms, parse_time
-
     if devices < 1 or rate <= 0 or duration <= 0:
         raise InvalidInput("--devices, --rate and --duration must be positive", field="devices")
     dest = send.open_target(target)
-    t0 = (
-        parse_time(start, field="start")
-        if start
-        else now_ms() - (int(duration * 1000) if isinstance(dest, Path) else 0)
+    before = int(duration * 1000) if isinstance(dest, Path) else 0  # a file holds the past, a target the present
+    fleet = Fleet(
+        devices, rate, duration, seed=seed, start=parse_time(start, field="start") if start else now_ms() - before
     )
-    fleet = Fleet(devices, rate, duration, seed=seed, start=t0)
-    total = fleet.samples * devices
-    with tqdm(total=total, unit="readings", unit_scale=True, desc="simulate", file=sys.stderr) as bar:
+    with tqdm(total=fleet.samples * devices, unit="readings", unit_scale=True, desc="simulate", file=sys.stderr) as bar:
         if isinstance(dest, Path):
             send.write_parquet(fleet, dest, bar.update)
             click.echo(f"wrote {dest} and {send.truth_path(dest)}")
@@ -288,22 +207,80 @@ def simulate(devices: int, rate: float, duration: float, seed: int, target: str,
             click.echo(f"sent {n} readings from {devices} devices to {target}")
 
 
+@main.group()
+def devices() -> None:
+    """The device registry."""
+
+
+@devices.command("list")
+@STORE
+@API
+@click.option("--json", "as_json", is_flag=True)
+@edge
+def devices_list(store: str | None, api: str | None, as_json: bool) -> None:
+    """List registered devices with type, first and last seen."""
+    if api:
+        rows = _api_call("GET", api, "/api/v1/devices")["devices"]
+    else:
+        with _store(store) as st:
+            rows = [d.as_dict() for d in st.devices()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    click.echo(f"{'DEVICE':<24} {'TYPE':<10} {'FIRST SEEN':<25} LAST SEEN")
+    for d in rows:
+        click.echo(f"{d['device_id']:<24} {d['type'] or '-':<10} {d['first_seen'] or '-':<25} {d['last_seen'] or '-'}")
+    click.echo(f"{len(rows)} devices")
+
+
+@main.command()
+@click.argument("device_id")
+@STORE
+@click.option("--keys", default=None, help="Comma-separated keys (default all).")
+@click.option("--start", default=None, help="ISO time or epoch ms (default: end - 1 day).")
+@click.option("--end", default=None, help="ISO time or epoch ms (default: now).")
+@click.option("--interval", default=None, help="Bucket size (e.g. 1m) to downsample.")
+@click.option("--agg", default="avg", show_default=True, help="avg, min, max or last.")
+@edge
+def query(device_id: str, store: str | None, keys: str | None, start: str | None, **o: Any) -> None:
+    """Print a device's stored telemetry as CSV."""
+    t1 = parse_time(o["end"], field="end") if o["end"] else now_ms()
+    t0 = parse_time(start, field="start") if start else t1 - 86_400_000
+    wanted = _split(keys)
+    with _store(store) as st:
+        if o["interval"]:
+            wanted = wanted or sorted(set(st.latest([device_id]).column("key").to_pylist()))
+            table = st.downsample(device_id, wanted, t0, t1, parse_duration(o["interval"]), Agg.parse(o["agg"]))
+        else:
+            table = st.read(device_id, t0, t1, wanted)
+    click.echo("time,key,value")
+    for ts, key, value in zip(*table.to_pydict().values(), strict=True):
+        click.echo(f"{to_iso(ts)},{key},{value}")
+
+
+@main.command()
+@STORE
+@click.option("--days", type=float, required=True, help="Drop data older than this many days.")
+@edge
+def retain(store: str | None, days: float) -> None:
+    """Drop stored data older than N days."""
+    if days <= 0:
+        raise InvalidInput(f"--days must be positive, got {days}", field="days", value=days)
+    with _store(store) as st:
+        n = st.retain(now_ms() - int(days * 86_400_000))
+    click.echo(f"dropped {n} rows older than {days} days")
+
+
+# -- learning ---------------------------------------------------------------------------------------------
 @main.command()
 @click.option("--task", required=True, help="anomaly, rul or classify.")
 @click.option(
     "--source",
     required=True,
-    help="store (telemetry in the store), or a benchmark: cmapss:FD001 … "
-    "cmapss:FD004 (rul), skab (anomaly), ai4i (classify).",
+    help="store (telemetry in the store), or a benchmark: cmapss:FD001 … cmapss:FD004 (rul), skab (anomaly), "
+    "ai4i (classify), simulator:pump|motor|fan (anomaly).",
 )
-@click.option(
-    "--data",
-    "data_root",
-    envvar="PROGNOS_DATA",
-    default="../shared/data",
-    show_default=True,
-    help="Folder holding the benchmark files.",
-)
+@DATA
 @STORE
 @click.option("--devices", default=None, help="store: comma-separated device ids.")
 @click.option("--type", "device_type", default=None, help="store: every device of this type.")
@@ -330,91 +307,44 @@ def simulate(devices: int, rate: float, duration: float, seed: int, target: str,
 @click.option("--storage", default=None, help="Optuna storage URL shared by several searching processes.")
 @click.option("--study", default=None, help="Optuna study name (joins it if it exists in --storage).")
 @edge
-def train(
-    task: str,
-    source: str,
-    data_root: str,
-    store: str | None,
-    devices: str | None,
-    device_type: str | None,
-    start: str | None,
-    end: str | None,
-    labels: str | None,
-    window: int,
-    step_ms: int,
-    out: Path,
-    seed: int,
-    epochs: int | None,
-    init_from: str | None,
-    trials: int,
-    storage: str | None,
-    study: str | None,
-) -> None:
+def train(task: str, source: str, out: Path, store: str | None, **o: Any) -> None:
     """Train a model and write its artifact (ONNX, int8 ONNX, model card)."""
-    from prognos.train.run import train_benchmark, train_store
+    from prognos import recipes  # torch: only the learning commands load it
+    from prognos.train.search import Search
+    from prognos.train.tasks import Selection
 
+    search = Search(o["trials"], o["storage"], o["study"])
+    order = recipes.Order(task, source, out, o["data_root"], o["seed"], o["epochs"], search=search)
+    order = replace(order, labels=o["labels"], window=o["window"], step_ms=o["step_ms"], init_from=o["init_from"])
     if source == "store":
-        if not start:
-            raise InvalidInput("--start is needed to train from the store", field="start")
-        from prognos.store import open_store
-        from prognos.types import now_ms, parse_time
-
-        st = open_store(Settings.from_env(store=store).store)
-        try:
-            path = train_store(
-                task,
-                st,
-                out,
-                start=parse_time(start, field="start"),
-                end=parse_time(end, field="end") if end else now_ms(),
-                devices=devices.split(",") if devices else None,
-                device_type=device_type,
-                labels=labels,
-                window=window,
-                step_ms=step_ms,
-                seed=seed,
-                epochs=epochs,
-                init_from=init_from,
-            )
-        finally:
-            st.close()
+        if o["start"]:
+            end = parse_time(o["end"], field="end") if o["end"] else now_ms()
+            selection = Selection(parse_time(o["start"], field="start"), end, _split(o["devices"]), o["device_type"])
+            order = replace(order, selection=selection)
+        with _store(store) as st:
+            path = recipes.train(replace(order, store=st))
     else:
-        path = train_benchmark(
-            task, source, data_root, out, seed=seed, epochs=epochs, trials=trials, storage=storage, study=study
-        )
+        path = recipes.train(order)
     card = json.loads(path.read_text())
-    m, int8 = card["metrics"], card["int8"]["max_abs_diff"]
-    if source == "store":
-        figures = f"{card['data']['train_windows']} windows from {len(card['data']['devices'])} devices"
-    elif card["task"] == "rul":
-        figures = (
-            f"RMSE {m['rmse']:.2f}, NASA score {m['nasa_score']:.1f}, 80% interval covers {m['coverage_80']:.0%}"
-            f"; int8 max deviation {int8 * card['output']['scale']:.2f} cycles"
-        )
-    elif card["task"] == "anomaly":
-        figures = f"F1 {m['f1']:.3f}, FAR {m['far']:.1f}%, MAR {m['mar']:.1f}%; int8 max deviation {int8:.3g}"
-    else:
-        figures = f"F1 {m['f1']:.3f}, ROC-AUC {m['roc_auc']:.3f}; int8 max probability deviation {int8:.3g}"
-    click.echo(f"{card['name']}: {figures}; trained in {card['training_seconds']:.1f} s -> {out}")
+    click.echo(f"{card['name']}: {recipes.figures(card)}; trained in {card['training_seconds']:.1f} s -> {out}")
 
 
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("pretrained"), show_default=True)
 @click.option("--only", default=None, help="Comma-separated subset of: turbofan-rul, pump-anomaly.")
-@click.option("--data", "data_root", envvar="PROGNOS_DATA", default="../shared/data", show_default=True)
+@DATA
 @click.option("--epochs", type=int, default=None, help="At most this many epochs per model.")
 @edge
 def pretrained(out: Path, only: str | None, data_root: str, epochs: int | None) -> None:
     """Rebuild the pretrained starting points (fixed seeds) for fine-tuning with train --init-from."""
-    from prognos.train.pretrained import MODELS, build
+    from prognos import recipes  # torch: only the learning commands load it
 
-    names = only.split(",") if only else list(MODELS)
-    unknown = sorted(set(names) - set(MODELS))
+    names = only.split(",") if only else list(recipes.PRETRAINED)
+    unknown = sorted(set(names) - set(recipes.PRETRAINED))
     if unknown:
-        raise InvalidInput(
-            f"unknown pretrained model {unknown[0]!r}: available: {', '.join(MODELS)}", field="only", value=unknown[0]
-        )
-    for card in build(out, data_root, names, epochs):
+        available = ", ".join(recipes.PRETRAINED)
+        raise InvalidInput(f"unknown pretrained model {unknown[0]!r}: available: {available}", field="only")
+    for card in recipes.pretrained(out, data_root, names, epochs):
         click.echo(f"{card.parent.name}: {card.parent}")
 
 
@@ -422,178 +352,56 @@ def pretrained(out: Path, only: str | None, data_root: str, epochs: int | None) 
 @click.option("--benchmark", default="cmapss", show_default=True, help="cmapss, skab, ai4i or simulator.")
 @click.option("--subsets", default="FD001,FD002,FD003,FD004", show_default=True, help="C-MAPSS subsets.")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Figures are medians over this many seeds.")
-@click.option("--data", "data_root", envvar="PROGNOS_DATA", default="../shared/data", show_default=True)
+@DATA
 @click.option("--report", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
-@click.option("--epochs", type=int, default=None, help="At most this many epochs per model (C-MAPSS).")
+@click.option("--epochs", type=int, default=None, help="At most this many epochs per model.")
 @edge
 def evaluate(benchmark: str, subsets: str, seeds: int, data_root: str, report: Path, epochs: int | None) -> None:
     """Score models under a published protocol, beside the best published results."""
-    from prognos.train import evaluate as ev
+    from prognos.evaluate import benchmarks  # torch: only the learning commands load it
+    from prognos.evaluate.report import Run, write_report
 
-    if benchmark not in ev.BENCHMARKS:
-        raise InvalidInput(
-            f"unknown benchmark {benchmark!r}: available: {', '.join(ev.BENCHMARKS)}",
-            field="benchmark",
-            value=benchmark,
-        )
-    if benchmark == "cmapss":
-        rows: list[Any] = ev.cmapss_rows(data_root, [s.strip().upper() for s in subsets.split(",")], seeds, epochs)
-    else:
-        rows = ev.BENCHMARKS[benchmark][1](data_root, seeds, progress=True)
-    click.echo(ev.BENCHMARKS[benchmark][2](rows))
-    js, md = ev.write_report(rows, report, benchmark)
+    known = benchmarks()
+    if benchmark not in known:
+        available = ", ".join(known)
+        raise InvalidInput(f"unknown benchmark {benchmark!r}: available: {available}", field="benchmark")
+    subset = [s.strip().upper() for s in subsets.split(",")]
+    rows = known[benchmark].rows(Run(data_root, seeds, True, epochs, subset))
+    click.echo(known[benchmark].markdown(rows))
+    js, md = write_report(known[benchmark], rows, report)
     click.echo(f"reports: {js} {md}")
 
 
-@main.group()
-def devices() -> None:
-    """The device registry."""
-
-
-@devices.command("list")
-@STORE
-@click.option("--api", default=None, help="Ask a running server (http://HOST:PORT) instead of opening the store.")
-@click.option("--json", "as_json", is_flag=True)
-@edge
-def devices_list(store: str | None, api: str | None, as_json: bool) -> None:
-    """List registered devices with type, first and last seen."""
-    if api:
-        rows = _api_get(api, "/api/v1/devices")["devices"]
-    else:
-        from prognos.store import open_store
-
-        st = open_store(Settings.from_env(store=store).store)
-        try:
-            rows = [d.as_dict() for d in st.devices()]
-        finally:
-            st.close()
-    if as_json:
-        click.echo(json.dumps(rows, indent=1))
-        return
-    click.echo(f"{'DEVICE':<24} {'TYPE':<10} {'FIRST SEEN':<25} LAST SEEN")
-    for d in rows:
-        click.echo(f"{d['device_id']:<24} {d['type'] or '-':<10} {d['first_seen'] or '-':<25} {d['last_seen'] or '-'}")
-    click.echo(f"{len(rows)} devices")
-
-
-@main.command()
-@click.argument("device_id")
-@STORE
-@click.option("--keys", default=None, help="Comma-separated keys (default all).")
-@click.option("--start", default=None, help="ISO time or epoch ms (default: end - 1 day).")
-@click.option("--end", default=None, help="ISO time or epoch ms (default: now).")
-@click.option("--interval", default=None, help="Bucket size (e.g. 1m) to downsample.")
-@click.option("--agg", default="avg", show_default=True, help="avg, min, max or last.")
-@edge
-def query(
-    device_id: str,
-    store: str | None,
-    keys: str | None,
-    start: str | None,
-    end: str | None,
-    interval: str | None,
-    agg: str,
-) -> None:
-    """Print a device's stored telemetry as CSV."""
-    from prognos.server.devices import parse_duration
-    from prognos.store import Agg, open_store
-    from prognos.types import now_ms, parse_time, to_iso
-
-    t1 = parse_time(end, field="end") if end else now_ms()
-    t0 = parse_time(start, field="start") if start else t1 - 86_400_000
-    st = open_store(Settings.from_env(store=store).store)
-    try:
-        wanted = _split(keys)
-        if interval:
-            wanted = wanted or sorted(set(st.latest([device_id]).column("key").to_pylist()))
-            table = st.downsample(device_id, wanted, t0, t1, parse_duration(interval), Agg.parse(agg))
-        else:
-            table = st.read(device_id, t0, t1, wanted)
-    finally:
-        st.close()
-    click.echo("time,key,value")
-    for ts, key, value in zip(*table.to_pydict().values(), strict=True):
-        click.echo(f"{to_iso(ts)},{key},{value}")
-
-
-@main.command()
-@STORE
-@click.option("--days", type=float, required=True, help="Drop data older than this many days.")
-@edge
-def retain(store: str | None, days: float) -> None:
-    """Drop stored data older than N days."""
-    from prognos.store import open_store
-    from prognos.types import now_ms
-
-    if days <= 0:
-        raise InvalidInput(f"--days must be positive, got {days}", field="days", value=days)
-    st = open_store(Settings.from_env(store=store).store)
-    try:
-        n = st.retain(now_ms() - int(days * 86_400_000))
-    finally:
-        st.close()
-    click.echo(f"dropped {n} rows older than {days} days")
-
-
+# -- the demo ---------------------------------------------------------------------------------------------
 @main.command()
 @click.option("--store", default=None, help="Store URL (default: a fresh embedded store in prognos-data/demo).")
 @click.option("--devices", type=int, default=12, show_default=True, help="Simulated machines (pumps, motors, fans).")
 @click.option("--duration", type=float, default=120.0, show_default=True, help="Seconds of live streaming.")
-@click.option(
-    "--history",
-    "history_hours",
-    type=float,
-    default=2.0,
-    show_default=True,
-    help="Hours of past telemetry to train on.",
-)
+@click.option("--history", type=float, default=2.0, show_default=True, help="Hours of past telemetry to train on.")
 @click.option("--epochs", type=int, default=40, show_default=True, help="At most this many epochs per model.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--port", type=int, default=8600, show_default=True)
 @click.option("--keep-serving", is_flag=True, help="After the live window, keep the server up until Ctrl-C.")
 @edge
-def demo(
-    store: str | None,
-    devices: int,
-    duration: float,
-    history_hours: float,
-    epochs: int,
-    seed: int,
-    port: int,
-    keep_serving: bool,
-) -> None:
+def demo(store: str | None, port: int, **options: Any) -> None:
     """The whole loop in one command, nothing to install: simulate a fleet with faults and wear, store its
     history, train anomaly, fault and remaining-life models on it, publish and serve them, score the live
     stream, raise and act on alerts, and score those against the simulator's ground truth.
 
     Ctrl-C ends it cleanly (with the summary so far).
     """
-    from prognos.demo import run_demo
+    from prognos.demo import Demo, run_demo  # the server and torch: the demo trains and serves
 
-    if devices < 3 or duration <= 0 or history_hours <= 0 or epochs < 1:
-        raise InvalidInput("--devices must be at least 3; --duration, --history and --epochs positive", field="devices")
-    run_demo(Settings.from_env(port=port), store, devices, duration, history_hours, epochs, seed, keep_serving)
+    run_demo(Settings.from_env(port=port), store, Demo(**options))
 
 
+# -- the model registry -----------------------------------------------------------------------------------
 @main.group()
 def models() -> None:
     """The model registry: publish, list, show, promote, rollback, archive, traffic.
 
     Against the embedded store a running server holds the database: use its /api/v1/models API then.
     """
-
-
-@contextlib.contextmanager
-def _registry(store: str | None, registry: str | None) -> Iterator[Any]:
-    from prognos.registry import Registry
-    from prognos.store import open_store
-
-    settings = Settings.from_env(store=store, registry=registry)
-    st = open_store(settings.store)
-    try:
-        yield Registry(st, settings.registry)
-    finally:
-        st.close()
 
 
 @models.command("publish")
@@ -605,18 +413,10 @@ def _registry(store: str | None, registry: str | None) -> Iterator[Any]:
 @STORE
 @REGISTRY
 @edge
-def models_publish(
-    source: Path,
-    name: str | None,
-    task: str | None,
-    sensors: str | None,
-    alias: str | None,
-    store: str | None,
-    registry: str | None,
-) -> None:
+def models_publish(source: Path, name: str | None, alias: str | None, store: str | None, **o: Any) -> None:
     """Publish an artifact folder (prognos train --out) or any ONNX file as the next immutable version."""
-    io = {k: v for k, v in {"task": task, "sensors": _split(sensors)}.items() if v}
-    with _registry(store, registry) as reg:
+    io = {k: v for k, v in {"task": o["task"], "sensors": _split(o["sensors"])}.items() if v}
+    with _registry(store, o["registry"]) as reg:
         v = reg.publish(source, name, io)
         if alias:
             v = reg.promote(v.name, v.version, alias)
@@ -631,7 +431,7 @@ def models_publish(
 def models_list(store: str | None, registry: str | None, as_json: bool) -> None:
     """Every model with its versions and aliases."""
     with _registry(store, registry) as reg:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"name": n, "versions": [v.version for v in reg.versions(n)], "aliases": reg.aliases(n)}
             for n in reg.names()
         ]
@@ -704,33 +504,17 @@ def models_archive(name: str, version: int, store: str | None, registry: str | N
 @STORE
 @REGISTRY
 @edge
-def models_traffic(
-    name: str, canary: str | None, weight: float, shadow: str | None, store: str | None, registry: str | None
-) -> None:
+def models_traffic(name: str, canary: str | None, weight: float, shadow: str | None, **o: Any) -> None:
     """Set who besides the champion answers: a sticky canary share per device, a shadow. No options: champion only."""
-    with _registry(store, registry) as reg:
+    with _registry(o["store"], o["registry"]) as reg:
         doc = reg.set_traffic(name, canary, weight, shadow)
     click.echo(f"{name}: canary {doc['canary'] or '-'} at {doc['weight']:.0%}, shadow {doc['shadow'] or '-'}")
 
 
+# -- alerts -----------------------------------------------------------------------------------------------
 @main.group()
 def alerts() -> None:
     """Alerts raised by the rules: list, acknowledge, resolve."""
-
-
-API = click.option("--api", default=None, help="Ask a running server (http://HOST:PORT) instead of opening the store.")
-
-
-@contextlib.contextmanager
-def _alerts(store: str | None) -> Iterator[Any]:
-    from prognos.act.alerts import Alerts
-    from prognos.store import open_store
-
-    st = open_store(Settings.from_env(store=store).store)
-    try:
-        yield Alerts(st)
-    finally:
-        st.close()
 
 
 @alerts.command("list")
@@ -744,10 +528,10 @@ def alerts_list(state: str | None, device: str | None, store: str | None, api: s
     """Alerts, newest first."""
     if api:
         query = "&".join(f"{k}={v}" for k, v in (("state", state), ("device_id", device)) if v)
-        rows = _api_get(api, f"/api/v1/alerts?{query}")["alerts"]
+        rows = _api_call("GET", api, f"/api/v1/alerts?{query}")["alerts"]
     else:
-        with _alerts(store) as found:
-            rows = [a.to_dict() for a in found.list(state, device)]
+        with _store(store) as st:
+            rows = [a.to_dict() for a in Alerts(st).list(state, device)]
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
@@ -765,7 +549,7 @@ def alerts_list(state: str | None, device: str | None, store: str | None, api: s
 @edge
 def alerts_ack(alert_id: str, by: str, note: str | None, store: str | None, api: str | None) -> None:
     """Acknowledge an open alert."""
-    _alert_change("acknowledge", alert_id, by, note, store, api)
+    _alert_change("acknowledge", alert_id, (by, note), store, api)
 
 
 @alerts.command("resolve")
@@ -777,20 +561,35 @@ def alerts_ack(alert_id: str, by: str, note: str | None, store: str | None, api:
 @edge
 def alerts_resolve(alert_id: str, by: str, note: str | None, store: str | None, api: str | None) -> None:
     """Resolve an alert by hand."""
-    _alert_change("resolve", alert_id, by, note, store, api)
+    _alert_change("resolve", alert_id, (by, note), store, api)
 
 
-def _alert_change(verb: str, alert_id: str, by: str, note: str | None, store: str | None, api: str | None) -> None:
+def _alert_change(verb: str, alert_id: str, who: tuple[str, str | None], store: str | None, api: str | None) -> None:
+    by, note = who
     if api:
         doc = _api_call("POST", api, f"/api/v1/alerts/{alert_id}/{verb}", {"by": by, "note": note})
     else:
-        with _alerts(store) as found:
-            doc = getattr(found, verb)(alert_id, by, note).to_dict()
+        with _store(store) as st:
+            doc = getattr(Alerts(st), verb)(alert_id, by, note).to_dict()
     click.echo(f"{doc['id']}: {doc['state']}")
 
 
-def _api_get(api: str, path: str) -> Any:
-    return _api_call("GET", api, path)
+# -- helpers ----------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _store(url: str | None) -> Iterator[Store]:
+    """The store a command names (or the environment's, or the default), closed afterwards."""
+    st = open_store(Settings.from_env(store=url).store)
+    try:
+        yield st
+    finally:
+        st.close()
+
+
+@contextlib.contextmanager
+def _registry(store: str | None, registry: str | None) -> Iterator[Registry]:
+    settings = Settings.from_env(store=store, registry=registry)
+    with _store(settings.store) as st:
+        yield Registry(st, settings.registry)
 
 
 def _api_call(method: str, api: str, path: str, body: Any = None) -> Any:

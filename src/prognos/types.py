@@ -16,6 +16,8 @@ from typing import Any
 
 from prognos.errors import InvalidInput
 
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
+UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$")
 
@@ -161,6 +163,20 @@ def parse_time(text: str | int | float, *, field: str = "time") -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
+
+
+def parse_duration(text: str, field: str = "interval", unit: str = "ms") -> int:
+    """Milliseconds from ``500ms``, ``10s``, ``5m``, ``1h``, ``1d``, or a bare number of ``unit``.
+
+    >>> parse_duration("5m"), parse_duration("250"), parse_duration("30", unit="s")
+    (300000, 250, 30000)
+    """
+    m = DURATION.match(text.strip())
+    if not m or float(m.group(1)) <= 0:
+        raise InvalidInput(
+            f"{field}: expected a duration like 500ms, 10s, 5m, 1h, got {text!r}", field=field, value=text
+        )
+    return max(1, int(float(m.group(1)) * UNIT_MS[m.group(2) or unit]))
 
 
 def _jsonable(value: Any) -> Any:

@@ -62,7 +62,7 @@ class Site:
 
 
 def _train(store: Any, registry: Registry, scenario: Any, work: Path) -> list[tuple[str, str]]:
-    from prognos.train.run import train_store
+    from prognos.train.tasks import Config, Selection, train_store
 
     labels = work / "truth.json"
     labels.write_text(json.dumps(scenario.history_truth()))
@@ -74,17 +74,8 @@ def _train(store: Any, registry: Registry, scenario: Any, work: Path) -> list[tu
         ("motor", "anomaly"),
         ("fan", "anomaly"),
     ):
-        card = train_store(
-            task,
-            store,
-            work / f"{kind}-{task}",
-            start=scenario.fleet.start,
-            end=scenario.live_start,
-            device_type=kind,
-            labels=labels,
-            epochs=2,
-            progress=False,
-        )
+        selection = Selection(scenario.fleet.start, scenario.live_start, device_type=kind)
+        card = train_store(task, store, selection, work / f"{kind}-{task}", labels, Config(epochs=2))
         v = registry.publish(card.parent)
         registry.promote(v.name, v.version)
         names.append((kind, v.name))

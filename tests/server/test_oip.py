@@ -301,24 +301,14 @@ def test_hot_swap_under_load_fails_no_request(oip):
 def test_a_model_trained_by_prognos_is_served_as_onnx_runtime_computes_it(tmp_path):
     import onnxruntime as ort
 
-    from prognos.train.artifact import Spec, package
-    from prognos.train.rul import RULRegressor
-    from tests.train.test_conformance import rul_data
+    from prognos.train.artifact import Fitted, Spec, package
+    from prognos.train.estimators import RULRegressor
+    from tests.train.estimators.test_conformance import rul_data
 
     x, y, xv, yv = rul_data(0)
     model = RULRegressor(scales=(3, 6), hidden=16, epochs=3).fit(x, y, xv, yv)
     spec = Spec("rul", ["a", "b", "c", "d"], x.shape[1], {}, {"quantiles": [0.1, 0.5, 0.9]})
-    package(
-        model,
-        spec,
-        tmp_path / "rul",
-        name="tiny-rul",
-        example=x,
-        held_out=xv,
-        metrics={},
-        data={},
-        training_seconds=0.0,
-    )
+    package(Fitted(model, spec, x, xv, 0.0), tmp_path / "rul", name="tiny-rul", metrics={}, data={})
 
     def prepare(store):
         Registry(store, tmp_path / "models").publish(tmp_path / "rul")

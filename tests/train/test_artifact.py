@@ -9,9 +9,9 @@ import sys
 import numpy as np
 
 from prognos.features import RegimeScaler
-from prognos.train.artifact import Spec, data_hash, package, sha256
-from prognos.train.rul import RULRegressor
-from tests.train.test_conformance import rul_data
+from prognos.train.artifact import Fitted, Spec, data_hash, package, sha256
+from prognos.train.estimators import RULRegressor
+from tests.train.estimators.test_conformance import rul_data
 
 
 def test_package_writes_onnx_int8_and_a_complete_card(tmp_path):
@@ -19,17 +19,8 @@ def test_package_writes_onnx_int8_and_a_complete_card(tmp_path):
     model = RULRegressor(scales=(3, 6), hidden=16, epochs=5).fit(x, y, xv, yv)
     scaler = RegimeScaler().fit(x.reshape(-1, x.shape[2]))
     spec = Spec("rul", ["a", "b", "c", "d"], x.shape[1], scaler.to_dict(), {"quantiles": [0.1, 0.5, 0.9], "scale": 125})
-    card_path = package(
-        model,
-        spec,
-        tmp_path / "m",
-        name="tiny",
-        example=x,
-        held_out=xv,
-        metrics={"rmse": 1.0},
-        data={"source": "generated", "hash": data_hash(x, y)},
-        training_seconds=1.5,
-    )
+    data = {"source": "generated", "hash": data_hash(x, y)}
+    card_path = package(Fitted(model, spec, x, xv, 1.5), tmp_path / "m", name="tiny", metrics={"rmse": 1.0}, data=data)
     card = json.loads(card_path.read_text())
     for key in (
         "task",

@@ -13,50 +13,51 @@ import pytest
 from prognos.errors import InvalidInput
 from prognos.sim.fleet import Fleet
 from prognos.store import open_store
-from prognos.train import telemetry as tm
+from prognos.train.labels import Interval, Labels
+from prognos.train.telemetry import Series, from_store, label_windows, remaining, touches_label, windows
 from prognos.types import Reading
 
 
 def test_windows_skip_gaps_and_labels_follow_intervals():
     x = np.arange(20, dtype=float)[:, None].repeat(2, axis=1)
     x[8] = np.nan  # a silent second
-    s = tm.Series("d", "pump", np.arange(20) * 1000, x, ["a", "b"])
-    w = tm.windows([s], 4)
+    s = Series("d", "pump", np.arange(20) * 1000, x, ["a", "b"])
+    w = windows([s], 4)
     assert not np.isnan(w.x).any()
     assert set(w.end.tolist()) == {3000, 4000, 5000, 6000, 7000, *range(12000, 20000, 1000)}
-    labels = tm.Labels([tm.Interval("d", 13000, 15000, "stuck")], {"d": 25000})
-    y = tm.label_windows(w, labels)
+    labels = Labels([Interval("d", 13000, 15000, "stuck")], {"d": 25000})
+    y = label_windows(w, labels)
     assert [int(e) for e in w.end[y == "stuck"]] == [13000, 14000]
-    assert tm.remaining(w, labels, 10_000)[w.end == 19000].tolist() == [6.0]
-    assert tm.remaining(w, labels, 10_000)[w.end == 3000].tolist() == [10.0]  # capped
-    assert tm.touches_label(w, labels, 4000)[w.end == 16000].tolist() == [True]  # ends after, overlaps
+    assert remaining(w, labels, 10_000)[w.end == 19000].tolist() == [6.0]
+    assert remaining(w, labels, 10_000)[w.end == 3000].tolist() == [10.0]  # capped
+    assert touches_label(w, labels, 4000)[w.end == 16000].tolist() == [True]  # ends after, overlaps
 
 
 def test_a_window_longer_than_every_series_is_named():
-    s = tm.Series("d", None, np.arange(5) * 1000, np.zeros((5, 2)), ["a", "b"])
+    s = Series("d", None, np.arange(5) * 1000, np.zeros((5, 2)), ["a", "b"])
     with pytest.raises(InvalidInput, match="no complete window of 10"):
-        tm.windows([s], 10)
+        windows([s], 10)
 
 
 def test_labels_csv_is_read_and_a_missing_field_is_named(tmp_path):
     good = tmp_path / "labels.csv"
     good.write_text("device_id,start,end,label\npump-1,1000,5000,cavitation\npump-1,9000,,failure\n")
-    labels = tm.Labels.load(good)
-    assert labels.intervals == [tm.Interval("pump-1", 1000, 5000, "cavitation")] and labels.failures == {"pump-1": 9000}
+    labels = Labels.load(good)
+    assert labels.intervals == [Interval("pump-1", 1000, 5000, "cavitation")] and labels.failures == {"pump-1": 9000}
     bad = tmp_path / "bad.csv"
     bad.write_text("device_id,start,end,label\npump-1,,5000,leak\n")
     with pytest.raises(InvalidInput, match=r"bad.csv:2: missing start"):
-        tm.Labels.load(bad)
+        Labels.load(bad)
 
 
 def test_store_series_align_to_the_grid_and_missing_sensors_are_named():
     store = open_store("memory://")
     store.write([Reading("m", 1000 * i + 300, {"a": float(i), **({"b": 2.0 * i} if i % 2 else {})}) for i in range(10)])
-    (s,) = tm.from_store(store, ["m"], 0, 10_000, 1000)
+    (s,) = from_store(store, ["m"], 0, 10_000, 1000)
     assert s.sensors == ["a", "b"] and s.x[:, 0].tolist() == list(range(10))
     assert s.x[2, 1] == 2.0  # b reported at 1 s and carried forward to 2 s
     with pytest.raises(InvalidInput, match=r"no readings for sensors \['c'\]"):
-        tm.from_store(store, ["m"], 0, 10_000, 1000, sensors=["a", "c"])
+        from_store(store, ["m"], 0, 10_000, 1000, sensors=["a", "c"])
 
 
 def test_store_series_are_cut_on_the_cells_the_stream_scores():
@@ -76,9 +77,9 @@ def test_store_series_are_cut_on_the_cells_the_stream_scores():
         for i in range(80)
     ]
     store.write(rs)
-    for s in tm.from_store(store, ["pump-1", "fan-2"], 1_700_000_000_000, 1_700_000_020_000, 1000):
+    for s in from_store(store, ["pump-1", "fan-2"], 1_700_000_000_000, 1_700_000_020_000, 1000):
         assert {int(t) % 1000 for t in s.ts} == {phase(s.device_id, 1000)}
-        offline = tm.windows([s], 5)
+        offline = windows([s], 5)
         live = Windower(["a", "b"], 5, 1000, offset=phase(s.device_id, 1000))
         first = first_cell(1_700_000_000_000, s.device_id, 1000)  # the first whole cell of the range
         streamed = [w for r in rs if r.device_id == s.device_id and r.ts >= first for w in live.push(r.ts, r.values)]
@@ -141,10 +142,10 @@ def test_train_from_the_store_with_simulator_truth(tmp_path):
 
 
 def test_fine_tuning_starts_from_a_pretrained_pump_model(tmp_path):
-    from prognos.train.pretrained import pump_anomaly
+    from prognos.recipes import Order, simulated
 
     parent = tmp_path / "pump-anomaly"
-    pump_anomaly(parent, devices=3, hours=0.5, epochs=2, progress=False)
+    simulated(Order("anomaly", "simulator:pump", parent, epochs=2, progress=False), devices=3, hours=0.5)
     fleet = Fleet(devices=6, rate=1.0, duration=1200, seed=9, start=1_700_000_000_000)
     url = f"duckdb:///{tmp_path}/s.duckdb"
     store = open_store(url)

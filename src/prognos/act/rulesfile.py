@@ -13,7 +13,7 @@ rules:
     device_type: pump
     dedup: "{rule}:{device_id}"
     actions: [{mqtt: {}}, {webhook: {url: "http://127.0.0.1:9000/hook"}}]
-retrain:                         # optional: when to train a challenger (see prognos.monitor.retrain)
+retrain:                         # optional: when to train a challenger (see prognos.retrain)
   - model: pump-anomaly
     on: drift                    # or: schedule, with every: 6h
     signal: drift.psi            # on drift: the signal and its threshold
@@ -63,7 +63,7 @@ POLICY_KEYS = {"model", "on", "signal", "above", "every", "train", "evaluate", "
 
 @dataclass(frozen=True)
 class Policy:
-    """When and how to retrain one model (`prognos.monitor.retrain` carries it out)."""
+    """When and how to retrain one model (`prognos.retrain` carries it out)."""
 
     model: str
     on: str  # drift | schedule

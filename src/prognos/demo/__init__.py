@@ -2,23 +2,21 @@
 
 A simulated fleet (`prognos.demo.scenario`) gets a past and a present. The past goes into the store;
 the three model kinds are trained on it for every machine type, published and promoted; the server
-starts with stream scoring and alert rules whose webhooks reach a stand-in maintenance desk; the
-present streams in over HTTP in real time, is scored as it arrives, and raises and acts on alerts.
-At the end (``--duration``, or Ctrl-C) the alerts are scored against the simulator's ground truth.
+starts with stream scoring and alert rules whose webhooks reach a stand-in maintenance desk
+(`prognos.demo.desk`); the present streams in over HTTP in real time, is scored as it arrives, and raises
+and acts on alerts. At the end (``--duration``, or Ctrl-C) the alerts are scored against the simulator's
+ground truth (`prognos.demo.summary`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import shutil
 import socket
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +24,19 @@ import click
 from tqdm import tqdm
 
 from prognos.config import Settings
-from prognos.demo.scenario import LIFE, WATCHED, Scenario, plan, rules
+from prognos.demo.desk import MaintenanceDesk
+from prognos.demo.scenario import Scenario, plan, rules
+from prognos.demo.summary import summary
 from prognos.errors import InvalidInput, PrognosError
+from prognos.recipes import Order
+from prognos.recipes import train as build
+from prognos.registry import Registry
+from prognos.server.app import create_app
+from prognos.server.background import BackgroundServer
 from prognos.sim import send
 from prognos.sim.fleet import CHUNK_S
 from prognos.store import Store, open_store
+from prognos.train.tasks import Selection
 from prognos.types import now_ms
 
 FOLDER = Path("prognos-data/demo")
@@ -38,16 +44,25 @@ TASKS = ("anomaly", "classify", "rul")
 SECRET = "prognos-demo"
 
 
-def run_demo(
-    settings: Settings = Settings(),
-    store_url: str | None = None,
-    devices: int = 12,
-    duration: float = 120.0,
-    history_hours: float = 2.0,
-    epochs: int = 40,
-    seed: int = 42,
-    keep_serving: bool = False,
-) -> None:
+@dataclass(frozen=True)
+class Demo:
+    """The demo's size: machines, seconds live, hours of history to learn from, training epochs, the seed."""
+
+    devices: int = 12
+    duration: float = 120.0
+    history: float = 2.0
+    epochs: int = 40
+    seed: int = 42
+    keep_serving: bool = False  # after the live window, serve until Ctrl-C
+
+    def __post_init__(self) -> None:
+        if self.devices < 3 or self.duration <= 0 or self.history <= 0 or self.epochs < 1:
+            raise InvalidInput(
+                "--devices must be at least 3; --duration, --history and --epochs positive", field="devices"
+            )
+
+
+def run_demo(settings: Settings = Settings(), store_url: str | None = None, demo: Demo = Demo()) -> None:
     """Run the demo on ``store_url``, or (None) on a fresh embedded store under prognos-data/demo."""
     if store_url is None:
         shutil.rmtree(FOLDER, ignore_errors=True)
@@ -58,24 +73,25 @@ def run_demo(
     _check_port(base.server.host, base.server.port)  # before minutes of training, not after
     logging.getLogger("prognos.inference").setLevel(logging.WARNING)  # a load line per model drowns the story
     work = Path(base.registry).parent
-    scenario = plan(devices, history_hours * 3600, duration, seed, now_ms())
+    scenario = plan(demo.devices, demo.history * 3600, demo.duration, demo.seed, now_ms())
     store = open_store(base.store)
     desk = MaintenanceDesk(SECRET)
     click.echo(
-        f"prognos demo: {devices} simulated machines, {history_hours:g} h of history, {duration:g} s live → {store.url}"
+        f"prognos demo: {demo.devices} simulated machines, {demo.history:g} h of history, {demo.duration:g} s live"
+        f" → {store.url}"
     )
     try:
         history(store, scenario)
-        names = train_and_publish(store, scenario, base.registry, work, epochs, seed)
+        names = train_and_publish(store, scenario, Registry(store, base.registry), work, demo)
         (work / "truth.json").write_text(json.dumps(scenario.fleet.truth()))  # to judge challengers by
-        (work / "rules.yaml").write_text(rules(desk.url, SECRET, str((work / "truth.json").resolve()), duration))
+        (work / "rules.yaml").write_text(rules(desk.url, SECRET, str((work / "truth.json").resolve()), demo.duration))
         settings = base.updated(
             stream=_assignments(names),
             rules=str(work / "rules.yaml"),
-            retrain_epochs=epochs,
+            retrain_epochs=demo.epochs,
             retrain_interval=1.0,
         )
-        sent_until = live(store, scenario, settings, desk, keep_serving)
+        sent_until = live(store, scenario, settings, desk, demo.keep_serving)
         click.echo(summary(store, scenario, sent_until, desk))
     finally:
         desk.close()
@@ -111,33 +127,21 @@ def history(store: Store, scenario: Scenario) -> None:
 
 
 def train_and_publish(
-    store: Store, scenario: Scenario, registry_dir: str, work: Path, epochs: int, seed: int
+    store: Store, scenario: Scenario, registry: Registry, work: Path, demo: Demo
 ) -> list[tuple[str, str]]:
     """Every task for every machine type, on the history only; each model published and made champion."""
-    from prognos.registry import Registry
-    from prognos.train.run import train_store
-
     labels = work / "history.truth.json"
     labels.write_text(json.dumps(scenario.history_truth()))
-    registry = Registry(store, registry_dir)
     kinds = sorted({d.type for d in scenario.fleet.devices})
     names = []
     click.echo(f"training {len(TASKS)} model kinds for {', '.join(kinds)} on the history:")
     for kind in kinds:
+        selection = Selection(scenario.fleet.start, scenario.live_start, device_type=kind)
         for task in TASKS:
+            out = work / "artifacts" / f"{kind}-{task}"
+            order = Order(task, "store", out, seed=demo.seed, epochs=demo.epochs, store=store, selection=selection)
             try:
-                card_path = train_store(
-                    task,
-                    store,
-                    work / "artifacts" / f"{kind}-{task}",
-                    start=scenario.fleet.start,
-                    end=scenario.live_start,
-                    device_type=kind,
-                    labels=labels,
-                    seed=seed,
-                    epochs=epochs,
-                    progress=True,
-                )
+                card_path = build(replace(order, labels=str(labels)))
             except InvalidInput as exc:  # e.g. no failure of this type to learn remaining life from
                 click.echo(f"  {kind}-{task}: skipped ({exc})")
                 continue
@@ -154,9 +158,6 @@ def train_and_publish(
 
 def live(store: Store, scenario: Scenario, settings: Settings, desk: MaintenanceDesk, keep_serving: bool) -> int:
     """Serve, stream the present in real time, score it; return the timestamp the stream got to."""
-    from prognos.server.app import create_app
-    from prognos.server.background import BackgroundServer
-
     app = create_app(store, settings)
     target: send.HttpTarget | None = None
     reached = scenario.live_start
@@ -202,115 +203,8 @@ def _drain(app: Any, timeout: float = 10.0) -> None:
     time.sleep(0.5)  # the batch in hand, its alerts and webhooks
 
 
-def summary(store: Store, scenario: Scenario, until: int, desk: MaintenanceDesk) -> str:
-    from prognos.act.alerts import Alerts
-    from prognos.monitor.quality import alerts_against_truth, rul_error
-
-    truth, start = scenario.fleet.truth(), scenario.live_start
-    alerts = [a for a in Alerts(store).list(limit=100_000) if a.opened_ts >= start]
-    devices = [d for d in scenario.fleet.devices if d.failure is None or d.failure > start]
-    q = alerts_against_truth(
-        [(a.device_id, a.opened_ts) for a in alerts if a.rule in WATCHED], truth, start, until, len(devices)
-    )
-    life = alerts_against_truth(
-        [(a.device_id, a.opened_ts) for a in alerts if a.rule == LIFE],
-        truth,
-        start,
-        until,
-        len(devices),
-        wear_only=True,
-    )
-    rul = rul_error(
-        {
-            d.device_id: _series(store, d.device_id, f"pred.{d.type}-rul.rul.p50", start, until)
-            for d in devices
-            if d.failure
-        },
-        truth,
-    )
-    by_rule: dict[str, int] = {}
-    for a in alerts:
-        by_rule[a.rule] = by_rule.get(a.rule, 0) + 1
-    caught = f"{q['caught']} of {q['faults']}" + (f" ({q['caught'] / q['faults']:.0%})" if q["faults"] else "")
-    lines = [
-        f"\nsummary of {(until - start) / 1000:.0f} s live, scored against the simulator's ground truth:",
-        f"  alerts raised       {len(alerts)} ({', '.join(f'{r} {n}' for r, n in sorted(by_rule.items())) or 'none'})",
-        f"  faults caught       {caught}; mean detection delay {q['mean_delay_s']:.0f} s",
-        f"  false alarms        {q['false_alarms']} ({q['false_alarms_per_device_day']:.1f} per device-day); "
-        f"short-life alerts {life['alerts']}, {life['false_alarms']} on machines not wearing out",
-        f"  remaining life      RMSE {rul['rul_rmse_s']:.0f} s over {rul['rul_points']} predictions (wearing machines)",
-        f"  actions             {desk.received} webhooks received by the maintenance desk, {desk.bad} badly signed",
-        *_retraining(store),
-    ]
-    for f in q["per_fault"]:
-        delay = f"after {f['delay_s']:.0f} s" if f["caught"] else "missed"
-        lines.append(f"    {f['device_id']:<11} {f['fault']:<10} {delay}")
-    return "\n".join(lines)
-
-
-def _retraining(store: Store) -> list[str]:
-    runs = [doc for _, doc in store.records("retrain-run")]
-    if not runs:
-        return ["  retraining          none started"]
-    out = []
-    for r in runs:
-        what = f"challenger v{r['challenger']}" if r.get("challenger") else "a challenger"
-        said = {"shadow": "still in shadow at the end (no decision yet)", "training": "still training at the end"}
-        out.append(
-            f"  retraining          {r['model']}: {what} {r['state']} — {said.get(r['state']) or r.get('reason')}"
-        )
-    return out
-
-
-def _series(store: Store, device_id: str, key: str, start: int, end: int) -> list[tuple[int, float]]:
-    t = store.read(device_id, start, max(end, start + 1), [key])
-    return list(zip(t["ts"].to_pylist(), t["value"].to_pylist(), strict=True))
-
-
 def _assignments(names: list[tuple[str, str]]) -> str:
     kinds: dict[str, list[str]] = {}
     for kind, name in names:
         kinds.setdefault(kind, []).append(name)
     return ";".join(f"{k}={','.join(v)}" for k, v in kinds.items())
-
-
-class MaintenanceDesk:
-    """A stand-in for the maintenance system: takes prognos's signed webhooks and says what it got."""
-
-    def __init__(self, secret: str) -> None:
-        self.received, self.bad = 0, 0
-        desk = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                want = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-                ok = hmac.compare_digest(self.headers.get("x-prognos-signature", ""), want)
-                desk.received += ok
-                desk.bad += not ok
-                if ok:
-                    a = json.loads(body)
-                    top = ", ".join(s for s, _ in (a.get("explanation") or {}).get("top_sensors", [])[:2])
-                    tqdm.write(
-                        f"  ⚑ {a['event']:<8} {a['severity']:<8} {a['rule']:<10} {a['device_id']:<11} "
-                        f"value {_short(a['value'])}" + (f"  (top sensors: {top})" if top else ""),
-                        file=sys.stderr,
-                    )
-                self.send_response(200 if ok else 401)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/maintenance"
-        threading.Thread(target=self.server.serve_forever, name="demo-desk", daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, int | float) else str(value)

@@ -43,7 +43,7 @@ from prognos.store.writer import BatchWriter
 from prognos.stream.scorer import Scorer, parse_assignments
 
 if TYPE_CHECKING:
-    from prognos.monitor.retrain import Retrainer
+    from prognos.retrain import Retrainer
     from prognos.stream.bus import Bus
 from prognos.types import now_ms
 
@@ -255,20 +255,14 @@ def make_retrainer(
 ) -> Retrainer | None:
     """The rules file's retrain policies, carried out beside the stream (none: no retrainer)."""
     from prognos.act.rulesfile import load_policies
-    from prognos.monitor.retrain import Retrainer
+    from prognos.retrain import Retrainer
+    from prognos.retrain.challenger import subprocess_trainer
 
     policies = load_policies(settings.stream.rules) if settings.stream.rules else []
     if not policies:
         return None
-    return Retrainer(
-        store,
-        registry,
-        deployments,
-        policies,
-        metrics=metrics.registry,
-        interval=settings.retrain.interval,
-        epochs=settings.retrain.epochs,
-    )
+    train = subprocess_trainer(store, settings.retrain.epochs)
+    return Retrainer(store, deployments, policies, train, settings.retrain.interval, metrics=metrics.registry)
 
 
 def make_source(settings: Settings, writer: BatchWriter, limits: Limits, on_device: Any) -> MqttSource:

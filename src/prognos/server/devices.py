@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,11 +15,9 @@ from starlette.routing import Route
 from prognos.errors import InvalidInput
 from prognos.ingest.http import read_object
 from prognos.store import Agg, Store, asof
-from prognos.types import now_ms, parse_time
+from prognos.types import now_ms, parse_duration, parse_time
 
 MAX_RAW_POINTS = 200_000
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
-UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1}
 
 
 def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
@@ -111,20 +108,6 @@ def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
         Route("/api/v1/devices/{device_id}/states", states, methods=["GET"]),
         Route("/api/v1/devices/{device_id}/locations", locations, methods=["GET"]),
     ]
-
-
-def parse_duration(text: str, field: str = "interval") -> int:
-    """Milliseconds from ``500ms``, ``10s``, ``5m``, ``1h``, ``1d`` or a bare number of ms.
-
-    >>> parse_duration("5m")
-    300000
-    """
-    m = DURATION.match(text.strip())
-    if not m or float(m.group(1)) <= 0:
-        raise InvalidInput(
-            f"{field}: expected a duration like 500ms, 10s, 5m, 1h, got {text!r}", field=field, value=text
-        )
-    return max(1, int(float(m.group(1)) * UNIT_MS[m.group(2)]))
 
 
 def window(q: Any, default_span: int) -> tuple[int, int, list[str] | None]:

@@ -23,10 +23,10 @@ from prognos.errors import PrognosError
 from prognos.inference.metrics import Metrics
 from prognos.monitor.fleet import summary
 from prognos.registry import Registry
-from prognos.server.devices import parse_duration, window
+from prognos.server.devices import window
 from prognos.store import Store
 from prognos.store.writer import BatchWriter
-from prognos.types import now_ms
+from prognos.types import now_ms, parse_duration
 
 
 def routes(

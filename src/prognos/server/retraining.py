@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from prognos.errors import NotFound
-from prognos.monitor.retrain import Retrainer
+from prognos.retrain import Retrainer
 
 
 def routes(retrainer: Retrainer | None, respond: Callable[..., Response]) -> list[Route]:

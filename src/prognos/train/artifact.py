@@ -21,8 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from prognos import __version__
+from prognos.errors import InvalidInput
+from prognos.features.drift import output_columns, reference
+from prognos.train.export import parity
 
 
 @dataclass(frozen=True)
@@ -47,29 +51,26 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def package(
-    model: Any,
-    spec: Spec,
-    out: str | Path,
-    *,
-    name: str,
-    example: np.ndarray,
-    held_out: np.ndarray,
-    metrics: dict[str, Any],
-    data: dict[str, Any],
-    training_seconds: float,
-) -> Path:
-    """Write the artifact folder for a fitted estimator with ``net_`` and ``to_onnx``; return the card path."""
-    from prognos.train.export import parity
+@dataclass
+class Fitted:
+    """A fitted estimator (with ``net_`` and ``to_onnx``) and the windows it was fitted on: what `package` writes."""
 
+    model: Any
+    spec: Spec
+    x: np.ndarray  # training windows: the export's example and the drift reference
+    held_out: np.ndarray  # windows it did not train on: ONNX parity and the int8 delta are measured there
+    seconds: float  # training time
+
+
+def package(fitted: Fitted, out: str | Path, *, name: str, metrics: dict[str, Any], data: dict[str, Any]) -> Path:
+    """Write the artifact folder of ``fitted``; return the card's path."""
+    model, spec, example, held_out = fitted.model, fitted.spec, fitted.x, fitted.held_out
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fp32 = model.to_onnx(out / "model.onnx", example)
     diff = parity(model.net_, fp32, held_out)
     int8 = quantise(fp32, out / "model.int8.onnx")
     weights = out / "model.pt"  # the PyTorch weights: what --init-from fine-tunes
-    import torch
-
     torch.save(model.net_.state_dict(), weights)
     card = {
         "name": name,
@@ -91,7 +92,7 @@ def package(
         "reference_output": _reference_output(fp32, example, spec),
         "params": model.get_params(),
         "data": data,
-        "training_seconds": training_seconds,
+        "training_seconds": fitted.seconds,
         "versions": _versions(),
         "files": {p.name: sha256(p) for p in (fp32, int8, weights)},
     }
@@ -136,8 +137,6 @@ def int8_delta(fp32: Path, int8: Path, x: np.ndarray) -> dict[str, float]:
 
 def _reference(example: np.ndarray, sensors: list[str]) -> dict[str, Any] | None:
     """What training inputs looked like (scaled units, each window's latest row): drift is measured against it."""
-    from prognos.features.drift import reference
-
     rows = example[:, -1, :] if example.ndim == 3 else example
     return reference(rows, sensors) if rows.ndim == 2 and rows.shape[1] == len(sensors) else None
 
@@ -145,8 +144,6 @@ def _reference(example: np.ndarray, sensors: list[str]) -> dict[str, Any] | None
 def _reference_output(fp32: Path, example: np.ndarray, spec: Spec) -> dict[str, Any]:
     """What the model said about its training windows: prediction drift is measured against it."""
     import onnxruntime as ort
-
-    from prognos.features.drift import output_columns, reference
 
     s = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
     y = s.run(None, {s.get_inputs()[0].name: example.astype(np.float32)})[0]
@@ -172,8 +169,6 @@ def _jsonable(v: Any) -> Any:
 
 def parent(path: str | Path, task: str) -> dict[str, Any]:
     """The card of an artifact to fine-tune from, checked: same task, weights present and intact."""
-    from prognos.errors import InvalidInput
-
     card_path = Path(path) / "card.json"
     if not card_path.is_file():
         raise InvalidInput(f"--init-from {path}: no model card there", field="init_from", value=str(path))
@@ -192,19 +187,3 @@ def parent(path: str | Path, task: str) -> dict[str, Any]:
             value=str(weights),
         )
     return card
-
-
-def load_weights(net: Any, path: str | Path) -> None:
-    """Copy an artifact's weights into ``net``; a network of another shape is refused by name."""
-    import torch
-
-    from prognos.errors import InvalidInput
-
-    state = torch.load(Path(path) / "model.pt", weights_only=True)
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as exc:
-        detail = str(exc).strip().splitlines()[-1].strip()
-        raise InvalidInput(
-            f"--init-from {path}: its network does not fit this data ({detail})", field="init_from", value=str(path)
-        ) from None

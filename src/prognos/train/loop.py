@@ -5,11 +5,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
+
+from prognos.errors import InvalidInput
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 EpochHook = Callable[[int, float], None]
@@ -27,40 +31,45 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """How a network is trained: Adam's settings, the batches, and early stopping on the validation loss."""
+
+    epochs: int = 60
+    batch: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    patience: int = 10  # epochs without a better validation loss before stopping
+    seed: int = 0
+    progress: bool = True
+    desc: str = "train"
+
+
 def fit(
     model: nn.Module,
     loss: Loss,
-    x: np.ndarray,
-    y: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
-    *,
-    epochs: int = 60,
-    batch: int = 256,
-    lr: float = 1e-3,
-    weight_decay: float = 1e-5,
-    patience: int = 10,
-    seed: int = 0,
-    progress: bool = True,
-    desc: str = "train",
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    schedule: Schedule = Schedule(),
     on_epoch: EpochHook | None = None,
 ) -> History:
-    """Train ``model`` in place; on return it holds the weights of the best validation epoch.
+    """Train ``model`` in place on ``train`` = (x, y); on return it holds the weights of the best ``validation`` epoch.
 
     ``on_epoch(epoch, validation_loss)`` runs after every epoch; it may raise to stop (a search pruning).
     """
-    seed_everything(seed)
-    xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
-    xv, yv = torch.as_tensor(x_val, dtype=torch.float32), torch.as_tensor(y_val, dtype=torch.float32)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, patience // 3))
-    gen = torch.Generator().manual_seed(seed)
+    s = schedule
+    seed_everything(s.seed)
+    xt, yt = (torch.as_tensor(a, dtype=torch.float32) for a in train)
+    xv, yv = (torch.as_tensor(a, dtype=torch.float32) for a in validation)
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, s.patience // 3))
+    gen = torch.Generator().manual_seed(s.seed)
     history, best, best_state = History(), float("inf"), copy.deepcopy(model.state_dict())
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(s.epochs), desc=s.desc, disable=not s.progress, leave=False)
     for epoch in bar:
         model.train()
         total = 0.0
-        for idx in torch.randperm(len(xt), generator=gen).split(batch):
+        for idx in torch.randperm(len(xt), generator=gen).split(s.batch):
             opt.zero_grad()
             batch_loss = loss(model(xt[idx]), yt[idx])
             batch_loss.backward()
@@ -77,7 +86,7 @@ def fit(
             on_epoch(epoch, val)
         if val < best - 1e-6:
             best, best_state, history.best_epoch = val, copy.deepcopy(model.state_dict()), epoch
-        elif epoch - history.best_epoch >= patience:
+        elif epoch - history.best_epoch >= s.patience:
             break
     model.load_state_dict(best_state)
     model.eval()
@@ -87,9 +96,19 @@ def fit(
 def warm_start(model: nn.Module, artifact: str | None) -> None:
     """Start from an artifact's weights (fine-tuning) instead of a random initialisation."""
     if artifact is not None:
-        from prognos.train.artifact import load_weights
-
         load_weights(model, artifact)
+
+
+def load_weights(net: Any, path: str | Path) -> None:
+    """Copy an artifact's weights into ``net``; a network of another shape is refused by name."""
+    state = torch.load(Path(path) / "model.pt", weights_only=True)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = str(exc).strip().splitlines()[-1].strip()
+        raise InvalidInput(
+            f"--init-from {path}: its network does not fit this data ({detail})", field="init_from", value=str(path)
+        ) from None
 
 
 def predict(model: nn.Module, x: np.ndarray, batch: int = 4096) -> np.ndarray:

@@ -8,6 +8,7 @@ machines share one study: that is how the search scales out, with no cluster cod
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from prognos.errors import require
@@ -37,10 +38,17 @@ SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
-def tune(
-    task: str, objective: Objective, trials: int, seed: int = 0, storage: str | None = None, study: str | None = None
-) -> dict[str, Any]:
-    """Run ``trials`` trials of ``objective(params, report)`` (lower is better); return the best
+@dataclass(frozen=True)
+class Search:
+    """A hyper-parameter search: how many trials, and where the study lives (None: in memory, this process only)."""
+
+    trials: int = 0
+    storage: str | None = None  # an Optuna RDB URL (postgresql://…) shared by several searching processes
+    study: str | None = None  # the study's name (joined if it exists in ``storage``)
+
+
+def tune(task: str, objective: Objective, search: Search, seed: int = 0) -> dict[str, Any]:
+    """Run ``search.trials`` trials of ``objective(params, report)`` (lower is better); return the best
     params with a summary of the search, for the model card."""
     optuna = require("optuna", "train")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -57,13 +65,13 @@ def tune(
         direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3),
-        storage=storage,
-        study_name=study,
-        load_if_exists=study is not None,
+        storage=search.storage,
+        study_name=search.study,
+        load_if_exists=search.study is not None,
     )
-    s.optimize(run, n_trials=trials, show_progress_bar=True)
+    s.optimize(run, n_trials=search.trials, show_progress_bar=True)
     states = [t.state.name for t in s.trials]
-    where = storage and storage.split("@")[-1]  # never the credentials
+    where = search.storage and search.storage.split("@")[-1]  # never the credentials
     return {
         "params": s.best_params,
         "best_validation_loss": s.best_value,

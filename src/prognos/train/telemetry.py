@@ -1,25 +1,20 @@
-"""Training data from device telemetry: the store (or the simulator directly) → aligned series → labelled windows.
+"""Training data from device telemetry: the store → aligned series → windows, labelled from `Labels`.
 
-Labels come from intervals — the simulator's ground truth (``*.truth.json``: faults and failure
-times) or a labels CSV (``device_id,start,end,label``, times ISO or epoch ms) — so the same code
-serves a user's own annotations and the simulator's. Windows never cross a gap, and every split is
-by device or by time, never by shuffled windows.
+Windows never cross a gap, and every split is by device or by time, never by shuffled windows.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from prognos.errors import InvalidInput
 from prognos.features import grid, sliding, window_ends
-from prognos.types import parse_time
+from prognos.train.labels import Labels
+from prognos.types import PREDICTED
 
 NORMAL = "normal"
 
@@ -33,51 +28,6 @@ class Series:
     sensors: list[str]
 
 
-@dataclass(frozen=True)
-class Interval:
-    device_id: str
-    start: int  # epoch ms, inclusive
-    end: int  # exclusive
-    label: str
-
-
-@dataclass
-class Labels:
-    intervals: list[Interval] = field(default_factory=list)
-    failures: dict[str, int] = field(default_factory=dict)  # device -> failure time (epoch ms)
-
-    @classmethod
-    def from_truth(cls, truth: dict[str, Any]) -> Labels:
-        faults = [Interval(f["device_id"], int(f["start"]), int(f["end"]), f["fault"]) for f in truth["faults"]]
-        return cls(faults, {d["device_id"]: int(d["failure"]) for d in truth["devices"] if d.get("failure")})
-
-    @classmethod
-    def load(cls, path: str | Path) -> Labels:
-        """A simulator truth file (.json) or a labels CSV with device_id,start,end,label (end empty: failure)."""
-        path = Path(path)
-        if not path.is_file():
-            raise InvalidInput(f"labels file not found: {path}", field="labels", value=str(path))
-        if path.suffix == ".json":
-            return cls.from_truth(json.loads(path.read_text()))
-        out = cls()
-        with path.open(newline="") as f:
-            for n, row in enumerate(csv.DictReader(f), start=2):
-                missing = [k for k in ("device_id", "start", "label") if not row.get(k)]
-                if missing:
-                    raise InvalidInput(f"{path}:{n}: missing {', '.join(missing)}", field=missing[0])
-                start = parse_time(row["start"], field="start")
-                if row["label"] == "failure":
-                    out.failures[row["device_id"]] = start
-                else:
-                    out.intervals.append(
-                        Interval(row["device_id"], start, parse_time(row["end"], field="end"), row["label"])
-                    )
-        return out
-
-    def of(self, device_id: str) -> list[Interval]:
-        return [i for i in self.intervals if i.device_id == device_id]
-
-
 def from_store(
     store: Any, device_ids: Sequence[str], start: int, end: int, step: int, sensors: Sequence[str] | None = None
 ) -> list[Series]:
@@ -88,11 +38,10 @@ def from_store(
     for dev in device_ids:
         t = store.read(dev, start, end)
         keys = t["key"].to_numpy(zero_copy_only=False)
+        stored = set(keys.tolist())
         # Predictions the stream scorer stored ("pred.<model>.…") are outputs, never inputs.
-        names = (
-            list(sensors) if sensors is not None else sorted(k for k in set(keys.tolist()) if not k.startswith("pred."))
-        )
-        missing = sorted(set(names) - set(keys.tolist()))
+        names = list(sensors) if sensors is not None else sorted(k for k in stored if not k.startswith(PREDICTED))
+        missing = sorted(set(names) - stored)
         if missing:
             raise InvalidInput(
                 f"device {dev}: no readings for sensors {missing} in the time range", field="sensors", value=missing
@@ -105,19 +54,6 @@ def from_store(
             t["ts"].to_numpy()[known], col[known], t["value"].to_numpy()[known], len(names), first, end, step
         )
         out.append(Series(dev, store.device(dev).type, ts, x, names))
-    return out
-
-
-def from_fleet(fleet: Any) -> list[Series]:
-    """The simulator's series without a store in between (evaluation); rows after failure are absent."""
-    out = []
-    for dev in fleet.devices:
-        chunks = [fleet.chunk(dev, i) for i in range(fleet.chunks)]
-        ts, x = np.concatenate([c.ts for c in chunks]), np.concatenate([c.values for c in chunks])
-        alive = np.concatenate([c.modes for c in chunks]) >= 0
-        x[~alive] = np.nan
-        order = np.argsort(chunks[0].names)  # sensors sorted by name, as `from_store` gives them
-        out.append(Series(dev.device_id, dev.type, ts, x[:, order], [chunks[0].names[i] for i in order]))
     return out
 
 

@@ -14,8 +14,9 @@ from prognos.act.rulesfile import Policy, parse_policies
 from prognos.errors import InvalidInput
 from prognos.features import RegimeScaler
 from prognos.inference.deployments import Deployments
-from prognos.monitor.retrain import Retrainer, subprocess_trainer
 from prognos.registry import Registry
+from prognos.retrain import Retrainer
+from prognos.retrain.challenger import subprocess_trainer
 from prognos.store import open_store
 from prognos.stream.scorer import Scorer, parse_assignments
 from prognos.types import Reading
@@ -68,7 +69,7 @@ def test_a_challenger_is_promoted_when_better_and_refused_when_worse(tmp_path, c
         d = Deployments(reg, poll=0)
         await d.start()
         scorer = Scorer(d, parse_assignments("*=toy"), store_predictions=store.write)
-        retrainer = Retrainer(store, reg, d, [policy], train=train, clock=lambda: T0)
+        retrainer = Retrainer(store, d, [policy], train=train, clock=lambda: T0)
         await scorer.score(data[:300])
         await retrainer.step()  # due: trains, publishes, shadows
         run = retrainer.active["toy"]
@@ -95,7 +96,7 @@ def test_drift_over_the_threshold_is_due_and_a_cooldown_holds_it_back(tmp_path):
     store = open_store("memory://")
     reg = Registry(store, tmp_path / "models")
     policy = Policy("toy", "drift", signal="drift.psi", above=0.25, cooldown_ms=3_600_000)
-    r = Retrainer(store, reg, Deployments(reg, poll=0), [policy], train=lambda job: tmp_path, clock=lambda: T0)
+    r = Retrainer(store, Deployments(reg, poll=0), [policy], train=lambda job: tmp_path, clock=lambda: T0)
     store.write(
         [Reading("pump-1", T0, {"pred.toy.drift.psi": 0.9}), Reading("pump-2", T0 + 1, {"pred.toy.drift.psi": 0.2})]
     )
@@ -131,7 +132,7 @@ def test_the_real_trainer_trains_the_challenger_in_a_subprocess_on_recent_data(t
     """No torch in the server: the readings go to Parquet, a training process fine-tunes the champion."""
     from prognos.sim.fleet import Fleet
     from prognos.sim.send import seconds
-    from prognos.train.run import train_store
+    from prognos.train.tasks import Config, Selection, train_store
 
     store = open_store("memory://")
     fleet = Fleet(6, 1.0, 1800, seed=3, start=T0, failing=0.0)
@@ -139,31 +140,15 @@ def test_the_real_trainer_trains_the_challenger_in_a_subprocess_on_recent_data(t
         store.update_device(d.device_id, {"type": d.type}, create=True)
     for batch in seconds(fleet):
         store.write(batch)
-    card = train_store(
-        "anomaly",
-        store,
-        tmp_path / "champion",
-        start=T0,
-        end=T0 + 1_800_000,
-        device_type="pump",
-        window=30,
-        epochs=1,
-        progress=False,
-    )
+    selection = Selection(T0, T0 + 1_800_000, device_type="pump")
+    card = train_store("anomaly", store, selection, tmp_path / "champion", cfg=Config(window=30, epochs=1))
     reg = Registry(store, tmp_path / "models")
     reg.publish(card.parent)
     reg.promote("pump-anomaly", 1)
     champion = reg.get("pump-anomaly")
     policy = Policy("pump-anomaly", "schedule", every_ms=0, train_ms=1_200_000)
-    retrainer = Retrainer(
-        store,
-        reg,
-        Deployments(reg, poll=0),
-        [policy],
-        train=subprocess_trainer(store),
-        clock=lambda: T0 + 1_800_000,
-        epochs=1,
-    )
+    trainer = subprocess_trainer(store, epochs=1)
+    retrainer = Retrainer(store, Deployments(reg, poll=0), [policy], trainer, clock=lambda: T0 + 1_800_000)
     job = retrainer._job(policy, champion, T0 + 1_800_000)
     folder = retrainer.train(job)
     new = json.loads((folder / "card.json").read_text())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from prognos.train.devices import Config, simulator
+from prognos.evaluate.simulator import simulator
+from prognos.train.tasks import Config
 
 
 def test_simulator_evaluation_scores_all_three_kinds():

@@ -1,19 +1,34 @@
-"""The RUL estimator: hyper-parameters in, fitted network out (scikit-learn's contract)."""
+"""Remaining useful life: a deep multi-scale trend network and a gradient-boosting baseline, one contract
+(`RULEstimator`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from prognos.errors import InvalidInput
+from prognos.features import summaries
 from prognos.models.rul import QUANTILES, SCALES, Ensemble, RULNet, pinball
-from prognos.train import export, loop
-from prognos.train.inputs import same_length, windows
+from prognos.train import loop
+from prognos.train.estimators.base import Deep, Estimator
+from prognos.train.estimators.inputs import same_length, windows
 
 
-class RULRegressor:
+class RULEstimator(Estimator):
+    """The remaining-life family: windows (n, window, sensors) → (n, 3) quantiles 10 %, 50 %, 90 % of RUL in the
+    targets' units."""
+
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None
+    ) -> RULEstimator:
+        raise NotImplementedError
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class RULRegressor(Deep, RULEstimator):
     """Windows (n, window, sensors) → RUL quantiles (n, 3): 10 %, 50 %, 90 %.
 
     The constructor only stores hyper-parameters; `fit` builds ``net_`` and ``history_`` (one per member).
@@ -44,9 +59,6 @@ class RULRegressor:
         self.epochs, self.batch, self.lr, self.patience = epochs, batch, lr, patience
         self.cap, self.seed, self.progress, self.init_from = cap, seed, progress, init_from
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
-
     net_: RULNet | Ensemble
 
     def fit(
@@ -66,7 +78,7 @@ class RULRegressor:
             self.net_ = ensemble = Ensemble([self._net(x) for _ in parts])
             loop.warm_start(ensemble, self.init_from)
             self.history_ = [
-                self._train(m, x[~v], y[~v], x[v], y[v], on_epoch, f"rul {i + 1}/{len(parts)}", i)
+                self._train(m, (x[~v], y[~v]), (x[v], y[v]), on_epoch, f"rul {i + 1}/{len(parts)}", i)
                 for i, (m, v) in enumerate(zip(ensemble.members, parts, strict=True))
             ]
             self._calibrate(ensemble, parts, x, y)
@@ -80,7 +92,7 @@ class RULRegressor:
         same_length(x_val, y_val, "y_val")
         self.net_ = self._net(x)
         loop.warm_start(self.net_, self.init_from)
-        self.history_ = [self._train(self.net_, x, y, x_val, y_val, on_epoch, "rul", 0)]
+        self.history_ = [self._train(self.net_, (x, y), (x_val, y_val), on_epoch, "rul", 0)]
         return self
 
     def _calibrate(self, ensemble: Ensemble, parts: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> None:
@@ -112,35 +124,52 @@ class RULRegressor:
     def _train(
         self,
         net: Any,
-        x: np.ndarray,
-        y: np.ndarray,
-        x_val: np.ndarray,
-        y_val: np.ndarray,
+        train: tuple[np.ndarray, np.ndarray],
+        validation: tuple[np.ndarray, np.ndarray],
         on_epoch: loop.EpochHook | None,
         desc: str,
         member: int,
     ) -> loop.History:
-        return loop.fit(
-            net,
-            pinball,
-            x,
-            y / self.cap,
-            x_val,
-            y_val / self.cap,
-            epochs=self.epochs,
-            batch=self.batch,
-            lr=self.lr,
+        """One network on targets in units of the cap; each member of an ensemble on its own seed."""
+        (x, y), (xv, yv) = train, validation
+        schedule = loop.Schedule(
+            self.epochs,
+            self.batch,
+            self.lr,
             patience=self.patience,
             seed=self.seed * 100 + member,
             progress=self.progress,
             desc=desc,
-            on_epoch=on_epoch,
         )
+        return loop.fit(net, pinball, (x, y / self.cap), (xv, yv / self.cap), schedule, on_epoch)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        windows(x, "x", self.net_.sensors)
-        return loop.predict(self.net_, x) * self.cap
+        return self.forward(x) * self.cap
 
-    def to_onnx(self, path: str | Path, example: np.ndarray) -> Path:
-        """Export; the ONNX graph outputs quantiles in units of ``cap`` (multiply to get cycles)."""
-        return export.to_onnx(self.net_, example, path)
+
+class GradientBoostingRUL(RULEstimator):
+    """Gradient-boosted trees on window summaries (last, mean, slope, recent mean per sensor).
+
+    Predicts the centre only; the 10 %/90 % columns repeat it (no interval), so it drops into the
+    same report as `RULRegressor`.
+    """
+
+    def __init__(self, max_iter: int = 300, learning_rate: float = 0.05, seed: int = 0) -> None:
+        self.max_iter, self.learning_rate, self.seed = max_iter, learning_rate, seed
+
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None
+    ) -> GradientBoostingRUL:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        windows(x, "x")
+        same_length(x, y, "y")
+        self.sensors_ = x.shape[2]
+        self.model_ = HistGradientBoostingRegressor(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, random_state=self.seed
+        ).fit(summaries(x), y)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        mid = self.model_.predict(summaries(windows(x, "x", self.sensors_)))
+        return np.stack([mid, mid, mid], axis=1)

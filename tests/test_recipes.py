@@ -1,4 +1,5 @@
-"""``prognos train`` end to end on a tiny C-MAPSS-format data set, and its errors."""
+"""The recipes behind ``prognos train`` and ``prognos evaluate``, end to end on tiny data sets in the benchmarks'
+formats, and their errors."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 import numpy as np
 
-from prognos.train.evaluate import DEEP
+from prognos.evaluate.cmapss import DEEP
 from tests.datasets.test_cmapss import write
 
 
@@ -52,9 +53,12 @@ def test_unknown_task_and_benchmark_are_named(tmp_path):
     bad_task = subprocess.run([*base, "--task", "forecast", "--source", "cmapss:FD001"], capture_output=True, text=True)
     assert bad_task.returncode == 2 and "unknown task 'forecast'" in bad_task.stderr
     bad_source = subprocess.run([*base, "--task", "rul", "--source", "kaggle:x"], capture_output=True, text=True)
-    assert bad_source.returncode == 2 and "unknown benchmark 'kaggle:x' for task rul" in bad_source.stderr
+    assert bad_source.returncode == 2 and "unknown source 'kaggle:x' for task rul" in bad_source.stderr
+    assert "available: store, cmapss:FD001|FD002|FD003|FD004" in bad_source.stderr
     wrong_pair = subprocess.run([*base, "--task", "anomaly", "--source", "ai4i"], capture_output=True, text=True)
-    assert wrong_pair.returncode == 2 and "available: skab" in wrong_pair.stderr
+    assert wrong_pair.returncode == 2 and "available: store, skab, simulator:pump|motor|fan" in wrong_pair.stderr
+    no_subset = subprocess.run([*base, "--task", "rul", "--source", "cmapss:FD009"], capture_output=True, text=True)
+    assert no_subset.returncode == 2 and "unknown source 'cmapss:FD009'" in no_subset.stderr
     missing = subprocess.run([*base, "--task", "rul", "--source", "cmapss:FD002"], capture_output=True, text=True)
     assert missing.returncode == 2 and "not found" in missing.stderr
 

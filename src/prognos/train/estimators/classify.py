@@ -1,4 +1,5 @@
-"""Fault / device-state classification: a deep window classifier and a logistic-regression baseline.
+"""Fault / device-state classification: a deep window classifier and a logistic-regression baseline, one contract
+(`Classifier`).
 
 Both map windows (n, window, sensors) to class probabilities (`predict_proba`, what the exported
 model outputs) and labels (`predict`). Labels may be any values; ``classes_`` keeps their order.
@@ -6,14 +7,17 @@ model outputs) and labels (`predict`). Labels may be any values; ``classes_`` ke
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from prognos.errors import InvalidInput
 from prognos.features import summaries
-from prognos.train.inputs import same_length, windows
+from prognos.models.classifier import WindowClassifier, weighted_nll
+from prognos.train import loop
+from prognos.train.estimators.base import Deep, Estimator
+from prognos.train.estimators.inputs import same_length, windows
 
 
 def _labels(y: Any, classes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -31,20 +35,23 @@ def _labels(y: Any, classes: np.ndarray | None = None) -> tuple[np.ndarray, np.n
     return classes, idx
 
 
-class _Classifier:
+class Classifier(Estimator):
+    """The classification family: class probabilities per window, labels in the order of ``classes_``."""
+
     classes_: np.ndarray
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+    def fit(self, x: np.ndarray, y: Any, x_val: Any = None, y_val: Any = None) -> Classifier:
+        raise NotImplementedError
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """(n, window, sensors) → (n, classes), each row summing to 1."""
         raise NotImplementedError
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(x), axis=1)]
 
 
-class DeepClassifier(_Classifier):
+class DeepClassifier(Deep, Classifier):
     """1D-CNN classifier; class weights ∝ (1 / frequency)^``balance`` (0: none, 1: fully balanced)."""
 
     def __init__(
@@ -66,12 +73,9 @@ class DeepClassifier(_Classifier):
         self.epochs, self.batch, self.lr, self.patience, self.balance = epochs, batch, lr, patience, balance
         self.seed, self.progress, self.init_from = seed, progress, init_from
 
-    def fit(self, x: np.ndarray, y: Any, x_val: np.ndarray, y_val: Any, on_epoch: Any = None) -> DeepClassifier:
-        import torch
-
-        from prognos.models.classifier import WindowClassifier, weighted_nll
-        from prognos.train import loop
-
+    def fit(self, x: np.ndarray, y: Any, x_val: Any = None, y_val: Any = None, on_epoch: Any = None) -> DeepClassifier:
+        if x_val is None or y_val is None:
+            raise InvalidInput("x_val, y_val: the deep classifier stops early on validation windows", field="x_val")
         windows(x, "x")
         windows(x_val, "x_val", x.shape[2])
         same_length(x, y, "y")
@@ -86,36 +90,23 @@ class DeepClassifier(_Classifier):
         )
         loop.warm_start(self.net_, self.init_from)
         loss = weighted_nll(torch.as_tensor(weights, dtype=torch.float32))
-        self.history_ = loop.fit(
-            self.net_,
-            loss,
-            x,
-            idx,
-            x_val,
-            idx_val,
-            epochs=self.epochs,
-            batch=self.batch,
-            lr=self.lr,
+        schedule = loop.Schedule(
+            self.epochs,
+            self.batch,
+            self.lr,
             patience=self.patience,
             seed=self.seed,
             progress=self.progress,
             desc="classify",
-            on_epoch=on_epoch,
         )
+        self.history_ = loop.fit(self.net_, loss, (x, idx), (x_val, idx_val), schedule, on_epoch)
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        from prognos.train import loop
-
-        return loop.predict(self.net_, windows(x, "x", self.net_.sensors))
-
-    def to_onnx(self, path: str | Path, example: np.ndarray) -> Path:
-        from prognos.train import export
-
-        return export.to_onnx(self.net_, example, path)
+        return self.forward(x)
 
 
-class LogisticClassifier(_Classifier):
+class LogisticClassifier(Classifier):
     """Logistic regression on window summaries (the latest sample alone for one-step windows)."""
 
     def __init__(self, c: float = 1.0, balanced: bool = True, seed: int = 0) -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from prognos.train.metrics import coverage, nasa_score, rmse
+from prognos.evaluate.metrics import coverage, nasa_score, rmse
 
 
 def test_nasa_score_by_hand():
@@ -18,7 +18,7 @@ def test_rmse_and_coverage_by_hand():
 
 
 def test_point_wise_f1_far_mar_match_a_hand_count():
-    from prognos.train.metrics import outlier_scores
+    from prognos.evaluate.metrics import outlier_scores
 
     true = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 0], dtype=bool)
     pred = np.array([0, 1, 0, 0, 0, 1, 1, 1, 1, 1], dtype=bool)

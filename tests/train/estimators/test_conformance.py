@@ -1,19 +1,23 @@
-"""Checks every model family must pass, generated per family (River's check_estimator, in small).
+"""Checks every estimator must pass, generated for each one found in `prognos.train.estimators` (River's
+check_estimator, in small): baselines too.
 
-Input not mutated; outputs finite and of the documented shape; seeded runs reproducible;
-the ONNX export reproduces PyTorch within 1e-4 on held-out windows; bad input is refused clearly.
+The constructor stores; input not mutated; outputs finite and of the documented shape; seeded runs reproducible;
+the ONNX export of the deep ones reproduces PyTorch within 1e-4 on held-out windows; bad input is refused clearly.
 """
 
 from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
 
 import numpy as np
 import pytest
 
 from prognos.errors import InvalidInput
-from prognos.train.anomaly import AutoencoderDetector
-from prognos.train.classify import DeepClassifier
+from prognos.train import estimators, loop
+from prognos.train.estimators import Deep, GradientBoostingRUL, RULRegressor
 from prognos.train.export import PARITY_TOLERANCE, parity
-from prognos.train.rul import RULRegressor
 
 
 def rul_data(seed: int = 0):
@@ -45,11 +49,35 @@ def class_data(seed: int = 0):
     return x[:270], y[:270], x[270:], y[270:]
 
 
-FAMILIES = {
-    "rul": (lambda seed: RULRegressor(scales=(3, 6), hidden=16, epochs=6, seed=seed), rul_data, 3),
-    "anomaly": (lambda seed: AutoencoderDetector(channels=8, kernel=3, epochs=5, seed=seed), normal_data, 3),
-    "classify": (lambda seed: DeepClassifier(channels=8, kernel=3, hidden=16, epochs=6, seed=seed), class_data, 3),
+DATA = {"rul": rul_data, "anomaly": normal_data, "classify": class_data}
+QUICK = {  # small and short: these check the contract, not the quality
+    "AutoencoderDetector": {"channels": 8, "kernel": 3, "epochs": 5},
+    "DeepClassifier": {"channels": 8, "kernel": 3, "hidden": 16, "epochs": 6},
+    "RULRegressor": {"scales": (3, 6), "hidden": 16, "epochs": 6},
+    "GradientBoostingRUL": {"max_iter": 30},
 }
+
+
+def discovered() -> list[type]:
+    """Every estimator defined in `prognos.train.estimators`: a concrete class under a family's base."""
+    found = set()
+    for info in pkgutil.iter_modules(estimators.__path__):
+        module = importlib.import_module(f"{estimators.__name__}.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            bases = estimators.FAMILIES.values()
+            if cls.__module__ == module.__name__ and cls not in bases and issubclass(cls, tuple(bases)):
+                found.add(cls)
+    return sorted(found, key=lambda c: c.__name__)
+
+
+def family(cls: type) -> str:
+    return next(name for name, base in estimators.FAMILIES.items() if issubclass(cls, base))
+
+
+def maker(cls: type):
+    """``make(seed)``: the estimator at its quick settings, seeded where it takes a seed."""
+    seeded = "seed" in inspect.signature(cls).parameters
+    return lambda seed: cls(**QUICK.get(cls.__name__, {}), **({"seed": seed} if seeded else {}))
 
 
 def output(model, x):
@@ -57,49 +85,55 @@ def output(model, x):
     return model.predict_proba(x) if hasattr(model, "predict_proba") else model.predict(x)
 
 
-@pytest.fixture(params=sorted(FAMILIES), scope="module")
-def family(request):
-    make, data, width = FAMILIES[request.param]
-    x, y, xv, yv = data()
-    model = make(0).fit(x, y, xv, yv)
-    return request.param, make, (x, y, xv, yv), width, model
+@pytest.fixture(params=discovered(), ids=lambda c: c.__name__, scope="module")
+def fitted(request):
+    cls = request.param
+    data = DATA[family(cls)]()
+    return cls, maker(cls), data, maker(cls)(0).fit(*data)
 
 
-def test_fit_returns_self_and_learned_state_ends_in_underscore(family):
-    _, make, (x, y, xv, yv), _, _model = family
+def test_every_estimator_of_every_family_is_discovered():
+    names = {c.__name__ for c in discovered()}
+    assert {"AutoencoderDetector", "PCADetector", "DeepClassifier", "LogisticClassifier", "RULRegressor"} <= names
+    assert "GradientBoostingRUL" in names and {family(c) for c in discovered()} == set(estimators.FAMILIES)
+
+
+def test_the_constructor_stores_and_fit_returns_self_with_learned_state_ending_in_underscore(fitted):
+    cls, make, data, _ = fitted
     fresh = make(0)
     assert not [k for k in vars(fresh) if k.endswith("_")]
-    assert fresh.fit(x, y, xv, yv) is fresh and [k for k in vars(fresh) if k.endswith("_")]
+    assert set(fresh.get_params()) == set(inspect.signature(cls).parameters)  # every hyper-parameter, nothing else
+    assert fresh.fit(*data) is fresh and [k for k in vars(fresh) if k.endswith("_")]
 
 
-def test_input_is_not_mutated(family):
-    _, make, (x, y, xv, yv), _, _model = family
-    copies = [a.copy() for a in (x, y, xv, yv)]
-    make(0).fit(x, y, xv, yv).predict(xv)
-    assert all(np.array_equal(a, b) for a, b in zip((x, y, xv, yv), copies, strict=True))
+def test_input_is_not_mutated(fitted):
+    _, make, data, _ = fitted
+    copies = [a.copy() for a in data]
+    make(0).fit(*data).predict(data[2])
+    assert all(np.array_equal(a, b) for a, b in zip(data, copies, strict=True))
 
 
-def test_outputs_are_finite_and_shaped(family):
-    _, _, (_, _, xv, _), width, model = family
+def test_outputs_are_finite_and_shaped(fitted):
+    _, _, (_, _, xv, _), model = fitted
     out = output(model, xv)
-    assert out.shape == (len(xv), width) and np.isfinite(out).all()
+    assert out.shape == (len(xv), 3) and np.isfinite(out).all()  # 3 sensors, 3 classes or 3 quantiles
 
 
-def test_seeded_runs_are_reproducible(family):
-    _, make, (x, y, xv, yv), _, _ = family
-    a = output(make(3).fit(x, y, xv, yv), xv)
-    b = output(make(3).fit(x, y, xv, yv), xv)
-    assert np.array_equal(a, b)
+def test_seeded_runs_are_reproducible(fitted):
+    _, make, data, _ = fitted
+    assert np.array_equal(output(make(3).fit(*data), data[2]), output(make(3).fit(*data), data[2]))
 
 
-def test_onnx_reproduces_pytorch_on_held_out_windows(family, tmp_path):
-    _, _, (x, _, xv, _), _, model = family
+@pytest.mark.parametrize("cls", [c for c in discovered() if issubclass(c, Deep)], ids=lambda c: c.__name__)
+def test_onnx_reproduces_pytorch_on_held_out_windows(cls, tmp_path):
+    x, y, xv, yv = DATA[family(cls)]()
+    model = maker(cls)(0).fit(x, y, xv, yv)
     path = model.to_onnx(tmp_path / "m.onnx", x)
     assert parity(model.net_, path, xv) <= PARITY_TOLERANCE
 
 
-def test_bad_input_is_refused_with_the_field(family):
-    _, make, (x, y, xv, yv), _, model = family
+def test_bad_input_is_refused_with_the_field(fitted):
+    _, make, (x, y, xv, yv), model = fitted
     with pytest.raises(InvalidInput, match="shape"):
         model.predict(xv[:, :, 0])
     bad = xv.copy()
@@ -118,8 +152,6 @@ def test_rul_quantiles_are_ordered_and_the_model_learns():
 
 
 def test_gradient_boosting_baseline_learns_on_the_same_windows():
-    from prognos.train.baselines import GradientBoostingRUL
-
     x, y, xv, yv = rul_data(2)
     q = GradientBoostingRUL(max_iter=50).fit(x, y).predict(xv)
     assert q.shape == (len(xv), 3) and np.sqrt(np.mean((q[:, 1] - yv) ** 2)) < 0.6 * yv.std()
@@ -148,6 +180,4 @@ def test_rul_folds_make_one_ensemble_graph_from_held_out_units(tmp_path):
 
 
 def loop_predict(net, x):
-    from prognos.train import loop
-
     return loop.predict(net, x)

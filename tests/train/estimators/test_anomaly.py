@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from prognos.errors import InvalidInput
-from prognos.train import thresholds
-from prognos.train.anomaly import AutoencoderDetector, PCADetector
-from tests.train.test_conformance import normal_data
+from prognos.train.estimators import AutoencoderDetector, PCADetector, thresholds
+from tests.train.estimators.test_conformance import normal_data
 
 
 def broken(x: np.ndarray, sensor: int = 1, shift: float = 1.5) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Unsupervised multivariate anomaly detectors: a deep autoencoder and a PCA baseline, one contract.
+"""Unsupervised multivariate anomaly detectors: a deep autoencoder and a PCA baseline, one contract (`Detector`).
 
 Both take windows (n, window, sensors) scaled on normal data and give, per window, each sensor's
 contribution (`predict`, what the exported model outputs), the anomaly score (their sum, `score`)
@@ -7,31 +7,33 @@ and the alarm (`detect`: score above ``threshold_``, which is set from normal da
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from prognos.errors import InvalidInput
-from prognos.train import thresholds
-from prognos.train.inputs import same_length, windows
+from prognos.models.autoencoder import ConvAutoencoder, reconstruction_loss
+from prognos.train import loop
+from prognos.train.estimators import thresholds
+from prognos.train.estimators.base import Deep, Estimator
+from prognos.train.estimators.inputs import same_length, windows
 
 
-class _Detector:
-    threshold_: float
+class Detector(Estimator):
+    """The anomaly family: per-sensor contributions, their sum as the score, an alarm above ``threshold_``."""
 
-    def fit(self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None) -> _Detector:
-        raise NotImplementedError
-
-    threshold: str
+    threshold: str  # "pot" (extreme value) or "quantile", of held-out normal scores at ``risk``
     risk: float
     margin: float
-    validation: float
+    validation: float  # the share of the most recent windows held out for the threshold
+    threshold_: float
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+    def fit(self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None) -> Detector:
+        raise NotImplementedError
 
-    def predict(self, x: np.ndarray) -> np.ndarray:  # (n, sensors) contributions
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n, window, sensors) → (n, sensors): each sensor's contribution to the score."""
         raise NotImplementedError
 
     def score(self, x: np.ndarray) -> np.ndarray:
@@ -57,7 +59,7 @@ class _Detector:
         self.threshold_ = base * self.margin
 
 
-class AutoencoderDetector(_Detector):
+class AutoencoderDetector(Deep, Detector):
     """Convolutional autoencoder; the threshold is POT (``"pot"``) or a quantile (``"quantile"``) of
     held-out normal scores at ``risk``. Contributions are squared reconstruction errors per sensor, in
     units of that sensor's typical error on the training windows, so a noisy sensor does not drown a
@@ -88,51 +90,33 @@ class AutoencoderDetector(_Detector):
     def fit(
         self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None, on_epoch: Any = None
     ) -> AutoencoderDetector:
-        import torch
-
-        from prognos.models.autoencoder import ConvAutoencoder, reconstruction_loss
-        from prognos.train import loop
-
         same_length(windows(x), y)  # y is unused (unsupervised) but must still match when given
         x, x_val = self._split(x, x_val)
         loop.seed_everything(self.seed)
         self.net_ = ConvAutoencoder(x.shape[2], x.shape[1], self.channels, self.kernel, self.dropout)
         loop.warm_start(self.net_, self.init_from)
         self.net_.scale.fill_(1.0)  # the parent's error scale is re-measured on this data below
-        zeros, zeros_val = np.zeros(len(x)), np.zeros(len(x_val))
-        self.history_ = loop.fit(
-            self.net_,
-            reconstruction_loss,
-            x,
-            zeros,
-            x_val,
-            zeros_val,
-            epochs=self.epochs,
-            batch=self.batch,
-            lr=self.lr,
+        schedule = loop.Schedule(
+            self.epochs,
+            self.batch,
+            self.lr,
             patience=self.patience,
             seed=self.seed,
             progress=self.progress,
             desc="anomaly",
-            on_epoch=on_epoch,
         )
+        train, held_out = (x, np.zeros(len(x))), (x_val, np.zeros(len(x_val)))  # the loss is the output: no targets
+        self.history_ = loop.fit(self.net_, reconstruction_loss, train, held_out, schedule, on_epoch)
         typical = np.median(self.predict(x), axis=0)
         self.net_.scale.copy_(torch.as_tensor(np.maximum(typical, 1e-6), dtype=torch.float32))
         self._set_threshold(x_val)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        from prognos.train import loop
-
-        return loop.predict(self.net_, windows(x, "x", self.net_.sensors))
-
-    def to_onnx(self, path: str | Path, example: np.ndarray) -> Path:
-        from prognos.train import export
-
-        return export.to_onnx(self.net_, example, path)
+        return self.forward(x)
 
 
-class PCADetector(_Detector):
+class PCADetector(Detector):
     """PCA on the latest sample of each window: Hotelling's T² in the model plane plus Q (the squared
     residual) off it, the classic T²+Q monitor. Each term is divided by its mean on training data; Q
     splits over sensors by their residuals and T² is spread evenly."""

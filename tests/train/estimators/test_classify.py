@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from prognos.errors import InvalidInput
-from prognos.train.classify import DeepClassifier, LogisticClassifier
-from tests.train.test_conformance import class_data
+from prognos.train.estimators import DeepClassifier, LogisticClassifier
+from tests.train.estimators.test_conformance import class_data
 
 
 @pytest.mark.parametrize(
