@@ -36,7 +36,7 @@ def test_streaming_windows_equal_offline_windows(rows, window, hold, offset):
     if end <= start:
         assert got == []
         return
-    grid_ts, x = grid.align(ts, col, val.astype(float), 3, start, end, step, hold)
+    grid_ts, x = grid.align((ts, col, val.astype(float)), 3, start, end, step, hold)
     want = sliding(x, window) if len(x) >= window else np.empty((0, window, 3))
     whole = ~np.isnan(want).any(axis=(1, 2))  # a window touching a gap is skipped, in both
     want, ends = want[whole], grid_ts[window - 1 :][whole]
@@ -101,7 +101,7 @@ def test_a_resumed_windower_carries_on_as_the_one_that_saw_everything(rows, wind
         pushed.push(t, {"abc"[c]: v})
     pushed.advance(closed + 1)
     ts, col, val = (np.array([r[i] for r in before]) for i in range(3)) if before else (np.array([]),) * 3
-    resumed = Windower.resume(["a", "b", "c"], window, step, closed, ts, col, val, hold, offset)
+    resumed = Windower.resume((["a", "b", "c"], window, step), closed, (ts, col, val), hold, offset)
     assert resumed.closed == pushed.closed == closed
     got = [[(e, w) for t, c, v in after for e, w in x.push(t, {"abc"[c]: v})] for x in (pushed, resumed)]
     note(f"{len(got[0])} windows after the cut")

@@ -18,7 +18,7 @@ from prognos.registry import Registry
 from prognos.retrain import Retrainer
 from prognos.retrain.challenger import subprocess_trainer
 from prognos.store import open_store
-from prognos.stream.scorer import Scorer, parse_assignments
+from prognos.stream import Planner, Scorer, parse_assignments
 from prognos.types import Reading
 from tests.stream.test_scorer import STEP, toy_anomaly
 
@@ -68,7 +68,7 @@ def test_a_challenger_is_promoted_when_better_and_refused_when_worse(tmp_path, c
     async def main():
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(d, parse_assignments("*=toy"), store_predictions=store.write)
+        scorer = Scorer(Planner(d, parse_assignments("*=toy")), keep=store.write)
         retrainer = Retrainer(store, d, [policy], train=train, clock=lambda: T0)
         await scorer.score(data[:300])
         await retrainer.step()  # due: trains, publishes, shadows

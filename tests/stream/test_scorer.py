@@ -12,6 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from prognos.act.alerts import Alerts
+from prognos.act.decisions import Decisions
 from prognos.act.rules import Condition, Engine, Rule
 from prognos.errors import ConfigError
 from prognos.features import RegimeScaler
@@ -20,7 +21,7 @@ from prognos.inference.batching import OFFLOAD_ROWS
 from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
 from prognos.store import open_store
-from prognos.stream.scorer import Scorer, parse_assignments
+from prognos.stream import Planner, Scorer, parse_assignments
 from prognos.train.telemetry import Series, windows
 from prognos.types import Reading
 
@@ -84,7 +85,7 @@ def offline(series_readings, scaler, model_path):
         val = np.array([v for r in rs for v in r.values.values()])
         p = phase(device, STEP)  # the device's grid, as training aligns it
         start, end = (ts.min() - p) // STEP * STEP + p, ((ts.max() - p) // STEP + 1) * STEP + p
-        grid_ts, x = align(ts, col, val, len(SENSORS), start, end, STEP)
+        grid_ts, x = align((ts, col, val), len(SENSORS), start, end, STEP)
         w = windows([Series(device, None, grid_ts, x, SENSORS)], WINDOW, scale=scaler.transform)
         y = sess.run(None, {"x": w.x.astype(np.float32)})[0]
         out |= {(device, int(e)): float(s) for e, s in zip(w.end, y.sum(axis=1), strict=True)}
@@ -99,7 +100,7 @@ def test_streaming_predictions_equal_the_offline_pipeline(tmp_path):
     async def main():
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(d, parse_assignments("*=toy"))
+        scorer = Scorer(Planner(d, parse_assignments("*=toy")))
         got = []
         for i in range(0, len(data), 37):  # arrival in uneven batches, devices interleaved
             got += await scorer.score(data[i : i + 37])
@@ -129,16 +130,10 @@ def test_signals_raise_alerts_with_explanations_and_predictions_are_stored(tmp_p
     async def main():
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(
-            d,
-            parse_assignments("pump=toy"),
-            device_type=lambda dev: "pump",
-            store_predictions=store.write,
-            engine=engine,
-            alerts=alerts,
-        )
+        plan = Planner(d, parse_assignments("pump=toy"), lambda dev: "pump")
+        scorer = Scorer(plan, Decisions(engine, alerts), keep=store.write)
         preds = await scorer.score(calm) + await scorer.score(spike)
-        other = Scorer(d, parse_assignments("fan=toy"), device_type=lambda dev: "pump")
+        other = Scorer(Planner(d, parse_assignments("fan=toy"), lambda dev: "pump"))
         assert await other.score(calm + spike) == []  # no model assigned to pumps there
         await d.close()
         return preds
@@ -190,7 +185,7 @@ def test_inputs_unlike_training_raise_a_drift_alert_and_like_training_do_not(tmp
         async def main():
             d = Deployments(reg, poll=0)
             await d.start()
-            scorer = Scorer(d, parse_assignments("*=toy"), engine=engine, alerts=alerts)
+            scorer = Scorer(Planner(d, parse_assignments("*=toy")), Decisions(engine, alerts))
             preds = []
             for i in range(0, len(data), 80):
                 preds += await scorer.score(data[i : i + 80])
@@ -222,7 +217,8 @@ def test_a_restored_scorer_resumes_where_its_checkpoint_stood(tmp_path, overlap)
     async def life(chunks, alerts, checkpoint=None):
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(d, parse_assignments("*=toy"), engine=Engine(rules), alerts=alerts, history=store.read_many)
+        plan = Planner(d, parse_assignments("*=toy"), history=store.read_many)
+        scorer = Scorer(plan, Decisions(Engine(rules), alerts))
         if checkpoint is not None:
             scorer.restore(json.loads(json.dumps(checkpoint)))
         got = [p for chunk in chunks for p in await scorer.score(chunk)]
@@ -284,9 +280,7 @@ def test_prediction_drift_and_shadow_predictions(tmp_path):
     async def main():
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(
-            d, parse_assignments("*=toy"), store_predictions=store.write, engine=engine, alerts=Alerts(store)
-        )
+        scorer = Scorer(Planner(d, parse_assignments("*=toy")), Decisions(engine, Alerts(store)), keep=store.write)
         preds = [p for i in range(0, len(data), 60) for p in await scorer.score(data[i : i + 60])]
         await d.close()
         return preds
@@ -318,7 +312,7 @@ def test_a_device_new_to_the_scorer_is_scored_at_once_from_the_stored_history(tm
     async def score(rows, history):
         d = Deployments(reg, poll=0)
         await d.start()
-        got = await Scorer(d, parse_assignments("*=toy"), history=history).score(rows)
+        got = await Scorer(Planner(d, parse_assignments("*=toy"), history=history)).score(rows)
         await d.close()
         return {(p.device_id, p.ts): p.signals["anomaly.score"] for p in got}
 
@@ -340,7 +334,7 @@ def test_a_device_whose_model_is_not_deployed_holds_no_other_device_up(tmp_path)
     async def main():
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(d, parse_assignments("valve=valve-model;pump=toy"), types.get)
+        scorer = Scorer(Planner(d, parse_assignments("valve=valve-model;pump=toy"), types.get))
         got = [p for b in batches for p in await scorer.score(b)]
         await d.close()
         return got
@@ -353,7 +347,7 @@ def test_a_device_whose_model_is_not_deployed_holds_no_other_device_up(tmp_path)
 async def _alone(reg, rows):
     d = Deployments(reg, poll=0)
     await d.start()
-    got = await Scorer(d, parse_assignments("*=toy")).score(rows)
+    got = await Scorer(Planner(d, parse_assignments("*=toy"))).score(rows)
     await d.close()
     return got
 
@@ -383,9 +377,8 @@ def test_fed_batches_are_decided_in_arrival_order_as_scoring_them_one_by_one_wou
         d = Deployments(reg, poll=0)
         await d.start()
         alerts, scored = Alerts(open_store("memory://")), []
-        scorer = Scorer(
-            d, parse_assignments("*=toy"), store_predictions=scored.extend, engine=Engine(rule), alerts=alerts, tick=0
-        )
+        decisions = Decisions(Engine(rule), alerts, tick=0)
+        scorer = Scorer(Planner(d, parse_assignments("*=toy")), decisions, keep=scored.extend)
         if fed:
             await scorer.start()
             for b in batches:

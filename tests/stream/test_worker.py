@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from prognos.act.alerts import Alerts
+from prognos.act.decisions import Decisions
 from prognos.act.rules import Engine
 from prognos.act.rulesfile import load_rules
 from prognos.broker import stop
@@ -26,8 +27,8 @@ from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
 from prognos.sim.send import MqttTarget
 from prognos.store import open_store
+from prognos.stream import Planner, Scorer, parse_assignments
 from prognos.stream.bus import partition
-from prognos.stream.scorer import Scorer, parse_assignments
 from prognos.stream.worker import parse_worker
 from prognos.types import Reading
 from tests.services import Mosquitto, ServerProcess, listener
@@ -70,7 +71,8 @@ def expected(tmp_path, registry_dir, data):
     async def main():
         d = Deployments(reg, poll=0)
         await d.start()
-        scorer = Scorer(d, parse_assignments("*=toy"), engine=Engine(load_rules(tmp_path / "rules.yaml")), alerts=book)
+        decisions = Decisions(Engine(load_rules(tmp_path / "rules.yaml")), book)
+        scorer = Scorer(Planner(d, parse_assignments("*=toy")), decisions)
         preds = [p for i in range(0, len(data), 40) for p in await scorer.score(data[i : i + 40])]
         await d.close()
         return preds

@@ -46,6 +46,17 @@ class Alert:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def event(self, kind: str) -> dict[str, Any]:
+        """What live views are told of a change (``kind``: open, escalate, resolve, acknowledge): enough to re-read."""
+        return {
+            "id": self.id,
+            "kind": kind,
+            "device_id": self.device_id,
+            "rule": self.rule,
+            "severity": self.severity,
+            "state": self.state,
+        }
+
 
 class Alerts:
     def __init__(self, store: Records) -> None:

@@ -19,15 +19,16 @@ from prognos.types import device_number
 
 
 def align(
-    ts: np.ndarray, column: np.ndarray, value: np.ndarray, columns: int, start: int, end: int, step: int, hold: int = 5
+    readings: tuple[np.ndarray, np.ndarray, np.ndarray], columns: int, start: int, end: int, step: int, hold: int = 5
 ) -> tuple[np.ndarray, np.ndarray]:
     """Readings (ts ms, column index, value) → (grid ts (n,), matrix (n, columns)) over [start, end).
 
-    >>> t, x = align(np.array([0, 400, 1500, 3100]), np.array([0, 0, 1, 0]), np.array([1.0, 3.0, 5.0, 7.0]),
-    ...              columns=2, start=0, end=4000, step=1000, hold=1)
+    >>> readings = np.array([0, 400, 1500, 3100]), np.array([0, 0, 1, 0]), np.array([1.0, 3.0, 5.0, 7.0])
+    >>> t, x = align(readings, columns=2, start=0, end=4000, step=1000, hold=1)
     >>> t.tolist(), x.tolist()
     ([0, 1000, 2000, 3000], [[2.0, nan], [2.0, 5.0], [nan, 5.0], [7.0, nan]])
     """
+    ts, column, value = readings
     if step <= 0 or end <= start:
         raise InvalidInput(
             f"grid: need step > 0 and end > start, got step={step}, [{start}, {end})", field="step", value=step

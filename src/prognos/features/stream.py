@@ -17,7 +17,7 @@ Cells start ``offset`` ms after the multiples of ``step`` (the device's `grid.ph
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 import numpy as np
@@ -58,20 +58,19 @@ class Windower:
     @classmethod
     def resume(
         cls,
-        sensors: list[str],
-        window: int,
-        step: int,
+        recipe: tuple[Sequence[str], int, int],
         closed: int,
-        ts: np.ndarray,
-        col: np.ndarray,
-        val: np.ndarray,
+        readings: tuple[np.ndarray, np.ndarray, np.ndarray],
         hold: int = HOLD,
         offset: int = 0,
     ) -> Windower:
-        """The windower as if readings ``(ts, col, val)`` of cells up to ``closed + 1`` had been pushed and every
-        cell up to ``closed`` closed — built with array operations, so a restarted scorer rebuilds a thousand
-        devices' windows at once. Cells before ``closed - window - hold + 1`` cannot matter and are ignored."""
-        w = cls(sensors, window, step, hold, offset)
+        """The windower of ``recipe`` (sensors, window, step) as if ``readings`` (ts, sensor index, value) of cells up
+        to ``closed + 1`` had been pushed and every cell up to ``closed`` closed — built with array operations, so a
+        restarted scorer rebuilds a thousand devices' windows at once. Cells before ``closed - window - hold + 1``
+        cannot matter and are ignored."""
+        sensors, window, step = recipe
+        ts, col, val = readings
+        w = cls(list(sensors), window, step, hold, offset)
         n, lo = len(w.sensors), closed - window - hold + 1
         cells = (np.asarray(ts, dtype=np.int64) - offset) // step
         col, val = np.asarray(col, dtype=np.int64), np.asarray(val, dtype=np.float64)

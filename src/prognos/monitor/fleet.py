@@ -2,7 +2,7 @@
 
 Status, worst first: ``offline`` (nothing heard for ``offline_after``), ``alarm`` (an open critical alert),
 ``warning`` (any other open alert, or an anomaly score over its model's threshold), else ``healthy``.
-Predictions are read back from the stored ``pred.<model>.<signal>`` values (see `prognos.stream.scorer`).
+Predictions are read back from the stored ``pred.<model>.<signal>`` values (`prognos.types.prediction_key`).
 
 >>> rows = [{"device_id": "p1", "key": "pred.pa.anomaly.ratio", "ts": 5, "value": 1.5},
 ...         {"device_id": "p1", "key": "pred.pa.anomaly.score", "ts": 5, "value": 3.0}]
@@ -15,23 +15,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from prognos.types import parse_prediction_key
+
 STATUSES = ("healthy", "warning", "alarm", "offline")
-SIGNALS = ("anomaly.", "classify.", "rul.", "version")
 
 
 def predictions(latest: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    """device → model → signal → latest value, from ``pred.<model>.<signal>`` rows (shadow and drift left out)."""
+    """device → model → signal → latest value, from the routed versions' ``pred.<model>.<signal>`` rows (shadows and
+    drift figures left out)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for r in latest:
-        key = r["key"]
-        if not key.startswith("pred."):
+        found = parse_prediction_key(r["key"])
+        if found is None:
             continue
-        rest = key[5:]
-        cut = min((i for i in (rest.find("." + s) for s in SIGNALS) if i >= 0), default=-1)
-        if cut < 0:
-            continue
-        model, signal = rest[:cut], rest[cut + 1 :]
-        out.setdefault(r["device_id"], {}).setdefault(model, {})[signal] = r["value"]
+        model, shadow, signal = found
+        if not shadow and not signal.startswith("drift."):
+            out.setdefault(r["device_id"], {}).setdefault(model, {})[signal] = r["value"]
     return out
 
 

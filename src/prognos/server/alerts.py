@@ -36,17 +36,7 @@ def routes(
             raise InvalidInput("note: expected a string", field="note", value=note)
         alert: Any = await run_in_threadpool(fn, request.path_params["id"], by, note)
         if publish is not None:  # live views hear of it
-            publish(
-                "alert",
-                {
-                    "id": alert.id,
-                    "kind": alert.history[-1]["event"],
-                    "device_id": alert.device_id,
-                    "rule": alert.rule,
-                    "severity": alert.severity,
-                    "state": alert.state,
-                },
-            )
+            publish("alert", alert.event(alert.history[-1]["event"]))
         return respond(alert.to_dict())
 
     async def acknowledge(request: Request) -> Response:

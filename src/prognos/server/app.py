@@ -40,7 +40,7 @@ from prognos.server.responses import error_status, respond
 from prognos.store import Store
 from prognos.store.base import redact
 from prognos.store.writer import BatchWriter
-from prognos.stream.scorer import Scorer, parse_assignments
+from prognos.stream import Planner, Scorer, parse_assignments
 
 if TYPE_CHECKING:
     from prognos.retrain import Retrainer
@@ -220,6 +220,7 @@ def make_scorer(
 ) -> Scorer:
     """Score readings with the models assigned to each device type; rules turn signals into alerts."""
     from prognos.act.actions import Actions
+    from prognos.act.decisions import Decisions
     from prognos.act.rules import Engine
     from prognos.act.rulesfile import load_rules
     from prognos.stream.metrics import StreamMetrics
@@ -232,22 +233,15 @@ def make_scorer(
         except DeviceNotFound:
             return None
 
-    engine = Engine(load_rules(settings.stream.rules)) if settings.stream.rules else None
-    actions = Actions(book, settings.mqtt.url)
-    store_predictions = functools.partial(writer.submit, tap=False)  # never scored as telemetry
-    return Scorer(
-        deployments,
-        parse_assignments(settings.stream.assignments),
-        device_type,
-        store_predictions,
-        engine,
-        book,
-        actions,
-        history=store.read_many,
-        metrics=StreamMetrics(metrics.registry),
-        durable=durable,
-        events=events,
-    )
+    counted = StreamMetrics(metrics.registry)
+    sink = None
+    if settings.stream.rules:
+        engine = Engine(load_rules(settings.stream.rules))
+        publish = events.publish if events else None
+        sink = Decisions(engine, book, Actions(book, settings.mqtt.url), durable, metrics=counted, publish=publish)
+    plan = Planner(deployments, parse_assignments(settings.stream.assignments), device_type, store.read_many)
+    keep = functools.partial(writer.submit, tap=False)  # the predictions: never scored as telemetry
+    return Scorer(plan, sink, keep, durable, counted, events.scored if events else None)
 
 
 def make_retrainer(

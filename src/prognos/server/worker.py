@@ -27,29 +27,21 @@ from prognos.server.responses import respond
 from prognos.store import Store
 from prognos.store.base import redact
 from prognos.store.writer import BatchWriter
-from prognos.stream.worker import Worker, parse_worker
+from prognos.stream.worker import Share, Worker
 
 
 def create_worker_app(store: Store, settings: Settings) -> Starlette:
-    if not settings.mqtt.url or not settings.stream.assignments or not settings.stream.partitions:
+    url = settings.mqtt.url
+    if not url or not settings.stream.assignments or not settings.stream.partitions:
         raise ConfigError("prognos stream needs --mqtt (the broker), --partitions (as the ingest uses) and --stream")
-    index, count = parse_worker(settings.stream.worker)
+    share = Share.parse(settings.stream.partitions, settings.stream.worker)
     bus = make_bus(settings) if settings.mqtt.group else None  # ingesting too: forward what it stores
     writer = BatchWriter(store, max_pending=settings.server.max_pending, forward=bus.forward if bus else None)
     metrics = Metrics()
     deployments = make_deployments(Registry(store, settings.registry), settings, metrics)
     scorer = make_scorer(store, settings, deployments, writer, Alerts(store), metrics, durable=True)
-    worker = Worker(
-        scorer,
-        store,
-        settings.mqtt.url,
-        settings.stream.partitions,
-        index,
-        count,
-        settings.stream.group,
-        settings.stream.checkpoint_interval,
-        settings.mqtt.session_expiry,
-    )
+    s, m = settings.stream, settings.mqtt
+    worker = Worker(scorer, store, url, share, s.group, s.checkpoint_interval, m.session_expiry)
     ingest = None
     if settings.mqtt.group:
         limits = Limits(max_future_ms=settings.server.max_future_ms)

@@ -33,7 +33,7 @@ from typing import Any
 
 from prognos.broker import Broker, Session, stop, subscribe
 from prognos.errors import ConfigError, InvalidInput, PrognosError
-from prognos.store import Store
+from prognos.store import Records
 from prognos.stream.bus import TOPIC, decode, partition
 from prognos.stream.scorer import Scorer
 from prognos.types import now_ms
@@ -63,27 +63,43 @@ def parse_worker(text: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
+@dataclass(frozen=True)
+class Share:
+    """A worker's share of the bus: worker ``index`` of ``count`` owns the partitions p with p % count == index."""
+
+    partitions: int
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1 or not 0 <= self.index < self.count:
+            raise ConfigError(
+                f"worker {self.index}/{self.count} of {self.partitions} partitions: expected 0 ≤ index < count"
+            )
+
+    @classmethod
+    def parse(cls, partitions: int, worker: str) -> Share:
+        """From ``--partitions`` and ``--worker INDEX/COUNT``."""
+        return cls(partitions, *parse_worker(worker))
+
+
 class Worker:
     def __init__(
         self,
         scorer: Scorer,
-        store: Store,
+        store: Records,
         url: str,
-        partitions: int,
-        index: int = 0,
-        count: int = 1,
+        share: Share,
         group: str = "prognos-stream",
         interval: float = 1.0,
         session_expiry: int = 7 * 86_400,
     ) -> None:
-        if partitions < 1 or not 0 <= index < count:
-            raise ConfigError(f"worker {index}/{count} of {partitions} partitions: expected 0 ≤ index < count")
-        self.scorer, self.store, self.partitions = scorer, store, partitions
+        self.scorer, self.store, self.share = scorer, store, share
+        self.partitions, self.index, self.count = share.partitions, share.index, share.count
         self.broker = Broker.parse(url)
-        self.index, self.count, self.group = index, count, group
-        self.interval, self.session_expiry = interval, session_expiry
-        self.owned = [p for p in range(partitions) if p % count == index]
-        self.key = f"{group}/{index}-of-{count}"
+        self.group, self.interval, self.session_expiry = group, interval, session_expiry
+        self.owned = [p for p in range(self.partitions) if p % self.count == self.index]
+        self.key = f"{group}/{self.index}-of-{self.count}"
         self.stats = WorkerStats()
         self._clients: dict[int, Any] = {}
         self._up: set[int] = set()  # partitions connected and subscribed now

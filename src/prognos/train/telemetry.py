@@ -50,9 +50,8 @@ def from_store(
         col = np.searchsorted(np.asarray(names), keys)
         known = np.isin(keys, names)
         first = grid.first_cell(start, dev, step)  # the device's phase: the cells its stream is scored on
-        ts, x = grid.align(
-            t["ts"].to_numpy()[known], col[known], t["value"].to_numpy()[known], len(names), first, end, step
-        )
+        readings = t["ts"].to_numpy()[known], col[known], t["value"].to_numpy()[known]
+        ts, x = grid.align(readings, len(names), first, end, step)
         out.append(Series(dev, store.device(dev).type, ts, x, names))
     return out
 
