@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,103 +111,46 @@ def measure_prognos(args: argparse.Namespace, devices: int, quality: bool = True
             proc.wait(30)
 
 
+@dataclass
+class _Drive:
+    """One measured run's schedule and what it saw: shared by the senders' threads and the watcher."""
+
+    host: str
+    port: int
+    per_s: int
+    warm: int  # bodies of the warm-up, not measured
+    t0: float = field(default_factory=lambda: time.monotonic() + 0.5)
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (scorer backlog, store queue) each second
+    latencies: list[float] = field(default_factory=list)
+    ended: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
 def _drive(url: str, parts: list[list[bytes]], live: list[Any], per_s: int, args: argparse.Namespace) -> dict[str, Any]:
     """Each sender posts its share of the devices every 1/per_s s (devices are many clients, not one)."""
-    samples: list[tuple[float, float]] = []
-    stop = threading.Event()
-
-    def watch() -> None:  # backlog of the scorer and of the store, once a second
-        while not stop.wait(1.0):
-            try:
-                text = httpx.get(f"{url}/metrics", timeout=5).text
-                pending = httpx.get(f"{url}/api/v1/health", timeout=5).json()["writer"]["pending"]
-                samples.append((gauge(text, "prognos_stream_backlog"), pending))
-            except httpx.HTTPError:
-                pass
-
-    warm, n = int(args.warmup * per_s), len(live)
-    latencies: list[float] = []
-    ended: list[float] = []
-    t0 = time.monotonic() + 0.5
-
     host, port = url.removeprefix("http://").split(":")
-    errors: list[str] = []
-
-    async def send(bodies: list[bytes]) -> None:
-        """Open loop, as a fleet is: each body leaves on its schedule whether or not earlier ones were answered
-        (at most 32 in flight per sender, which a server that keeps up never reaches); latency counts from the
-        schedule, so a server that falls behind is charged for it (no coordinated omission). Raw HTTP/1.1 on
-        keep-alive connections: a client library would spend more CPU than the server it measures."""
-        idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        gate = asyncio.Semaphore(32)
-
-        async def post(i: int, b: bytes) -> None:
-            request = (
-                b"POST /api/v1/telemetry HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(b), b)
-            )
-            async with gate:
-                while True:
-                    reader, writer = idle.pop() if idle else await asyncio.open_connection(host, int(port))
-                    writer.write(request)
-                    try:
-                        head = await reader.readuntil(b"\r\n\r\n")
-                        break
-                    except (asyncio.IncompleteReadError, ConnectionError):  # the server closed an idle one: again
-                        writer.close()
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                await reader.readexactly(length)
-                if not head.startswith(b"HTTP/1.1 200"):
-                    errors.append(head.split(b"\r\n")[0].decode())
-                idle.append((reader, writer))
-            if i >= warm:
-                latencies.append(time.monotonic() - (t0 + i / per_s))
-
-        tasks = []
-        for i, b in enumerate(bodies):
-            await asyncio.sleep(max(0.0, t0 + i / per_s - time.monotonic()))
-            async with gate:  # a server that stalls stalls the schedule too: it shows as a lower rate
-                pass
-            tasks.append(asyncio.create_task(post(i, b)))
-        await asyncio.gather(*tasks)
-        for _, writer in idle:
-            writer.close()
-        ended.append(time.monotonic())
+    run = _Drive(host, int(port), per_s, int(args.warmup * per_s))
 
     async def fleet_of_senders() -> None:
-        await asyncio.gather(*(send(p) for p in parts))
+        await asyncio.gather(*(_send(run, p) for p in parts))
 
     senders = [threading.Thread(target=asyncio.run, args=(fleet_of_senders(),), daemon=True)]
-    threading.Thread(target=watch, daemon=True).start()
+    threading.Thread(target=_watch, args=(url, run), daemon=True).start()
     for t in senders:
         t.start()
-    for k in range(0, n, 10 * per_s):  # progress, and the scrape that starts the measurement
-        time.sleep(max(0.0, t0 + k / per_s - time.monotonic()))
-        if k == warm - warm % (10 * per_s):
-            time.sleep(max(0.0, t0 + warm / per_s - time.monotonic()))
-            text = httpx.get(f"{url}/metrics").text
-            before, windows0, t_measure = (
-                histogram(text, "prognos_stream_decision_seconds"),
-                _windows(text),
-                time.monotonic(),
-            )
-            samples.clear()
-        backlog = samples[-1] if samples else (0.0, 0.0)
-        print(
-            f"  t={k / per_s:5.1f} s  scorer backlog {backlog[0]:.0f} batches, store queue {backlog[1]:.0f} readings",
-            flush=True,
-        )
+    before, windows0, t_measure = _progress(url, run, len(live))
     for t in senders:
         t.join()
-    if errors:
-        raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
-    elapsed = max(ended) - t_measure
+    if run.errors:
+        raise RuntimeError(f"{len(run.errors)} requests failed, first: {run.errors[0]}")
+    elapsed = max(run.ended) - t_measure
     time.sleep(1.0)  # the last batches' decisions
     text = httpx.get(f"{url}/metrics").text
-    stop.set()
+    run.stop.set()
     after = histogram(text, "prognos_stream_decision_seconds")
-    readings = sum(len(s) for s in live[warm:])
-    backlog = [s[0] for s in samples]
+    readings = sum(len(s) for s in live[run.warm :])
+    backlog = [s[0] for s in run.samples]
     third = max(1, len(backlog) // 3)
     trend = (sum(backlog[-third:]) - sum(backlog[:third])) / third if backlog else 0.0
     # Kept up: every reading taken at the offered rate (within 3 %), the scorer's backlog not growing.
@@ -218,13 +162,90 @@ def _drive(url: str, parts: list[list[bytes]], live: list[Any], per_s: int, args
         "backlog_trend": trend,
         "p50_ms": quantile(before, after, 0.5) * 1000,
         "p99_ms": quantile(before, after, 0.99) * 1000,
-        "http_p99_ms": sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000,
+        "http_p99_ms": sorted(run.latencies)[int(len(run.latencies) * 0.99) - 1] * 1000,
         "backlog_max": max(backlog, default=0.0),
         "backlog_end": backlog[-1] if backlog else 0,
-        "pending_max": max((s[1] for s in samples), default=0.0),
+        "pending_max": max((s[1] for s in run.samples), default=0.0),
         "windows": _windows(text) - windows0,
         "windows_expected": len({r.device_id for r in live[0]}) * elapsed * 1000 / args.grid_ms,
     }
+
+
+def _progress(url: str, run: _Drive, n: int) -> tuple[dict[float, float], float, float]:
+    """Progress every 10 s of the schedule; at the end of the warm-up, the scrape that starts the measurement."""
+    per_s, warm, t0 = run.per_s, run.warm, run.t0
+    before: dict[float, float] = {}
+    windows0 = t_measure = 0.0
+    for k in range(0, n, 10 * per_s):
+        time.sleep(max(0.0, t0 + k / per_s - time.monotonic()))
+        if k == warm - warm % (10 * per_s):
+            time.sleep(max(0.0, t0 + warm / per_s - time.monotonic()))
+            text = httpx.get(f"{url}/metrics").text
+            before, windows0, t_measure = (
+                histogram(text, "prognos_stream_decision_seconds"),
+                _windows(text),
+                time.monotonic(),
+            )
+            run.samples.clear()
+        backlog = run.samples[-1] if run.samples else (0.0, 0.0)
+        print(
+            f"  t={k / per_s:5.1f} s  scorer backlog {backlog[0]:.0f} batches, store queue {backlog[1]:.0f} readings",
+            flush=True,
+        )
+    return before, windows0, t_measure
+
+
+def _watch(url: str, run: _Drive) -> None:
+    """The backlog of the scorer and of the store, once a second."""
+    while not run.stop.wait(1.0):
+        try:
+            text = httpx.get(f"{url}/metrics", timeout=5).text
+            pending = httpx.get(f"{url}/api/v1/health", timeout=5).json()["writer"]["pending"]
+            run.samples.append((gauge(text, "prognos_stream_backlog"), pending))
+        except httpx.HTTPError:
+            pass
+
+
+async def _send(run: _Drive, bodies: list[bytes]) -> None:
+    """Open loop, as a fleet is: each body leaves on its schedule whether or not earlier ones were answered
+    (at most 32 in flight per sender, which a server that keeps up never reaches); latency counts from the
+    schedule, so a server that falls behind is charged for it (no coordinated omission). Raw HTTP/1.1 on
+    keep-alive connections: a client library would spend more CPU than the server it measures."""
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    gate = asyncio.Semaphore(32)
+    tasks = []
+    for i, b in enumerate(bodies):
+        await asyncio.sleep(max(0.0, run.t0 + i / run.per_s - time.monotonic()))
+        async with gate:  # a server that stalls stalls the schedule too: it shows as a lower rate
+            pass
+        tasks.append(asyncio.create_task(_post(run, idle, gate, i, b)))
+    await asyncio.gather(*tasks)
+    for _, writer in idle:
+        writer.close()
+    run.ended.append(time.monotonic())
+
+
+async def _post(run: _Drive, idle: list[Any], gate: asyncio.Semaphore, i: int, b: bytes) -> None:
+    request = (
+        b"POST /api/v1/telemetry HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(b), b)
+    )
+    async with gate:
+        while True:
+            reader, writer = idle.pop() if idle else await asyncio.open_connection(run.host, run.port)
+            writer.write(request)
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+                break
+            except (asyncio.IncompleteReadError, ConnectionError):  # the server closed an idle one: again
+                writer.close()
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        if not head.startswith(b"HTTP/1.1 200"):
+            run.errors.append(head.split(b"\r\n")[0].decode())
+        idle.append((reader, writer))
+    if i >= run.warm:
+        run.latencies.append(time.monotonic() - (run.t0 + i / run.per_s))
 
 
 def _quality(url: str, f: Any, start: int, end: int) -> dict[str, Any]:

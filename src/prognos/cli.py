@@ -24,6 +24,7 @@ from prognos import __version__
 from prognos.act.alerts import Alerts
 from prognos.config import Settings
 from prognos.errors import ConfigError, InvalidInput, MissingExtra, PrognosError, require
+from prognos.evaluate.report import Run, write_report
 from prognos.ingest import files
 from prognos.registry import Registry
 from prognos.sim import Fleet, send
@@ -310,16 +311,15 @@ def retain(store: str | None, days: float) -> None:
 def train(task: str, source: str, out: Path, store: str | None, **o: Any) -> None:
     """Train a model and write its artifact (ONNX, int8 ONNX, model card)."""
     from prognos import recipes  # torch: only the learning commands load it
-    from prognos.train.search import Search
-    from prognos.train.tasks import Selection
 
-    search = Search(o["trials"], o["storage"], o["study"])
+    search = recipes.Search(o["trials"], o["storage"], o["study"])
     order = recipes.Order(task, source, out, o["data_root"], o["seed"], o["epochs"], search=search)
     order = replace(order, labels=o["labels"], window=o["window"], step_ms=o["step_ms"], init_from=o["init_from"])
     if source == "store":
         if o["start"]:
             end = parse_time(o["end"], field="end") if o["end"] else now_ms()
-            selection = Selection(parse_time(o["start"], field="start"), end, _split(o["devices"]), o["device_type"])
+            start = parse_time(o["start"], field="start")
+            selection = recipes.Selection(start, end, _split(o["devices"]), o["device_type"])
             order = replace(order, selection=selection)
         with _store(store) as st:
             path = recipes.train(replace(order, store=st))
@@ -359,7 +359,6 @@ def pretrained(out: Path, only: str | None, data_root: str, epochs: int | None) 
 def evaluate(benchmark: str, subsets: str, seeds: int, data_root: str, report: Path, epochs: int | None) -> None:
     """Score models under a published protocol, beside the best published results."""
     from prognos.evaluate import benchmarks  # torch: only the learning commands load it
-    from prognos.evaluate.report import Run, write_report
 
     known = benchmarks()
     if benchmark not in known:

@@ -264,3 +264,17 @@ def pretrained(
         task, source = PRETRAINED[name]
         cards.append(train(Order(task, source, Path(out) / name, data, epochs=epochs, progress=progress)))
     return cards
+
+
+__all__ = [
+    "PRETRAINED",
+    "RECIPES",
+    "Order",
+    "Recipe",
+    "Search",
+    "Selection",
+    "figures",
+    "pretrained",
+    "simulated",
+    "train",
+]

@@ -15,26 +15,27 @@ from tests.services import ServerProcess
 T = now_ms() - 3_600_000
 
 
+def client(url: str, worker: int, acked: list[int], stop: threading.Event) -> None:
+    """One of four clients posting readings; what was answered 200 goes into ``acked``."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        for i in range(worker, 100_000, 4):
+            if stop.is_set():
+                return
+            body = {f"d-{i % 7}": [{"ts": T + i, "values": {"a": float(i), "b": 1.0}}]}
+            try:
+                r = http.post("/api/v1/telemetry", content=orjson.dumps(body))
+            except httpx.HTTPError:
+                return  # the server died under us: this one was never acknowledged
+            if r.status_code == 200:
+                acked.append(i)
+
+
 def test_kill_9_loses_no_acknowledged_http_batch(tmp_path):
     url = f"duckdb:///{tmp_path}/k.duckdb"
     acked: list[int] = []
     stop = threading.Event()
     server = ServerProcess(url).__enter__()
-
-    def client(worker: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            for i in range(worker, 100_000, 4):
-                if stop.is_set():
-                    return
-                body = {f"d-{i % 7}": [{"ts": T + i, "values": {"a": float(i), "b": 1.0}}]}
-                try:
-                    r = http.post("/api/v1/telemetry", content=orjson.dumps(body))
-                except httpx.HTTPError:
-                    return  # the server died under us: this one was never acknowledged
-                if r.status_code == 200:
-                    acked.append(i)
-
-    threads = [threading.Thread(target=client, args=(w,)) for w in range(4)]
+    threads = [threading.Thread(target=client, args=(server.url, w, acked, stop)) for w in range(4)]
     for t in threads:
         t.start()
     while len(acked) < 300:

@@ -99,13 +99,7 @@ class Commands:
 def test_a_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(tmp_path, fresh_pg):
     broker = Mosquitto().start()
     registry_dir = tmp_path / "models"
-    toy_anomaly(tmp_path / "toy", RegimeScaler().fit(np.random.default_rng(1).normal(size=(200, 2))))
-    (tmp_path / "rules.yaml").write_text(RULES)
-    setup = open_store(fresh_pg)
-    reg = Registry(setup, registry_dir)
-    reg.publish(tmp_path / "toy")
-    reg.promote("toy", 1)
-    setup.close()
+    publish_toy(tmp_path, fresh_pg, registry_dir)
     t0 = (int(time.time() * 1000) - 3_600_000) // STEP * STEP
     data = fleet_readings(t0)
     want_scores, want_alerts = expected(tmp_path, tmp_path / "ref-models", sorted(data, key=lambda r: r.ts))
@@ -142,15 +136,8 @@ def test_a_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(t
         sender.close()
         assert h["readings"] < len(owned[0]) * 150 * 3 // 4  # it really died before the end
 
-        def scores():
-            out = {}
-            for dev in DEVICES:
-                t = store.read(dev, t0 - 60_000, t0 + 10**7, ["pred.toy.anomaly.score"])
-                out |= {(dev, ts): v for ts, v in zip(t["ts"].to_pylist(), t["value"].to_pylist(), strict=True)}
-            return out
-
         deadline = time.monotonic() + 90
-        while len(got := scores()) < len(want_scores) and time.monotonic() < deadline:
+        while len(got := scores(store, t0)) < len(want_scores) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert got.keys() == want_scores.keys(), (len(got), len(want_scores))  # nothing lost, nothing extra
         assert all(abs(got[k] - v) < 1e-4 for k, v in want_scores.items())
@@ -171,6 +158,26 @@ def test_a_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(t
         commands.close()
         store.close()
         broker.stop()
+
+
+def publish_toy(tmp_path, store_url: str, registry_dir) -> None:
+    """The toy model (champion) and the rules with an MQTT command, in the shared registry."""
+    toy_anomaly(tmp_path / "toy", RegimeScaler().fit(np.random.default_rng(1).normal(size=(200, 2))))
+    (tmp_path / "rules.yaml").write_text(RULES)
+    setup = open_store(store_url)
+    reg = Registry(setup, registry_dir)
+    reg.publish(tmp_path / "toy")
+    reg.promote("toy", 1)
+    setup.close()
+
+
+def scores(store, t0: int) -> dict[tuple[str, int], float]:
+    """Every stored anomaly score, by (device, window end)."""
+    out = {}
+    for dev in DEVICES:
+        t = store.read(dev, t0 - 60_000, t0 + 10**7, ["pred.toy.anomaly.score"])
+        out |= {(dev, ts): v for ts, v in zip(t["ts"].to_pylist(), t["value"].to_pylist(), strict=True)}
+    return out
 
 
 @pytest.mark.parametrize("bad", ["2/2", "a/b", "1", "-1/3"])

@@ -210,10 +210,9 @@ class Engine:
         while len(st.met_ts) > m:
             st.met_ts.popleft()
         st.since = (st.since if st.since is not None else ts) if met else None
-        n = rule.n_of_m[0] if rule.n_of_m else 1
         if opened is not None:
-            return self._open_step(rule, st, key, device_id, ts, value, opened, n)
-        if sum(st.history) < n:
+            return self._open_step(rule, st, key, ts, value)
+        if sum(st.history) < (rule.n_of_m[0] if rule.n_of_m else 1):
             return None
         first = _first_met(st) if rule.n_of_m else st.since
         if first is None or ts - first < rule.duration_ms:
@@ -223,11 +222,11 @@ class Engine:
         st.open_since, st.repeats, st.alert_id = ts, 0, alert_id(rule.name, key, ts)
         return Transition("open", st.alert_id, rule.name, key, device_id, rule.severity, ts, value, ts)
 
-    def _open_step(
-        self, rule: Rule, st: _State, key: str, device_id: str, ts: int, value: Any, opened: int, n: int
-    ) -> Transition | None:
+    def _open_step(self, rule: Rule, st: _State, key: str, ts: int, value: Any) -> Transition | None:
         """An observation while the alert is open: resolve, escalate, or count a repeat (dedup)."""
-        if sum(st.history) < n:
+        device_id, opened = st.device_id, st.open_since
+        assert opened is not None
+        if sum(st.history) < (rule.n_of_m[0] if rule.n_of_m else 1):
             severity = rule.escalate_to if st.escalated and rule.escalate_to else rule.severity
             t = Transition("resolve", st.alert_id, rule.name, key, device_id, severity, ts, value, opened)
             st.open_since, st.escalated, st.resolved_at, st.since = None, False, ts, None

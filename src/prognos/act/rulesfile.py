@@ -223,66 +223,85 @@ def _policy(w: _Where, node: yaml.Node, at: str) -> Policy:
 
 def _rule(w: _Where, node: yaml.Node, at: str) -> Rule:
     f = _Fields(w, node, at, KEYS)
-    fields, get = f.fields, f.get
-
-    name = get("name", str, "a rule name")
+    name = f.get("name", str, "a rule name")
     if not name:
         raise w.error(node, f"{at}.name", "every rule needs a name")
-    signal = get("signal", str, "a signal such as anomaly.score or raw.temperature")
-    if not signal:
-        raise w.error(node, f"{at}.signal", "every rule needs a signal")
-    number = (int, float)
-    above, below = get("above", number, "a number"), get("below", number, "a number")
-    equals = get("equals", (str, list), "a value or a list of values")
-    given = [k for k, v in (("above", above), ("below", below), ("equals", equals)) if v is not None]
-    if len(given) != 1:
-        raise w.error(node, f"{at}", f"give exactly one of above, below, equals (got {given or 'none'})")
-    exit_ = get("exit", number, "a number")
-    if exit_ is not None and (
-        equals is not None or (above is not None and exit_ > above) or (below is not None and exit_ < below)
-    ):
-        side = "≤ above" if above is not None else "≥ below" if below is not None else "only with above/below"
-        raise w.error(fields["exit"][1], f"{at}.exit", f"the exit threshold must be {side}, got {exit_}")
-    n_of_m = get("n_of_m", list, "[N, M]")
+    n_of_m = f.get("n_of_m", list, "[N, M]")
     if n_of_m is not None and not (
         len(n_of_m) == 2 and all(isinstance(x, int) for x in n_of_m) and 1 <= n_of_m[0] <= n_of_m[1] <= 10_000
     ):
-        raise w.error(fields["n_of_m"][1], f"{at}.n_of_m", f"expected [N, M] with 1 ≤ N ≤ M, got {n_of_m}")
-    severity = get("severity", str, "a severity", "warning")
+        raise f.error("n_of_m", f"expected [N, M] with 1 ≤ N ≤ M, got {n_of_m}")
+    severity = f.get("severity", str, "a severity", "warning")
     if severity not in SEVERITIES:
-        raise w.error(
-            fields["severity"][1], f"{at}.severity", f"expected one of {', '.join(SEVERITIES)}, got {severity!r}"
-        )
-    escalate_after, escalate_to = None, None
-    if "escalate" in fields:
-        esc = w.mapping(fields["escalate"][1], f"{at}.escalate")
-        unknown = set(esc) - {"after", "severity"}
-        if unknown or "after" not in esc:
-            raise w.error(fields["escalate"][1], f"{at}.escalate", "expected {after: DURATION, severity: LEVEL}")
-        escalate_after = _duration(w, f"{at}.escalate.after", esc["after"][1])
-        escalate_to = str(w.value(esc["severity"][1])) if "severity" in esc else "critical"
-        if escalate_to not in SEVERITIES:
-            raise w.error(esc["severity"][1], f"{at}.escalate.severity", f"expected one of {', '.join(SEVERITIES)}")
-    dedup = get("dedup", str, "a key template", "{rule}:{device_id}")
-    names = {f for _, f, _, _ in string.Formatter().parse(dedup) if f is not None}
-    if names - {"rule", "device_id"}:
-        raise w.error(fields["dedup"][1], f"{at}.dedup", f"only {{rule}} and {{device_id}} may appear, got {names}")
-    actions = get("actions", list, "a list of actions", [])
-    for j, action in enumerate(actions):
-        if not (isinstance(action, dict) and len(action) == 1 and next(iter(action)) in ("mqtt", "webhook")):
-            raise w.error(fields["actions"][1], f"{at}.actions[{j}]", "expected {mqtt: {...}} or {webhook: {url: ...}}")
-    values = None if equals is None else frozenset(map(str, equals if isinstance(equals, list) else [equals]))
-    for_ms, cooldown_ms = f.duration("for", 0) or 0, f.duration("cooldown", 0) or 0
+        raise f.error("severity", f"expected one of {', '.join(SEVERITIES)}, got {severity!r}")
+    escalate_after, escalate_to = _escalation(f)
     return Rule(
         name=name,
-        when=Condition(signal, above, below, exit_, values),
+        when=_condition(f),
         severity=severity,
-        duration_ms=for_ms,
+        duration_ms=f.duration("for", 0) or 0,
         n_of_m=(n_of_m[0], n_of_m[1]) if n_of_m else None,
-        cooldown_ms=cooldown_ms,
-        dedup=dedup,
+        cooldown_ms=f.duration("cooldown", 0) or 0,
+        dedup=_dedup(f),
         escalate_after_ms=escalate_after,
         escalate_to=escalate_to,
-        device_type=get("device_type", str, "a device type"),
-        actions=tuple(actions),
+        device_type=f.get("device_type", str, "a device type"),
+        actions=_actions(f),
     )
+
+
+def _condition(f: _Fields) -> Condition:
+    """What the rule watches: a signal ``above``, ``below`` or ``equals`` a threshold (``exit``: hysteresis)."""
+    signal = f.get("signal", str, "a signal such as anomaly.score or raw.temperature")
+    if not signal:
+        raise f.w.error(f.node, f"{f.at}.signal", "every rule needs a signal")
+    number = (int, float)
+    above, below = f.get("above", number, "a number"), f.get("below", number, "a number")
+    equals = f.get("equals", (str, list), "a value or a list of values")
+    given = [k for k, v in (("above", above), ("below", below), ("equals", equals)) if v is not None]
+    if len(given) != 1:
+        raise f.w.error(f.node, f.at, f"give exactly one of above, below, equals (got {given or 'none'})")
+    exit_ = f.get("exit", number, "a number")
+    if exit_ is not None and (equals is not None or _wrong_side(exit_, above, below)):
+        side = "≤ above" if above is not None else "≥ below" if below is not None else "only with above/below"
+        raise f.error("exit", f"the exit threshold must be {side}, got {exit_}")
+    values = None if equals is None else frozenset(map(str, equals if isinstance(equals, list) else [equals]))
+    return Condition(signal, above, below, exit_, values)
+
+
+def _wrong_side(exit_: float, above: float | None, below: float | None) -> bool:
+    """An exit threshold past the entry one: the alert would resolve before it opened."""
+    return (above is not None and exit_ > above) or (below is not None and exit_ < below)
+
+
+def _escalation(f: _Fields) -> tuple[int | None, str | None]:
+    """``escalate: {after: DURATION, severity: LEVEL}`` → (after ms, severity); (None, None) without one."""
+    if "escalate" not in f:
+        return None, None
+    node, at = f.node_of("escalate"), f"{f.at}.escalate"
+    esc = f.w.mapping(node, at)
+    if set(esc) - {"after", "severity"} or "after" not in esc:
+        raise f.w.error(node, at, "expected {after: DURATION, severity: LEVEL}")
+    after = _duration(f.w, f"{at}.after", esc["after"][1])
+    severity = str(f.w.value(esc["severity"][1])) if "severity" in esc else "critical"
+    if severity not in SEVERITIES:
+        raise f.w.error(esc["severity"][1], f"{at}.severity", f"expected one of {', '.join(SEVERITIES)}")
+    return after, severity
+
+
+def _dedup(f: _Fields) -> str:
+    dedup: str = f.get("dedup", str, "a key template", "{rule}:{device_id}")
+    names = {name for _, name, _, _ in string.Formatter().parse(dedup) if name is not None}
+    if names - {"rule", "device_id"}:
+        raise f.error("dedup", f"only {{rule}} and {{device_id}} may appear, got {names}")
+    return dedup
+
+
+def _actions(f: _Fields) -> tuple[Any, ...]:
+    actions = f.get("actions", list, "a list of actions", [])
+    for j, action in enumerate(actions):
+        if not (isinstance(action, dict) and len(action) == 1 and next(iter(action)) in ("mqtt", "webhook")):
+            raise f.w.error(
+                f.node_of("actions"), f"{f.at}.actions[{j}]", "expected {mqtt: {...}} or {webhook: {url: ...}}"
+            )
+    return tuple(actions)

@@ -196,7 +196,7 @@ def live(store: Store, scenario: Scenario, settings: Settings, desk: Maintenance
 
 def _drain(app: Any, timeout: float = 10.0) -> None:
     """Let the scorer finish what was committed before the summary reads the store."""
-    scorer = app.inner.state.scorer
+    scorer = app.state.context.scorer
     deadline = time.monotonic() + timeout
     while scorer is not None and scorer.backlog and time.monotonic() < deadline:
         time.sleep(0.05)

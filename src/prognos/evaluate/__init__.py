@@ -7,10 +7,7 @@ baseline, and a `Benchmark` (report.py) that `prognos evaluate` runs; metrics.py
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from prognos.evaluate.report import Benchmark
+from prognos.evaluate.report import Benchmark
 
 
 def benchmarks() -> dict[str, Benchmark]:

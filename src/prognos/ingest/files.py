@@ -100,33 +100,7 @@ def batches(path: Path, batch_rows: int = 50_000) -> tuple[Iterator[pa.RecordBat
 
 def convert(batch: pa.RecordBatch, m: Mapping, first_row: int, summary: ImportSummary) -> list[Reading]:
     """One batch of rows → readings, recording every reject in ``summary``."""
-    names = batch.schema.names
-    ts_column = m.ts_column or next((n for n in TS_GUESSES if n in names), None)
-    for needed in (
-        ts_column,
-        m.device_column,
-        m.lat_column,
-        m.lon_column,
-        *m.attribute_columns,
-        *(m.columns or ()),
-    ):
-        if needed is not None and needed not in names:
-            raise InvalidInput(
-                f"column {needed!r} not in file; columns are: {', '.join(names)}",
-                field="column",
-                value=needed,
-            )
-    if ts_column is None:
-        raise InvalidInput(
-            f"no timestamp column: name one with --ts-column (columns: {', '.join(names)})", field="ts_column"
-        )
-    special = {ts_column, m.device_column, m.lat_column, m.lon_column, *m.attribute_columns}
-    # By default every unmapped column is a sensor: a text cell in it is a reject the summary shows,
-    # never a column silently skipped because one bad cell made it text.
-    value_columns = list(m.columns) if m.columns else [n for n in names if n not in special]
-    for name in value_columns:
-        if not KEY.match(name):
-            raise InvalidInput(f"column {name!r} is not a valid key name", field="column", value=name)
+    ts_column, value_columns = _layout(batch.schema.names, m)
     ts = _timestamps(batch.column(ts_column), m.ts_format)
     devices = batch.column(m.device_column).to_pylist() if m.device_column else None
     values = {n: _floats(batch.column(n)) for n in value_columns}
@@ -145,26 +119,50 @@ def convert(batch: pa.RecordBatch, m: Mapping, first_row: int, summary: ImportSu
         if t is None:
             summary.reject(f"timestamp in {ts_column!r} not in format {m.ts_format!r}", row, True)
             continue
-        vals = {}
-        for name, column in values.items():
-            v = column[i]
-            if v is None:
-                continue
-            if isinstance(v, float) and math.isfinite(v):
-                vals[name] = v
-            else:
-                summary.reject(
-                    f"{name}: expected a finite number (text state? name it in --attribute-columns)", row, False
-                )
+        vals = _row(values, i, row, summary)
         state = {n: a[i] for n, a in attrs.items() if a[i] is not None}
-        loc = None
-        if lat is not None and lon is not None and _is_location(lat[i], lon[i]):
-            loc = (lat[i], lon[i])
+        loc = (lat[i], lon[i]) if lat is not None and lon is not None and _is_location(lat[i], lon[i]) else None
         if vals or state or loc:
             out.append(Reading(device, t, vals, state, loc))
             summary.values += len(vals)
     summary.readings += len(out)
     return out
+
+
+def _layout(names: list[str], m: Mapping) -> tuple[str, list[str]]:
+    """The timestamp column and the value columns of a file with these columns, or what is wrong with the mapping."""
+    ts_column = m.ts_column or next((n for n in TS_GUESSES if n in names), None)
+    for needed in (ts_column, m.device_column, m.lat_column, m.lon_column, *m.attribute_columns, *(m.columns or ())):
+        if needed is not None and needed not in names:
+            raise InvalidInput(
+                f"column {needed!r} not in file; columns are: {', '.join(names)}", field="column", value=needed
+            )
+    if ts_column is None:
+        raise InvalidInput(
+            f"no timestamp column: name one with --ts-column (columns: {', '.join(names)})", field="ts_column"
+        )
+    special = {ts_column, m.device_column, m.lat_column, m.lon_column, *m.attribute_columns}
+    # By default every unmapped column is a sensor: a text cell in it is a reject the summary shows,
+    # never a column silently skipped because one bad cell made it text.
+    value_columns = list(m.columns) if m.columns else [n for n in names if n not in special]
+    for name in value_columns:
+        if not KEY.match(name):
+            raise InvalidInput(f"column {name!r} is not a valid key name", field="column", value=name)
+    return ts_column, value_columns
+
+
+def _row(values: dict[str, list[Any]], i: int, row: int, summary: ImportSummary) -> dict[str, float]:
+    """Row ``i``'s numeric values; a cell that is not a finite number is a reject (an empty one is no value)."""
+    vals = {}
+    for name, column in values.items():
+        v = column[i]
+        if v is None:
+            continue
+        if isinstance(v, float) and math.isfinite(v):
+            vals[name] = v
+        else:
+            summary.reject(f"{name}: expected a finite number (text state? name it in --attribute-columns)", row, False)
+    return vals
 
 
 def import_file(

@@ -10,44 +10,50 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from prognos.act.alerts import Alerts
+from prognos.act.alerts import Alert, Alerts
 from prognos.errors import InvalidInput
 from prognos.ingest.http import read_object
-from prognos.server.responses import limit_param
+from prognos.server.context import of
+from prognos.server.responses import limit_param, respond
 
 
-def routes(
-    alerts: Alerts, respond: Callable[..., Response], publish: Callable[[str, Any], None] | None = None
-) -> list[Route]:
-    async def list_alerts(request: Request) -> Response:
-        q, limit = request.query_params, limit_param(request)
-        found = await run_in_threadpool(alerts.list, q.get("state"), q.get("device_id"), q.get("severity"), limit)
-        return respond({"alerts": [a.to_dict() for a in found]})
+async def list_alerts(request: Request) -> Response:
+    q, limit = request.query_params, limit_param(request)
+    found = await run_in_threadpool(
+        of(request).alerts.list, q.get("state"), q.get("device_id"), q.get("severity"), limit
+    )
+    return respond({"alerts": [a.to_dict() for a in found]})
 
-    async def get_alert(request: Request) -> Response:
-        return respond((await run_in_threadpool(alerts.get, request.path_params["id"])).to_dict())
 
-    async def change(request: Request, fn: Callable[..., object]) -> Response:
-        body = await read_object(request)
-        by, note = body.get("by"), body.get("note")
-        if not isinstance(by, str) or not by.strip():
-            raise InvalidInput("by: expected who does it (a non-empty string)", field="by", value=by)
-        if note is not None and not isinstance(note, str):
-            raise InvalidInput("note: expected a string", field="note", value=note)
-        alert: Any = await run_in_threadpool(fn, request.path_params["id"], by, note)
-        if publish is not None:  # live views hear of it
-            publish("alert", alert.event(alert.history[-1]["event"]))
-        return respond(alert.to_dict())
+async def get_alert(request: Request) -> Response:
+    return respond((await run_in_threadpool(of(request).alerts.get, request.path_params["id"])).to_dict())
 
-    async def acknowledge(request: Request) -> Response:
-        return await change(request, alerts.acknowledge)
 
-    async def resolve(request: Request) -> Response:
-        return await change(request, alerts.resolve)
+async def acknowledge(request: Request) -> Response:
+    return await _change(request, Alerts.acknowledge)
 
-    return [
-        Route("/api/v1/alerts", list_alerts, methods=["GET"]),
-        Route("/api/v1/alerts/{id}", get_alert, methods=["GET"]),
-        Route("/api/v1/alerts/{id}/acknowledge", acknowledge, methods=["POST"]),
-        Route("/api/v1/alerts/{id}/resolve", resolve, methods=["POST"]),
-    ]
+
+async def resolve(request: Request) -> Response:
+    return await _change(request, Alerts.resolve)
+
+
+ROUTES = [
+    Route("/api/v1/alerts", list_alerts, methods=["GET"]),
+    Route("/api/v1/alerts/{id}", get_alert, methods=["GET"]),
+    Route("/api/v1/alerts/{id}/acknowledge", acknowledge, methods=["POST"]),
+    Route("/api/v1/alerts/{id}/resolve", resolve, methods=["POST"]),
+]
+
+
+async def _change(request: Request, verb: Callable[[Alerts, str, str, str | None], Alert]) -> Response:
+    """An alert changed by a person (``by``, with an optional ``note``); live views hear of it."""
+    ctx = of(request)
+    body: dict[str, Any] = await read_object(request)
+    by, note = body.get("by"), body.get("note")
+    if not isinstance(by, str) or not by.strip():
+        raise InvalidInput("by: expected who does it (a non-empty string)", field="by", value=by)
+    if note is not None and not isinstance(note, str):
+        raise InvalidInput("note: expected a string", field="note", value=note)
+    alert = await run_in_threadpool(verb, ctx.alerts, request.path_params["id"], by, note)
+    ctx.hub.publish("alert", alert.event(alert.history[-1]["event"]))
+    return respond(alert.to_dict())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow.compute as pc
@@ -14,100 +13,117 @@ from starlette.routing import Route
 
 from prognos.errors import InvalidInput
 from prognos.ingest.http import read_object
-from prognos.store import Agg, Store, asof
+from prognos.server.context import of
+from prognos.server.responses import respond
+from prognos.store import Agg, asof
 from prognos.types import now_ms, parse_duration, parse_time
 
 MAX_RAW_POINTS = 200_000
 
 
-def routes(store: Store, respond: Callable[..., Response]) -> list[Route]:
-    async def list_devices(request: Request) -> Response:
-        devices = await run_in_threadpool(store.devices)
-        return respond({"devices": [d.as_dict() for d in devices]})
+async def list_devices(request: Request) -> Response:
+    store = of(request).store
+    devices = await run_in_threadpool(store.devices)
+    return respond({"devices": [d.as_dict() for d in devices]})
 
-    async def latest(request: Request) -> Response:
-        ids = [d for d in request.query_params.get("devices", "").split(",") if d] or None
-        table = await run_in_threadpool(store.latest, ids)
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        for r in table.to_pylist():
-            out.setdefault(r["device_id"], {})[r["key"]] = {"ts": r["ts"], "value": r["value"]}
-        return respond({"latest": out})
 
-    async def get_device(request: Request) -> Response:
-        device_id = request.path_params["device_id"]
-        device = await run_in_threadpool(store.device, device_id)
-        latest = await run_in_threadpool(store.latest, [device_id])
-        out = device.as_dict()
-        out["latest"] = {r["key"]: {"ts": r["ts"], "value": r["value"]} for r in latest.to_pylist()}
-        return respond(out)
+async def latest(request: Request) -> Response:
+    store = of(request).store
+    ids = [d for d in request.query_params.get("devices", "").split(",") if d] or None
+    table = await run_in_threadpool(store.latest, ids)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in table.to_pylist():
+        out.setdefault(r["device_id"], {})[r["key"]] = {"ts": r["ts"], "value": r["value"]}
+    return respond({"latest": out})
 
-    async def patch_device(request: Request) -> Response:
-        changes = await read_object(request, what="a JSON object of device fields")
-        device_id = request.path_params["device_id"]
-        device = await run_in_threadpool(store.update_device, device_id, changes)
-        return respond(device.as_dict())
 
-    async def telemetry(request: Request) -> Response:
-        device_id = request.path_params["device_id"]
-        q = request.query_params
-        start, end, keys = window(q, default_span=86_400_000)
-        interval = _interval(q, start, end)
-        if interval is None:
-            table = await run_in_threadpool(store.read, device_id, start, end, keys)
-            if table.num_rows > MAX_RAW_POINTS:
-                raise InvalidInput(
-                    f"{table.num_rows} raw points exceed {MAX_RAW_POINTS}: ask for interval= or points=",
-                    field="interval",
-                )
-            agg = None
-        else:
-            agg = Agg.parse(q.get("agg", "avg"))
-            if keys is None:
-                latest = await run_in_threadpool(store.latest, [device_id])
-                keys = sorted(set(latest.column("key").to_pylist()))
-            table = await run_in_threadpool(store.downsample, device_id, keys, start, end, interval, agg)
-        return respond(
-            {
-                "device_id": device_id,
-                "start": start,
-                "end": end,
-                "interval": interval,
-                "agg": agg,
-                "series": _columns(table),
-            }
-        )
+async def get_device(request: Request) -> Response:
+    store = of(request).store
+    device_id = request.path_params["device_id"]
+    device = await run_in_threadpool(store.device, device_id)
+    newest = await run_in_threadpool(store.latest, [device_id])
+    out = device.as_dict()
+    out["latest"] = {r["key"]: {"ts": r["ts"], "value": r["value"]} for r in newest.to_pylist()}
+    return respond(out)
 
-    async def states(request: Request) -> Response:
-        """String state (e.g. ``mode``) changes in range, with the one in force at its start."""
-        device_id = request.path_params["device_id"]
-        await run_in_threadpool(store.device, device_id)  # an unknown device is a 404
-        start, end, _ = window(request.query_params, default_span=86_400_000)
-        table = await run_in_threadpool(store.states, device_id, start, end)
-        return respond({"device_id": device_id, "start": start, "end": end, "states": table.to_pylist()})
 
-    async def locations(request: Request) -> Response:
-        device_id = request.path_params["device_id"]
-        await run_in_threadpool(store.device, device_id)
-        start, end, _ = window(request.query_params, default_span=86_400_000)
-        table = await run_in_threadpool(store.locations, device_id, start, end)
-        return respond({"device_id": device_id, "start": start, "end": end, "locations": table.to_pylist()})
+async def patch_device(request: Request) -> Response:
+    store = of(request).store
+    changes = await read_object(request, what="a JSON object of device fields")
+    device_id = request.path_params["device_id"]
+    device = await run_in_threadpool(store.update_device, device_id, changes)
+    return respond(device.as_dict())
 
-    async def asof_join(request: Request) -> Response:
-        device_id = request.path_params["device_id"]
-        start, end, keys = window(request.query_params, default_span=3_600_000)
-        table = await run_in_threadpool(asof, store, device_id, start, end, keys)
-        return respond({"device_id": device_id, "columns": table.to_pydict()})
 
-    return [
-        Route("/api/v1/devices", list_devices, methods=["GET"]),
-        Route("/api/v1/latest", latest, methods=["GET"]),
-        Route("/api/v1/devices/{device_id}", get_device, methods=["GET"]),
-        Route("/api/v1/devices/{device_id}", patch_device, methods=["PATCH"]),
-        Route("/api/v1/devices/{device_id}/telemetry", telemetry, methods=["GET"]),
-        Route("/api/v1/devices/{device_id}/asof", asof_join, methods=["GET"]),
-        Route("/api/v1/devices/{device_id}/states", states, methods=["GET"]),
-        Route("/api/v1/devices/{device_id}/locations", locations, methods=["GET"]),
-    ]
+async def telemetry(request: Request) -> Response:
+    store = of(request).store
+    device_id = request.path_params["device_id"]
+    q = request.query_params
+    start, end, keys = window(q, default_span=86_400_000)
+    interval = _interval(q, start, end)
+    if interval is None:
+        table = await run_in_threadpool(store.read, device_id, start, end, keys)
+        if table.num_rows > MAX_RAW_POINTS:
+            raise InvalidInput(
+                f"{table.num_rows} raw points exceed {MAX_RAW_POINTS}: ask for interval= or points=",
+                field="interval",
+            )
+        agg = None
+    else:
+        agg = Agg.parse(q.get("agg", "avg"))
+        if keys is None:
+            newest = await run_in_threadpool(store.latest, [device_id])
+            keys = sorted(set(newest.column("key").to_pylist()))
+        table = await run_in_threadpool(store.downsample, device_id, keys, start, end, interval, agg)
+    return respond(
+        {
+            "device_id": device_id,
+            "start": start,
+            "end": end,
+            "interval": interval,
+            "agg": agg,
+            "series": _columns(table),
+        }
+    )
+
+
+async def states(request: Request) -> Response:
+    """String state (e.g. ``mode``) changes in range, with the one in force at its start."""
+    return await _changes(request, "states")
+
+
+async def locations(request: Request) -> Response:
+    """Positions reported in range, with the one in force at its start."""
+    return await _changes(request, "locations")
+
+
+async def _changes(request: Request, kind: str) -> Response:
+    store = of(request).store
+    device_id = request.path_params["device_id"]
+    await run_in_threadpool(store.device, device_id)  # an unknown device is a 404
+    start, end, _ = window(request.query_params, default_span=86_400_000)
+    table = await run_in_threadpool(getattr(store, kind), device_id, start, end)
+    return respond({"device_id": device_id, "start": start, "end": end, kind: table.to_pylist()})
+
+
+async def asof_join(request: Request) -> Response:
+    store = of(request).store
+    device_id = request.path_params["device_id"]
+    start, end, keys = window(request.query_params, default_span=3_600_000)
+    table = await run_in_threadpool(asof, store, device_id, start, end, keys)
+    return respond({"device_id": device_id, "columns": table.to_pydict()})
+
+
+ROUTES = [
+    Route("/api/v1/devices", list_devices, methods=["GET"]),
+    Route("/api/v1/latest", latest, methods=["GET"]),
+    Route("/api/v1/devices/{device_id}", get_device, methods=["GET"]),
+    Route("/api/v1/devices/{device_id}", patch_device, methods=["PATCH"]),
+    Route("/api/v1/devices/{device_id}/telemetry", telemetry, methods=["GET"]),
+    Route("/api/v1/devices/{device_id}/asof", asof_join, methods=["GET"]),
+    Route("/api/v1/devices/{device_id}/states", states, methods=["GET"]),
+    Route("/api/v1/devices/{device_id}/locations", locations, methods=["GET"]),
+]
 
 
 def window(q: Any, default_span: int) -> tuple[int, int, list[str] | None]:

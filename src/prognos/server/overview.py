@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -18,86 +17,75 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from prognos.act.alerts import Alerts
 from prognos.errors import PrognosError
 from prognos.inference.metrics import Metrics
-from prognos.monitor.fleet import summary
-from prognos.registry import Registry
+from prognos.monitor.fleet import STATUSES, summary
+from prognos.server.context import Context, of
 from prognos.server.devices import window
+from prognos.server.responses import respond
 from prognos.store import Store
-from prognos.store.writer import BatchWriter
-from prognos.types import now_ms, parse_duration
+from prognos.types import now_ms, parse_duration, prediction_key
 
 
-def routes(
-    store: Store,
-    registry: Registry,
-    alerts: Alerts,
-    writer: BatchWriter,
-    metrics: Metrics,
-    respond: Callable[..., Response],
-) -> list[Route]:
-    async def fleet(request: Request) -> Response:
-        offline = parse_duration(request.query_params.get("offline_after", "5m"), "offline_after")
-        rows = await run_in_threadpool(_fleet, offline)
-        counts = {s: sum(r["status"] == s for r in rows) for s in ("healthy", "warning", "alarm", "offline")}
-        return respond({"devices": rows, "counts": counts, "ts": now_ms()})
+async def fleet(request: Request) -> Response:
+    offline = parse_duration(request.query_params.get("offline_after", "5m"), "offline_after")
+    rows = await run_in_threadpool(_fleet, of(request), offline)
+    counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
+    return respond({"devices": rows, "counts": counts, "ts": now_ms()})
 
-    def _fleet(offline: int) -> list[dict[str, Any]]:
-        latest = store.latest().to_pylist()
-        return summary(
-            store.devices(),
-            latest,
-            alerts.list("open", limit=100_000) + alerts.list("acknowledged", limit=100_000),
-            now_ms(),
-            offline,
-            _classes(),
-        )
 
-    def _classes() -> dict[str, list[str]]:
-        out = {}
-        for name in registry.names():
-            try:
-                card = registry.get(name).card
-            except PrognosError:
-                continue
-            if card.get("task") == "classify":
-                out[name] = [str(c) for c in (card.get("output") or {}).get("classes") or []]
-        return out
+async def drift(request: Request) -> Response:
+    ctx, name = of(request), request.path_params["name"]
+    await run_in_threadpool(ctx.registry.versions, name)  # an unknown model is a 404
+    start, end, _ = window(request.query_params, default_span=86_400_000)
+    series = await run_in_threadpool(_drift, ctx.store, name, start, end)
+    return respond({"model": name, "start": start, "end": end, "series": series})
 
-    async def drift(request: Request) -> Response:
-        name = request.path_params["name"]
-        await run_in_threadpool(registry.versions, name)  # an unknown model is a 404
-        start, end, _ = window(request.query_params, default_span=86_400_000)
-        return respond(
-            {"model": name, "start": start, "end": end, "series": await run_in_threadpool(_drift, name, start, end)}
-        )
 
-    def _drift(name: str, start: int, end: int) -> dict[str, dict[str, list[Any]]]:
-        head = f"pred.{name}.drift."
-        rows = [r for r in store.latest().to_pylist() if r["key"].startswith(head)]
-        keys, devices = sorted({r["key"] for r in rows}), sorted({r["device_id"] for r in rows})
-        if not keys:
-            return {}
-        t = store.read_many(devices, start, end, keys)
-        points = sorted(
-            zip(t.column("ts").to_pylist(), t.column("key").to_pylist(), t.column("value").to_pylist(), strict=True)
-        )
-        out: dict[str, dict[str, list[Any]]] = {}
-        for ts, key, value in points:  # measured fleet-wide, kept on one device each time: one series per figure
-            s = out.setdefault(key[len(head) :], {"ts": [], "values": []})
-            s["ts"].append(ts)
-            s["values"].append(value)
-        return out
+async def system(request: Request) -> Response:
+    ctx = of(request)
+    return respond({"ts": now_ms(), "writer": asdict(ctx.writer.stats), "metrics": _numbers(ctx.metrics)})
 
-    async def system(request: Request) -> Response:
-        return respond({"ts": now_ms(), "writer": asdict(writer.stats), "metrics": _numbers(metrics)})
 
-    return [
-        Route("/api/v1/fleet", fleet, methods=["GET"]),
-        Route("/api/v1/models/{name}/drift", drift, methods=["GET"]),
-        Route("/api/v1/system", system, methods=["GET"]),
-    ]
+ROUTES = [
+    Route("/api/v1/fleet", fleet, methods=["GET"]),
+    Route("/api/v1/models/{name}/drift", drift, methods=["GET"]),
+    Route("/api/v1/system", system, methods=["GET"]),
+]
+
+
+def _fleet(ctx: Context, offline: int) -> list[dict[str, Any]]:
+    alerts = ctx.alerts.list("open", limit=100_000) + ctx.alerts.list("acknowledged", limit=100_000)
+    return summary(ctx.store.devices(), ctx.store.latest().to_pylist(), alerts, now_ms(), offline, _classes(ctx))
+
+
+def _classes(ctx: Context) -> dict[str, list[str]]:
+    """Each classifier's class names, from its champion's card (the fleet shows a state by name)."""
+    out = {}
+    for name in ctx.registry.names():
+        try:
+            card = ctx.registry.get(name).card
+        except PrognosError:
+            continue
+        if card.get("task") == "classify":
+            out[name] = [str(c) for c in (card.get("output") or {}).get("classes") or []]
+    return out
+
+
+def _drift(store: Store, name: str, start: int, end: int) -> dict[str, dict[str, list[Any]]]:
+    head = prediction_key(name, "drift.")
+    rows = [r for r in store.latest().to_pylist() if r["key"].startswith(head)]
+    keys, devices = sorted({r["key"] for r in rows}), sorted({r["device_id"] for r in rows})
+    if not keys:
+        return {}
+    t = store.read_many(devices, start, end, keys)
+    columns = (t.column(c).to_pylist() for c in ("ts", "key", "value"))
+    out: dict[str, dict[str, list[Any]]] = {}
+    for ts, key, value in sorted(zip(*columns, strict=True)):  # measured fleet-wide, kept on one device each time
+        s = out.setdefault(key[len(head) :], {"ts": [], "values": []})
+        s["ts"].append(ts)
+        s["values"].append(value)
+    return out
 
 
 WATCHED = (

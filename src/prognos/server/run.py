@@ -9,6 +9,7 @@ from typing import Any
 from prognos.config import Settings
 from prognos.errors import require
 from prognos.server.app import create_app
+from prognos.server.worker import create_worker_app
 from prognos.store import open_store
 
 
@@ -35,8 +36,6 @@ def run(settings: Settings, worker: bool = False) -> None:
     tune_gc()
     try:
         if worker:
-            from prognos.server.worker import create_worker_app
-
             app: Any = create_worker_app(store, settings)
         else:
             app = create_app(store, settings)

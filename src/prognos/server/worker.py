@@ -16,68 +16,62 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from prognos import __version__
-from prognos.act.alerts import Alerts
 from prognos.config import Settings
 from prognos.errors import ConfigError
-from prognos.inference.metrics import Metrics
-from prognos.ingest.payload import Limits
-from prognos.registry import Registry
-from prognos.server.app import make_bus, make_deployments, make_scorer, make_source, register_devices, starlette
+from prognos.server.app import starlette
+from prognos.server.context import Context, of
+from prognos.server.parts import assemble
 from prognos.server.responses import respond
 from prognos.store import Store
 from prognos.store.base import redact
-from prognos.store.writer import BatchWriter
 from prognos.stream.worker import Share, Worker
 
 
 def create_worker_app(store: Store, settings: Settings) -> Starlette:
-    url = settings.mqtt.url
-    if not url or not settings.stream.assignments or not settings.stream.partitions:
-        raise ConfigError("prognos stream needs --mqtt (the broker), --partitions (as the ingest uses) and --stream")
-    share = Share.parse(settings.stream.partitions, settings.stream.worker)
-    bus = make_bus(settings) if settings.mqtt.group else None  # ingesting too: forward what it stores
-    writer = BatchWriter(store, max_pending=settings.server.max_pending, forward=bus.forward if bus else None)
-    metrics = Metrics()
-    deployments = make_deployments(Registry(store, settings.registry), settings, metrics)
-    scorer = make_scorer(store, settings, deployments, writer, Alerts(store), metrics, durable=True)
     s, m = settings.stream, settings.mqtt
-    worker = Worker(scorer, store, url, share, s.group, s.checkpoint_interval, m.session_expiry)
-    ingest = None
-    if settings.mqtt.group:
-        limits = Limits(max_future_ms=settings.server.max_future_ms)
-        ingest = make_source(settings, writer, limits, register_devices(store))
-
-    async def health(request: Request) -> Response:
-        status = worker.status()
-        ok = len(status["connected"]) == len(worker.owned) and (ingest is None or ingest.stats.subscribed)
-        doc = {
-            "status": "ok" if ok else "degraded",
-            "version": __version__,
-            "store": redact(store.url),
-            "worker": status,
-            "writer": asdict(writer.stats),
-            "mqtt": ingest.status() if ingest else None,
-            "bus": bus.status() if bus else None,
-        }
-        return respond(doc, 200 if ok else 503)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await deployments.start()
-        await worker.start()
-        if ingest:
-            ingest.start()
-        try:
-            yield
-        finally:
-            if ingest:
-                ingest.stop()
-            await worker.close()
-            await deployments.close()
-            writer.close()
-            if bus:
-                bus.close()
-
-    app = starlette(health, metrics, [], lifespan)
-    app.state.worker, app.state.scorer, app.state.writer = worker, scorer, writer
+    if not m.url or not s.assignments or not s.partitions:
+        raise ConfigError("prognos stream needs --mqtt (the broker), --partitions (as the ingest uses) and --stream")
+    share = Share.parse(s.partitions, s.worker)
+    ctx = assemble(store, settings, worker=True)
+    assert ctx.scorer is not None
+    worker = Worker(ctx.scorer, store, m.url, share, s.group, s.checkpoint_interval, m.session_expiry)
+    app = starlette(health, ctx.metrics, [], lifespan)
+    app.state.context, app.state.worker = ctx, worker
     return app
+
+
+async def health(request: Request) -> Response:
+    """The worker's partitions, backlog and acknowledgements; 503 until every partition it owns is subscribed."""
+    ctx, worker = of(request), request.app.state.worker
+    status = worker.status()
+    ok = len(status["connected"]) == len(worker.owned) and (ctx.source is None or ctx.source.stats.subscribed)
+    doc = {
+        "status": "ok" if ok else "degraded",
+        "version": __version__,
+        "store": redact(ctx.store.url),
+        "worker": status,
+        "writer": asdict(ctx.writer.stats),
+        "mqtt": ctx.source.status() if ctx.source else None,
+        "bus": ctx.bus.status() if ctx.bus else None,
+    }
+    return respond(doc, 200 if ok else 503)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    ctx: Context = app.state.context
+    worker: Worker = app.state.worker
+    await ctx.deployments.start()
+    await worker.start()
+    if ctx.source:
+        ctx.source.start()
+    try:
+        yield
+    finally:
+        if ctx.source:
+            ctx.source.stop()
+        await worker.close()
+        await ctx.deployments.close()
+        ctx.writer.close()
+        if ctx.bus:
+            ctx.bus.close()

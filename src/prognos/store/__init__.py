@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from prognos.config import DEFAULT_STORE
 from prognos.errors import ConfigError
@@ -27,7 +27,7 @@ def open_store(url: str = DEFAULT_STORE) -> Store:
     if scheme == "memory":
         return MemoryStore()
     if scheme == "duckdb":
-        from prognos.store.duckdb import DuckDBStore
+        from prognos.store.duckdb import DuckDBStore  # duckdb loads with the first embedded store, not the package
 
         parts = urlsplit(url)
         path = (parts.netloc + parts.path).removeprefix("/")
@@ -35,15 +35,13 @@ def open_store(url: str = DEFAULT_STORE) -> Store:
             raise ConfigError(f"store URL {url!r} names no file: expected duckdb:///path/to/file.duckdb")
         return DuckDBStore(path, threads=_int_option(parts.query, "threads", url))
     if scheme in ("postgresql", "postgres"):
-        from prognos.store.postgres import PostgresStore
+        from prognos.store.postgres import PostgresStore  # psycopg is an extra: loaded with a PostgreSQL URL
 
         return PostgresStore(url)
     raise ConfigError(f"unknown store URL {url!r}: expected memory://, duckdb:///PATH or postgresql://…")
 
 
 def _int_option(query: str, name: str, url: str) -> int | None:
-    from urllib.parse import parse_qs
-
     values = parse_qs(query).get(name)
     if not values:
         return None

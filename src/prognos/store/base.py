@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
@@ -172,7 +173,5 @@ def seen_ranges(readings: Iterable[Reading]) -> dict[str, tuple[int, int]]:
 
 def redact(url: str) -> str:
     """The URL without its password, for messages and health output."""
-    from urllib.parse import urlsplit
-
     password = urlsplit(url).password
     return url.replace(f":{password}@", ":***@") if password else url
