@@ -403,37 +403,42 @@ def models() -> None:
     """
 
 
-@models.command("publish")
+def on_registry(name: str) -> Callable[[Callable[..., None]], click.Command]:
+    """A ``prognos models NAME`` command handed the registry that --store and --registry open."""
+
+    def command(fn: Callable[..., None]) -> click.Command:
+        @functools.wraps(fn)
+        def run(store: str | None, registry: str | None, **args: Any) -> None:
+            with _registry(store, registry) as reg:
+                fn(reg, **args)
+
+        return models.command(name)(STORE(REGISTRY(edge(run))))
+
+    return command
+
+
+@on_registry("publish")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--name", default=None, help="Model name (default: the card's name). Required for a bare .onnx.")
 @click.option("--task", default=None, help="Bare .onnx: the task it does (default custom).")
 @click.option("--sensors", default=None, help="Bare .onnx: comma-separated input sensor order.")
 @click.option("--promote", "alias", default=None, help="Also point this alias (e.g. champion) at the new version.")
-@STORE
-@REGISTRY
-@edge
-def models_publish(source: Path, name: str | None, alias: str | None, store: str | None, **o: Any) -> None:
+def models_publish(reg: Registry, source: Path, name: str | None, alias: str | None, **o: Any) -> None:
     """Publish an artifact folder (prognos train --out) or any ONNX file as the next immutable version."""
     io = {k: v for k, v in {"task": o["task"], "sensors": _split(o["sensors"])}.items() if v}
-    with _registry(store, o["registry"]) as reg:
-        v = reg.publish(source, name, io)
-        if alias:
-            v = reg.promote(v.name, v.version, alias)
+    v = reg.publish(source, name, io)
+    if alias:
+        v = reg.promote(v.name, v.version, alias)
     click.echo(f"published {v.name} v{v.version}" + (f" as {alias}" if alias else "") + f" → {v.path}")
 
 
-@models.command("list")
-@STORE
-@REGISTRY
+@on_registry("list")
 @click.option("--json", "as_json", is_flag=True)
-@edge
-def models_list(store: str | None, registry: str | None, as_json: bool) -> None:
+def models_list(reg: Registry, as_json: bool) -> None:
     """Every model with its versions and aliases."""
-    with _registry(store, registry) as reg:
-        rows: list[dict[str, Any]] = [
-            {"name": n, "versions": [v.version for v in reg.versions(n)], "aliases": reg.aliases(n)}
-            for n in reg.names()
-        ]
+    rows: list[dict[str, Any]] = [
+        {"name": n, "versions": [v.version for v in reg.versions(n)], "aliases": reg.aliases(n)} for n in reg.names()
+    ]
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -442,71 +447,51 @@ def models_list(store: str | None, registry: str | None, as_json: bool) -> None:
         click.echo(f"{r['name']}: versions {', '.join(map(str, r['versions']))}; {aliases}")
 
 
-@models.command("show")
+@on_registry("show")
 @click.argument("name")
 @click.option("--version", "ref", default=None, help="A version number or an alias (default champion).")
-@STORE
-@REGISTRY
-@edge
-def models_show(name: str, ref: str | None, store: str | None, registry: str | None) -> None:
+def models_show(reg: Registry, name: str, ref: str | None) -> None:
     """A version's record and model card, as JSON."""
-    with _registry(store, registry) as reg:
-        v = reg.get(name, ref) if ref or "champion" in reg.aliases(name) else reg.versions(name)[-1]
+    v = reg.get(name, ref) if ref or "champion" in reg.aliases(name) else reg.versions(name)[-1]
     click.echo(json.dumps(v.to_dict(), indent=1))
 
 
-@models.command("promote")
+@on_registry("promote")
 @click.argument("name")
 @click.argument("version", type=int)
 @click.option("--alias", default="champion", show_default=True)
-@STORE
-@REGISTRY
-@edge
-def models_promote(name: str, version: int, alias: str, store: str | None, registry: str | None) -> None:
+def models_promote(reg: Registry, name: str, version: int, alias: str) -> None:
     """Point an alias at a version."""
-    with _registry(store, registry) as reg:
-        v = reg.promote(name, version, alias)
+    v = reg.promote(name, version, alias)
     click.echo(f"{name}@{alias} → v{v.version}")
 
 
-@models.command("rollback")
+@on_registry("rollback")
 @click.argument("name")
 @click.option("--alias", default="champion", show_default=True)
-@STORE
-@REGISTRY
-@edge
-def models_rollback(name: str, alias: str, store: str | None, registry: str | None) -> None:
+def models_rollback(reg: Registry, name: str, alias: str) -> None:
     """Move an alias back to the version it pointed at before."""
-    with _registry(store, registry) as reg:
-        v = reg.rollback(name, alias)
+    v = reg.rollback(name, alias)
     click.echo(f"{name}@{alias} → v{v.version}")
 
 
-@models.command("archive")
+@on_registry("archive")
 @click.argument("name")
 @click.argument("version", type=int)
-@STORE
-@REGISTRY
-@edge
-def models_archive(name: str, version: int, store: str | None, registry: str | None) -> None:
+def models_archive(reg: Registry, name: str, version: int) -> None:
     """Mark a version archived: kept, listed, never promoted again."""
-    with _registry(store, registry) as reg:
-        v = reg.archive(name, version)
+    v = reg.archive(name, version)
     click.echo(f"archived {v.name} v{v.version}")
 
 
-@models.command("traffic")
+@on_registry("traffic")
 @click.argument("name")
 @click.option("--canary", default=None, help="Alias that takes a share of the devices (e.g. challenger).")
 @click.option("--weight", type=float, default=0.0, show_default=True, help="Share of devices on the canary, 0-1.")
 @click.option("--shadow", default=None, help="Alias that runs on a copy of all traffic, outputs recorded only.")
-@STORE
-@REGISTRY
-@edge
-def models_traffic(name: str, canary: str | None, weight: float, shadow: str | None, **o: Any) -> None:
+def models_traffic(reg: Registry, name: str, canary: str | None, weight: float, shadow: str | None) -> None:
     """Set who besides the champion answers: a sticky canary share per device, a shadow. No options: champion only."""
-    with _registry(o["store"], o["registry"]) as reg:
-        doc = reg.set_traffic(name, canary, weight, shadow)
+    doc = reg.set_traffic(name, canary, weight, shadow)
     click.echo(f"{name}: canary {doc['canary'] or '-'} at {doc['weight']:.0%}, shadow {doc['shadow'] or '-'}")
 
 
@@ -539,38 +524,29 @@ def alerts_list(state: str | None, device: str | None, store: str | None, api: s
     click.echo(f"{len(rows)} alerts")
 
 
-@alerts.command("ack")
-@click.argument("alert_id")
-@click.option("--by", required=True, help="Who acknowledges it.")
-@click.option("--note", default=None)
-@STORE
-@API
-@edge
-def alerts_ack(alert_id: str, by: str, note: str | None, store: str | None, api: str | None) -> None:
-    """Acknowledge an open alert."""
-    _alert_change("acknowledge", alert_id, (by, note), store, api)
+def _alert_change(name: str, verb: str, text: str) -> click.Command:
+    """``prognos alerts NAME ID --by WHO``: the alert's state changed by ``Alerts.<verb>``, here or on --api."""
+
+    @alerts.command(name, help=text)
+    @click.argument("alert_id")
+    @click.option("--by", required=True, help="Who does it (kept on the alert).")
+    @click.option("--note", default=None)
+    @STORE
+    @API
+    @edge
+    def change(alert_id: str, by: str, note: str | None, store: str | None, api: str | None) -> None:
+        if api:
+            doc = _api_call("POST", api, f"/api/v1/alerts/{alert_id}/{verb}", {"by": by, "note": note})
+        else:
+            with _store(store) as st:
+                doc = getattr(Alerts(st), verb)(alert_id, by, note).to_dict()
+        click.echo(f"{doc['id']}: {doc['state']}")
+
+    return change
 
 
-@alerts.command("resolve")
-@click.argument("alert_id")
-@click.option("--by", required=True, help="Who resolves it.")
-@click.option("--note", default=None)
-@STORE
-@API
-@edge
-def alerts_resolve(alert_id: str, by: str, note: str | None, store: str | None, api: str | None) -> None:
-    """Resolve an alert by hand."""
-    _alert_change("resolve", alert_id, (by, note), store, api)
-
-
-def _alert_change(verb: str, alert_id: str, who: tuple[str, str | None], store: str | None, api: str | None) -> None:
-    by, note = who
-    if api:
-        doc = _api_call("POST", api, f"/api/v1/alerts/{alert_id}/{verb}", {"by": by, "note": note})
-    else:
-        with _store(store) as st:
-            doc = getattr(Alerts(st), verb)(alert_id, by, note).to_dict()
-    click.echo(f"{doc['id']}: {doc['state']}")
+alerts_ack = _alert_change("ack", "acknowledge", "Acknowledge an open alert.")
+alerts_resolve = _alert_change("resolve", "resolve", "Resolve an alert by hand.")
 
 
 # -- helpers ----------------------------------------------------------------------------------------------

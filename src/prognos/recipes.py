@@ -32,7 +32,7 @@ from prognos.evaluate.metrics import outlier_scores
 from prognos.evaluate.simulator import from_fleet
 from prognos.features import RegimeScaler, sliding
 from prognos.train.artifact import Fitted, Spec, data_hash, package
-from prognos.train.estimators import AutoencoderDetector, RULRegressor
+from prognos.train.estimators import AutoencoderDetector
 from prognos.train.labels import Labels
 from prognos.train.search import Search, tune
 from prognos.train.tasks import TASKS, Config, Selection, fit_anomaly, train_store
@@ -106,12 +106,12 @@ def _store(order: Order) -> Path:
 def _cmapss(order: Order) -> Path:
     data = cmapss.load(order.data, order.source.partition(":")[2])
     cfg = cmapss_protocol.RULConfig()
-    cfg = cfg if order.epochs is None else replace(cfg, epochs=order.epochs)
+    cfg = cfg if order.epochs is None else cfg.tuned(epochs=order.epochs)
     t = time.perf_counter()
     found = _search_rul(data, cfg, order) if order.search.trials else None
-    cfg = replace(cfg, **found["params"]) if found else cfg
+    cfg = cfg.tuned(**found["params"]) if found else cfg
     model, p, result = cmapss_protocol.train(data, cfg, seed=order.seed, progress=order.progress)
-    output = {"quantiles": [0.1, 0.5, 0.9], "scale": cfg.cap, "unit": "cycles"}
+    output = {"quantiles": [0.1, 0.5, 0.9], "scale": model.cap, "unit": "cycles"}
     fitted = Fitted(model, Spec("rul", p.sensors, cfg.window, p.scaler.to_dict(), output), p.x, p.x_test, 0.0)
     fitted.seconds = time.perf_counter() - t
     metrics = {
@@ -127,13 +127,11 @@ def _cmapss(order: Order) -> Path:
 
 def _search_rul(data: cmapss.Subset, cfg: cmapss_protocol.RULConfig, order: Order) -> dict[str, Any]:
     """Optuna over the RUL network on the training units' own validation split (never the test units)."""
-    single = replace(cfg, folds=1)  # each trial one network on one split: the ensemble repeats the winner
+    single = cfg.tuned(folds=1)  # each trial one network on one split: the ensemble repeats the winner
     p = cmapss_protocol.prepare(data, single, order.seed)
-    keys = ("scales", "hidden", "dropout", "noise", "folds", "epochs", "batch", "lr", "patience", "cap")
-    fixed = {k: getattr(single, k) for k in keys}
 
     def objective(params: dict[str, Any], report: Any) -> float:
-        model = RULRegressor(**{**fixed, **params}, seed=order.seed)
+        model = single.tuned(**params).regressor(order.seed)
         return min(model.fit(p.x, p.y, p.x_val, p.y_val, on_epoch=report).history_[0].validation)
 
     return tune("rul", objective, order.search, order.seed)
@@ -192,7 +190,7 @@ def _ai4i(order: Order) -> Path:
     params = (found or {}).get("params")
     result, model, split = ai4i_protocol.fit(data, "deep", order.seed, order.progress, order.epochs, params)
     spec = Spec("classify", ai4i.FEATURES, 1, split.scaler.to_dict(), {"classes": model.classes_.tolist()})
-    metrics = {k: v for k, v in asdict(result).items() if k not in ("model", "seed", "train_seconds")}
+    metrics = {k: v for k, v in asdict(result).items() if k != "train_seconds"}
     metrics["search"] = found
     metrics["protocol"] = "AI4I 2020, stratified 80/20 split, failure class at the F1-best cut on validation"
     fitted = Fitted(model, spec, split.x_fit, split.x_test, result.train_seconds)

@@ -11,7 +11,6 @@ escalates the alerts of devices that have gone quiet.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 from prognos.act.actions import Actions
 from prognos.act.alerts import Alerts
 from prognos.act.rules import Engine, Transition
+from prognos.aio import cancel
 from prognos.errors import PrognosError
 from prognos.stream.metrics import StreamMetrics
 from prognos.stream.predictions import Prediction
@@ -64,10 +64,7 @@ class Decisions:
             self._recording or (self._queue is not None and not self._queue.empty())
         ) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*self._tasks)
         if self.actions is not None:
             self.actions.close()
 

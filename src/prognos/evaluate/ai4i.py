@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from prognos.datasets import ai4i
-from prognos.evaluate.report import Benchmark, Run
+from prognos.evaluate.report import Benchmark, Run, table
 from prognos.features import RegimeScaler
 from prognos.train.estimators import DeepClassifier, LogisticClassifier
 
 
 @dataclass
-class Result:
-    model: str
-    seed: int
+class Scores:
+    """Held-out figures: of one fit, or their medians over seeds."""
+
     f1: float
     precision: float
     recall: float
@@ -44,7 +44,7 @@ def fit(
     epochs: int | None = None,
     params: dict[str, Any] | None = None,
     on_epoch: Any = None,
-) -> tuple[Result, Any, Split]:
+) -> tuple[Scores, Any, Split]:
     """Split, scale, fit on 80 % (early stopping on a fifth of it), score the held-out 20 %."""
     from sklearn import metrics
     from sklearn.model_selection import train_test_split
@@ -67,9 +67,7 @@ def fit(
     cut = _best_cut(clf.predict_proba(z[val])[:, failure], y[val])
     p = clf.predict_proba(z[test])[:, failure]
     pred = (p >= cut).astype(int)
-    result = Result(
-        model,
-        seed,
+    result = Scores(
         float(metrics.f1_score(y[test], pred)),
         float(metrics.precision_score(y[test], pred, zero_division=0)),
         float(metrics.recall_score(y[test], pred)),
@@ -93,15 +91,9 @@ AI4I_PUBLISHED = "F1 ≈ 0.8–0.9, tree ensembles (no standard split)"
 
 
 @dataclass
-class Ai4iRow:
-    model: str
-    f1: float
-    precision: float
-    recall: float
-    roc_auc: float
-    pr_auc: float
-    train_seconds: float
-    f1_per_seed: list[float]
+class Ai4iRow(Scores):
+    model: str = ""
+    f1_per_seed: list[float] = field(default_factory=list)
 
 
 def rows(run: Run) -> list[Ai4iRow]:
@@ -114,21 +106,18 @@ def rows(run: Run) -> list[Ai4iRow]:
             k: statistics.median(getattr(r, k) for r in rs)
             for k in ("f1", "precision", "recall", "roc_auc", "pr_auc", "train_seconds")
         }
-        out.append(Ai4iRow(model, **med, f1_per_seed=[r.f1 for r in rs]))
+        out.append(Ai4iRow(**med, model=model, f1_per_seed=[r.f1 for r in rs]))
     return out
 
 
 def markdown(rows: list[Ai4iRow]) -> str:
-    lines = [
-        "| model | F1 (failure) | precision | recall | ROC-AUC | PR-AUC | train s | published |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.model} | {r.f1:.3f} | {r.precision:.3f} | {r.recall:.3f} | {r.roc_auc:.3f} | "
-            f"{r.pr_auc:.3f} | {r.train_seconds:.1f} | {AI4I_PUBLISHED} |"
-        )
-    return "\n".join(lines) + "\n"
+    header = "model | F1 (failure) | precision | recall | ROC-AUC | PR-AUC | train s | published"
+    cells = (
+        f"{r.model} | {r.f1:.3f} | {r.precision:.3f} | {r.recall:.3f} | {r.roc_auc:.3f} | {r.pr_auc:.3f} | "
+        f"{r.train_seconds:.1f} | {AI4I_PUBLISHED}"
+        for r in rows
+    )
+    return table(header, "lrrrrrrl", cells)
 
 
 PROTOCOL = (

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -21,28 +22,27 @@ import numpy as np
 
 from prognos.datasets import cmapss
 from prognos.evaluate.metrics import coverage, nasa_score, rmse
-from prognos.evaluate.report import Benchmark, Run
+from prognos.evaluate.report import Benchmark, Run, table
 from prognos.features import RegimeScaler, by_unit, last_window, rul, sliding, window_ends
-from prognos.models.rul import SCALES
 from prognos.train.estimators import GradientBoostingRUL, RULRegressor
 
 
 @dataclass(frozen=True)
 class RULConfig:
+    """The protocol's windows, and what it asks of the estimator beyond `RULRegressor`'s own defaults."""
+
     window: int = 100
-    pad: bool = True
-    age: bool = True
-    cap: float = 125.0
-    scales: tuple[int, ...] = SCALES
-    hidden: int = 64
-    dropout: float = 0.2
-    noise: float = 0.3
-    folds: int = 5
-    epochs: int = 200
-    batch: int = 256
-    lr: float = 1e-3
-    patience: int = 40
-    validation: float = 0.2  # share of units held out when folds == 1
+    pad: bool = True  # windows for a unit's first cycles too, padded as a short test unit is
+    age: bool = True  # the cycle count as an input
+    validation: float = 0.2  # share of units held out when the estimator trains a single fold
+    estimator: Mapping[str, Any] = field(default_factory=lambda: {"folds": 5})
+
+    def regressor(self, seed: int = 0, progress: bool = False) -> RULRegressor:
+        return RULRegressor(**self.estimator, seed=seed, progress=progress)
+
+    def tuned(self, **params: Any) -> RULConfig:
+        """The same protocol with these estimator settings changed."""
+        return replace(self, estimator={**self.estimator, **params})
 
 
 @dataclass
@@ -78,7 +78,8 @@ def columns(units: cmapss.Units, cfg: RULConfig) -> np.ndarray:
 def prepare(data: cmapss.Subset, cfg: RULConfig, seed: int) -> Prepared:
     sensors = cmapss.INFORMATIVE + (["cycle"] if cfg.age else [])
     tr = data.train
-    if cfg.folds > 1:  # every unit trains; the estimator holds folds out itself
+    settings = cfg.regressor()
+    if settings.folds > 1:  # every unit trains; the estimator holds folds out itself
         train_rows, val_rows = np.ones(len(tr.unit), dtype=bool), np.zeros(len(tr.unit), dtype=bool)
     else:
         train_rows, val_rows = by_unit(tr.unit, cfg.validation, seed)
@@ -92,7 +93,7 @@ def prepare(data: cmapss.Subset, cfg: RULConfig, seed: int) -> Prepared:
         n = rows.stop - rows.start
         xs, ys, gs = parts[bool(val_rows[rows.start])]
         xs.append(sliding(z[rows], cfg.window, pad=cfg.pad))
-        ys.append(rul(n, cfg.cap)[window_ends(n, cfg.window, pad=cfg.pad)])
+        ys.append(rul(n, settings.cap)[window_ends(n, cfg.window, pad=cfg.pad)])
         gs.append(np.full(len(xs[-1]), unit))
     zt = scaler.transform(columns(data.test, cfg), data.test.settings)
     x_test = np.stack([last_window(zt[data.test.of(u)], cfg.window) for u in data.test.ids()])
@@ -110,20 +111,7 @@ def train(
     data: cmapss.Subset, cfg: RULConfig = RULConfig(), seed: int = 0, progress: bool = True
 ) -> tuple[RULRegressor, Prepared, Result]:
     p = prepare(data, cfg, seed)
-    model = RULRegressor(
-        cfg.scales,
-        cfg.hidden,
-        cfg.dropout,
-        cfg.noise,
-        cfg.folds,
-        cfg.epochs,
-        cfg.batch,
-        cfg.lr,
-        cfg.patience,
-        cfg.cap,
-        seed,
-        progress,
-    )
+    model = cfg.regressor(seed, progress)
     t = time.perf_counter()
     model.fit(p.x, p.y, p.x_val, p.y_val, groups=p.groups)
     seconds = time.perf_counter() - t
@@ -165,14 +153,14 @@ class Row:
 
 def rows(run: Run) -> list[Row]:
     """Our deep model and the classic baseline on every subset asked for, medians over seeds."""
-    cfg = RULConfig() if run.epochs is None else replace(RULConfig(), epochs=run.epochs)
+    cfg = RULConfig() if run.epochs is None else RULConfig().tuned(epochs=run.epochs)
     out = []
     for name in run.subsets or cmapss.SUBSETS:
         data = cmapss.load(run.root, name)
         runs: dict[str, list[tuple[float, float, float, float | None, float]]] = {"deep": [], "classic": []}
         for seed in range(run.seeds):
             model, p, r = train(data, cfg, seed=seed, progress=False)
-            clipped = np.minimum(p.y_test, cfg.cap)
+            clipped = np.minimum(p.y_test, model.cap)
             mid = model.predict(p.x_test)[:, 1]
             runs["deep"].append((r.rmse, r.score, rmse(mid, clipped), r.coverage_80, r.train_seconds))
             t = time.perf_counter()
@@ -202,18 +190,20 @@ def rows(run: Run) -> list[Row]:
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = [
-        "| subset | model | RMSE | NASA score | RMSE (truth ≤ 125) | 80 % interval coverage | train s "
-        "| best published RMSE / score |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in rows:
-        cov = "–" if r.coverage_80 is None else f"{r.coverage_80:.2f}"
-        lines.append(
-            f"| {r.subset} | {r.model} | {r.rmse:.2f} | {r.score:.1f} | {r.rmse_clipped:.2f} | {cov} | "
-            f"{r.train_seconds:.1f} | {r.published_rmse} / {r.published_score} |"
-        )
-    return "\n".join(lines) + "\n"
+    header = (
+        "subset | model | RMSE | NASA score | RMSE (truth ≤ 125) | 80 % interval coverage | train s "
+        "| best published RMSE / score"
+    )
+    cells = (
+        f"{r.subset} | {r.model} | {r.rmse:.2f} | {r.score:.1f} | {r.rmse_clipped:.2f} | {_share(r.coverage_80)} | "
+        f"{r.train_seconds:.1f} | {r.published_rmse} / {r.published_score}"
+        for r in rows
+    )
+    return table(header, "llrrrrrl", cells)
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 PROTOCOL = (

@@ -4,7 +4,7 @@ figures, and the same rows as JSON (``<out>/<benchmark>.json`` and ``.md``, each
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,3 +39,13 @@ def write_report(benchmark: Benchmark, rows: list[Any], out: str | Path) -> tupl
     js.write_text(json.dumps(doc, indent=1))
     md.write_text(f"# {benchmark.title}\n\n{benchmark.protocol}\n\n{benchmark.markdown(rows)}")
     return js, md
+
+
+def table(header: str, align: str, rows: Iterable[str]) -> str:
+    """A Markdown table from lines of cells split by `` | ``: ``align`` has a letter per column, ``l`` for words and
+    ``r`` for figures."""
+    lines = [header, " | ".join({"l": "---", "r": "---:"}[a] for a in align), *rows]
+    for line in lines:
+        if line.count(" | ") != len(align) - 1:
+            raise ValueError(f"{len(align)} columns expected: {line!r}")
+    return "".join(f"| {line} |\n" for line in lines)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prognos.evaluate.metrics import event_f1, events, rmse
-from prognos.evaluate.report import Benchmark, Run
+from prognos.evaluate.report import Benchmark, Run, table
 from prognos.features import RegimeScaler
 from prognos.sim.fleet import Fleet
 from prognos.train import telemetry
@@ -150,18 +150,17 @@ def rows(run: Run, devices: int = 24, hours: float = 3.0) -> list[SimulatorRow]:
 
 
 def markdown(rows: list[SimulatorRow]) -> str:
-    lines = [
-        "| models | event F1 | precision | recall | false alarms / device-day | mean delay s | fault macro-F1 "
-        "| RUL RMSE s | train s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.model} | {r.event_f1:.3f} | {r.event_precision:.3f} | {r.event_recall:.3f} | "
-            f"{r.false_alarms_per_device_day:.1f} | {r.mean_delay_s:.0f} | {r.fault_macro_f1:.3f} | "
-            f"{r.rul_rmse_s:.0f} | {r.train_seconds:.0f} |"
-        )
-    return "\n".join(lines) + "\n"
+    header = (
+        "models | event F1 | precision | recall | false alarms / device-day | mean delay s | fault macro-F1 "
+        "| RUL RMSE s | train s"
+    )
+    cells = (
+        f"{r.model} | {r.event_f1:.3f} | {r.event_precision:.3f} | {r.event_recall:.3f} | "
+        f"{r.false_alarms_per_device_day:.1f} | {r.mean_delay_s:.0f} | {r.fault_macro_f1:.3f} | "
+        f"{r.rul_rmse_s:.0f} | {r.train_seconds:.0f}"
+        for r in rows
+    )
+    return table(header, "lrrrrrrrr", cells)
 
 
 BENCHMARK = Benchmark("simulator", "Simulated fleet: anomalies, faults and remaining life", PROTOCOL, rows, markdown)

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from prognos.datasets import skab
 from prognos.evaluate.metrics import outlier_scores
-from prognos.evaluate.report import Benchmark, Run
+from prognos.evaluate.report import Benchmark, Run, table
 from prognos.features import RegimeScaler, sliding
 from prognos.train.estimators import AutoencoderDetector, Detector, PCADetector
 
@@ -154,19 +154,20 @@ def rows(run: Run) -> list[SkabRow]:
 
 
 def markdown(rows: list[SkabRow]) -> str:
-    lines = [
-        "| model | point rule | F1 | FAR % | MAR % | F1 per seed | train + score s (34 files) "
-        "| best published F1 / FAR / MAR |",
-        "|---|---|---:|---:|---:|---|---:|---|",
-    ]
-    for r in rows:
-        p = r.published
-        seeds = ", ".join(f"{v:.3f}" for v in r.f1_per_seed)
-        lines.append(
-            f"| {r.model} | {r.rule} | {r.f1:.3f} | {r.far:.2f} | {r.mar:.2f} | {seeds}"
-            f" | {r.train_seconds:.0f} | {p['f1']} / {p['far']} / {p['mar']} ({p['by']}) |"
-        )
-    return "\n".join(lines) + "\n"
+    header = (
+        "model | point rule | F1 | FAR % | MAR % | F1 per seed | train + score s (34 files) "
+        "| best published F1 / FAR / MAR"
+    )
+    cells = (
+        f"{r.model} | {r.rule} | {r.f1:.3f} | {r.far:.2f} | {r.mar:.2f} | "
+        f"{', '.join(f'{v:.3f}' for v in r.f1_per_seed)} | {r.train_seconds:.0f} | {_published(r.published)}"
+        for r in rows
+    )
+    return table(header, "llrrrlrl", cells)
+
+
+def _published(p: dict[str, Any]) -> str:
+    return f"{p['f1']} / {p['far']} / {p['mar']} ({p['by']})"
 
 
 PROTOCOL = (

@@ -13,7 +13,6 @@ picks up changes made elsewhere (another replica, the CLI against PostgreSQL).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -22,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from prognos.aio import cancel
 from prognos.errors import ModelNotFound, ModelNotReady, PrognosError
 from prognos.inference.batching import Batcher, BatchOptions, Result
 from prognos.inference.metrics import Metrics
@@ -135,10 +135,7 @@ class Deployments:
             self._poller = asyncio.create_task(self._watch(), name="deployments poll")
 
     async def close(self) -> None:
-        if self._poller:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+        await cancel(self._poller)
         for served in list(self.loaded.values()):
             await served.batcher.close()
         await asyncio.gather(*self._retiring)

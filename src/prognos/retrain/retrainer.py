@@ -19,7 +19,6 @@ A run, kept as a ``retrain-run`` record (`GET /api/v1/retraining`), goes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import tempfile
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from prognos.act.rulesfile import Policy
+from prognos.aio import cancel
 from prognos.errors import Conflict, ModelNotFound
 from prognos.inference.deployments import Deployments
 from prognos.registry import CHAMPION
@@ -110,10 +110,7 @@ class Retrainer:
         self._task = asyncio.create_task(self._loop(), name="retrainer")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _loop(self) -> None:
         while True:

@@ -15,20 +15,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from prognos.errors import DeviceNotFound, StoreError, StoreUnavailable, require
-from prognos.store.base import (
-    LATEST,
-    LOCATIONS,
-    MANY,
-    SERIES,
-    STATES,
-    Agg,
-    check_changes,
-    check_interval,
-    check_range,
-    seen_ranges,
-)
-from prognos.store.sql import DEVICE_COLUMNS, Pairs, SeriesIds, device_from_row, device_update, to_tables
+from prognos.errors import StoreError, StoreUnavailable, require
+from prognos.store.base import LOCATIONS, SERIES, STATES, Agg, check_changes, check_interval, check_range, seen_ranges
+from prognos.store.sql import Dialect, Pairs, SeriesIds, SqlReads, device_update, to_tables
 from prognos.types import Device, Reading
 
 # A series is one key of one device; telemetry rows carry its integer id, so the primary key the
@@ -64,7 +53,9 @@ AGG_SQL = {
 }
 
 
-class DuckDBStore:
+class DuckDBStore(SqlReads):
+    dialect = Dialect("?", "list_contains(?, {})")
+
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         duckdb = require("duckdb", "all")
         self.path = Path(path)
@@ -149,26 +140,6 @@ class DuckDBStore:
                 cur.close()
         return telemetry.num_rows + states.num_rows + locations.num_rows
 
-    def read(self, device_id: str, start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
-        check_range(start, end)
-        sql = """SELECT ts, key, value FROM telemetry JOIN series USING (series_id)
-                 WHERE device_id = ? AND ts >= ? AND ts < ?"""
-        params: list[Any] = [device_id, start, end]
-        if keys is not None:
-            sql += " AND list_contains(?, key)"
-            params.append(list(keys))
-        return self._arrow(sql + " ORDER BY ts, key", params, SERIES)
-
-    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
-        check_range(start, end)
-        sql = """SELECT device_id, ts, key, value FROM telemetry JOIN series USING (series_id)
-                 WHERE list_contains(?, device_id) AND ts >= ? AND ts < ?"""
-        params: list[Any] = [list(device_ids), start, end]
-        if keys is not None:
-            sql += " AND list_contains(?, key)"
-            params.append(list(keys))
-        return self._arrow(sql + " ORDER BY device_id, ts, key", params, MANY)
-
     def downsample(
         self, device_id: str, keys: Sequence[str], start: int, end: int, interval: int, agg: Agg
     ) -> pa.Table:
@@ -177,13 +148,7 @@ class DuckDBStore:
         sql = f"""SELECT ts // $i * $i AS bucket, key, {AGG_SQL[agg]} FROM telemetry JOIN series USING (series_id)
                   WHERE device_id = $d AND ts >= $s AND ts < $e AND list_contains($k, key)
                   GROUP BY ALL ORDER BY bucket, key"""
-        return self._arrow(sql, {"i": interval, "d": device_id, "s": start, "e": end, "k": list(keys)}, SERIES)
-
-    def latest(self, device_ids: Sequence[str] | None = None) -> pa.Table:
-        sql, params = "SELECT device_id, key, ts, value FROM latest", []
-        if device_ids is not None:
-            sql, params = sql + " WHERE list_contains(?, device_id)", [list(device_ids)]
-        return self._arrow(sql + " ORDER BY device_id, key", params, LATEST)
+        return self.select(sql, {"i": interval, "d": device_id, "s": start, "e": end, "k": list(keys)}, SERIES)
 
     def states(self, device_id: str, start: int, end: int) -> pa.Table:
         check_range(start, end)
@@ -191,7 +156,7 @@ class DuckDBStore:
                  UNION ALL
                  SELECT max(ts), key, arg_max(value, ts) FROM states WHERE device_id = $d AND ts < $s GROUP BY key
                  ORDER BY ts, key"""
-        return self._arrow(sql, {"d": device_id, "s": start, "e": end}, STATES)
+        return self.select(sql, {"d": device_id, "s": start, "e": end}, STATES)
 
     def locations(self, device_id: str, start: int, end: int) -> pa.Table:
         check_range(start, end)
@@ -199,7 +164,7 @@ class DuckDBStore:
                  UNION ALL
                  (SELECT ts, lat, lon FROM locations WHERE device_id = $d AND ts < $s ORDER BY ts DESC LIMIT 1)
                  ORDER BY ts"""
-        return self._arrow(sql, {"d": device_id, "s": start, "e": end}, LOCATIONS)
+        return self.select(sql, {"d": device_id, "s": start, "e": end}, LOCATIONS)
 
     def retain(self, cutoff: int) -> int:
         with self._write_lock:
@@ -210,18 +175,6 @@ class DuckDBStore:
             cur.execute("DELETE FROM latest WHERE ts < ?", [cutoff])
             cur.close()
         return n
-
-    def devices(self) -> list[Device]:
-        rows = self._cursor().execute(f"SELECT {DEVICE_COLUMNS} FROM devices ORDER BY device_id").fetchall()
-        return [device_from_row(r) for r in rows]
-
-    def device(self, device_id: str) -> Device:
-        row = (
-            self._cursor().execute(f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = ?", [device_id]).fetchone()
-        )
-        if row is None:
-            raise DeviceNotFound(device_id)
-        return device_from_row(row)
 
     def update_device(self, device_id: str, changes: Mapping[str, Any], create: bool = False) -> Device:
         sets, params = device_update(check_changes(changes))
@@ -260,20 +213,17 @@ class DuckDBStore:
             finally:
                 cur.close()
 
-    def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        cur = self._cursor()
-        try:
-            rows = cur.execute(
-                "SELECT key, doc FROM records WHERE kind = ? AND starts_with(key, ?) ORDER BY key", [kind, prefix]
-            ).fetchall()
-        finally:
-            cur.close()
-        return [(k, json.loads(d)) for k, d in rows]
-
     def close(self) -> None:
         self._con.close()
 
-    def _arrow(self, sql: str, params: Any, schema: pa.Schema) -> pa.Table:
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._cursor()
+        try:
+            return cur.execute(sql, params).fetchall()
+        finally:
+            cur.close()
+
+    def select(self, sql: str, params: Any, schema: pa.Schema) -> pa.Table:
         cur = self._cursor()
         try:
             table = cur.sql(sql, params=params).to_arrow_table()

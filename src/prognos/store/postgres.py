@@ -16,11 +16,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from prognos.errors import DeviceNotFound, StoreError, StoreUnavailable, require
+from prognos.errors import StoreError, StoreUnavailable, require
 from prognos.store.base import (
-    LATEST,
     LOCATIONS,
-    MANY,
     SERIES,
     STATES,
     Agg,
@@ -30,7 +28,7 @@ from prognos.store.base import (
     redact,
     seen_ranges,
 )
-from prognos.store.sql import DEVICE_COLUMNS, Pairs, SeriesIds, device_from_row, device_update, to_tables
+from prognos.store.sql import Dialect, Pairs, SeriesIds, SqlReads, device_update, to_tables
 from prognos.types import Device, Reading
 
 # As in DuckDB: telemetry is keyed by (integer series id, ts), ~1.5x faster to insert than text keys.
@@ -71,7 +69,9 @@ AGG_SQL = {
 }
 
 
-class PostgresStore:
+class PostgresStore(SqlReads):
+    dialect = Dialect("%s", "{} = ANY(%s)")
+
     def __init__(self, url: str, pool_size: int = 4) -> None:
         psycopg = require("psycopg", "postgres")
         pool_mod = require("psycopg_pool", "postgres")
@@ -156,26 +156,6 @@ class PostgresStore:
         with con.cursor().copy(f"COPY {table} ({', '.join(data.column_names)}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(buf.getbuffer())
 
-    def read(self, device_id: str, start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
-        check_range(start, end)
-        sql = """SELECT ts, key, value FROM telemetry JOIN series USING (series_id)
-                 WHERE device_id = %s AND ts >= %s AND ts < %s"""
-        params: list[Any] = [device_id, start, end]
-        if keys is not None:
-            sql += " AND key = ANY(%s)"
-            params.append(list(keys))
-        return self._query(sql + " ORDER BY ts, key", params, SERIES)
-
-    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
-        check_range(start, end)
-        sql = """SELECT device_id, ts, key, value FROM telemetry JOIN series USING (series_id)
-                 WHERE device_id = ANY(%s) AND ts >= %s AND ts < %s"""
-        params: list[Any] = [list(device_ids), start, end]
-        if keys is not None:
-            sql += " AND key = ANY(%s)"
-            params.append(list(keys))
-        return self._query(sql + " ORDER BY device_id, ts, key", params, MANY)
-
     def downsample(
         self, device_id: str, keys: Sequence[str], start: int, end: int, interval: int, agg: Agg
     ) -> pa.Table:
@@ -185,13 +165,7 @@ class PostgresStore:
                   WHERE device_id = %(d)s AND ts >= %(s)s AND ts < %(e)s AND key = ANY(%(k)s)
                   GROUP BY 1, 2 ORDER BY 1, 2"""
         params = {"i": interval, "d": device_id, "s": start, "e": end, "k": list(keys)}
-        return self._query(sql, params, SERIES)
-
-    def latest(self, device_ids: Sequence[str] | None = None) -> pa.Table:
-        sql, params = "SELECT device_id, key, ts, value FROM latest", []
-        if device_ids is not None:
-            sql, params = sql + " WHERE device_id = ANY(%s)", [list(device_ids)]
-        return self._query(sql + " ORDER BY device_id, key", params, LATEST)
+        return self.select(sql, params, SERIES)
 
     def states(self, device_id: str, start: int, end: int) -> pa.Table:
         check_range(start, end)
@@ -200,7 +174,7 @@ class PostgresStore:
                    UNION ALL
                    (SELECT DISTINCT ON (key) ts, key, value FROM states WHERE device_id = %(d)s AND ts < %(s)s
                     ORDER BY key, ts DESC)) u ORDER BY ts, key"""
-        return self._query(sql, {"d": device_id, "s": start, "e": end}, STATES)
+        return self.select(sql, {"d": device_id, "s": start, "e": end}, STATES)
 
     def locations(self, device_id: str, start: int, end: int) -> pa.Table:
         check_range(start, end)
@@ -209,7 +183,7 @@ class PostgresStore:
                    UNION ALL
                    (SELECT ts, lat, lon FROM locations WHERE device_id = %(d)s AND ts < %(s)s
                     ORDER BY ts DESC LIMIT 1)) u ORDER BY ts"""
-        return self._query(sql, {"d": device_id, "s": start, "e": end}, LOCATIONS)
+        return self.select(sql, {"d": device_id, "s": start, "e": end}, LOCATIONS)
 
     def retain(self, cutoff: int) -> int:
         n = 0
@@ -218,18 +192,6 @@ class PostgresStore:
                 n += con.execute(f"DELETE FROM {table} WHERE ts < %s", [cutoff]).rowcount
             con.execute("DELETE FROM latest WHERE ts < %s", [cutoff])
         return n
-
-    def devices(self) -> list[Device]:
-        with self._pool.connection() as con:
-            rows = con.execute(f"SELECT {DEVICE_COLUMNS} FROM devices ORDER BY device_id").fetchall()
-        return [device_from_row(r) for r in rows]
-
-    def device(self, device_id: str) -> Device:
-        with self._pool.connection() as con:
-            row = con.execute(f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = %s", [device_id]).fetchone()
-        if row is None:
-            raise DeviceNotFound(device_id)
-        return device_from_row(row)
 
     def update_device(self, device_id: str, changes: Mapping[str, Any], create: bool = False) -> Device:
         sets, params = device_update(check_changes(changes))
@@ -258,17 +220,14 @@ class PostgresStore:
                 [(kind, k, json.dumps(d)) for k, d in items],
             )
 
-    def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        with self._pool.connection() as con:
-            rows = con.execute(
-                "SELECT key, doc FROM records WHERE kind = %s AND starts_with(key, %s) ORDER BY key", [kind, prefix]
-            ).fetchall()
-        return [(k, json.loads(d)) for k, d in rows]
-
     def close(self) -> None:
         self._pool.close()
 
-    def _query(self, sql: str, params: Any, schema: pa.Schema) -> pa.Table:
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._pool.connection() as con:
+            return con.execute(sql, params).fetchall()
+
+    def select(self, sql: str, params: Any, schema: pa.Schema) -> pa.Table:
         with self._pool.connection() as con:
             rows = con.execute(sql, params).fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)

@@ -4,15 +4,83 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
+from prognos.errors import DeviceNotFound
+from prognos.store.base import LATEST, MANY, SERIES, check_range
 from prognos.types import Device, Reading
 
 DEVICE_COLUMNS = "device_id, type, name, lat, lon, tags, first_seen, last_seen"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What the two SQL engines spell differently: the placeholder, and "this column is in the list bound here"."""
+
+    param: str  # "?" or "%s"
+    among: str  # with {} for the column
+
+
+def telemetry_query(
+    dialect: Dialect, devices: str | Sequence[str], start: int, end: int, keys: Sequence[str] | None
+) -> tuple[str, list[Any]]:
+    """The SELECT behind ``read`` (one device id) and ``read_many`` (a list: a device_id column first)."""
+    one, p = isinstance(devices, str), dialect.param
+    who = f"device_id = {p}" if one else dialect.among.format("device_id")
+    columns = "ts, key, value" if one else "device_id, ts, key, value"
+    sql = f"SELECT {columns} FROM telemetry JOIN series USING (series_id) WHERE {who} AND ts >= {p} AND ts < {p}"
+    params: list[Any] = [devices if one else list(devices), start, end]
+    if keys is not None:
+        sql += " AND " + dialect.among.format("key")
+        params.append(list(keys))
+    return sql + (" ORDER BY ts, key" if one else " ORDER BY device_id, ts, key"), params
+
+
+class SqlReads:
+    """The reads both engines answer with the same SQL, over a store's `select` in its `dialect`."""
+
+    dialect: ClassVar[Dialect]
+
+    def select(self, sql: str, params: Any, schema: pa.Schema) -> pa.Table:
+        """The query's result as an Arrow table of ``schema``."""
+        raise NotImplementedError
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The query's result as Python rows."""
+        raise NotImplementedError
+
+    def devices(self) -> list[Device]:
+        return [device_from_row(r) for r in self.rows(f"SELECT {DEVICE_COLUMNS} FROM devices ORDER BY device_id")]
+
+    def device(self, device_id: str) -> Device:
+        found = self.rows(f"SELECT {DEVICE_COLUMNS} FROM devices WHERE device_id = {self.dialect.param}", [device_id])
+        if not found:
+            raise DeviceNotFound(device_id)
+        return device_from_row(found[0])
+
+    def records(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        p = self.dialect.param
+        sql = f"SELECT key, doc FROM records WHERE kind = {p} AND starts_with(key, {p}) ORDER BY key"
+        return [(k, json.loads(d)) for k, d in self.rows(sql, [kind, prefix])]
+
+    def read(self, device_id: str, start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
+        check_range(start, end)
+        return self.select(*telemetry_query(self.dialect, device_id, start, end, keys), SERIES)
+
+    def read_many(self, device_ids: Sequence[str], start: int, end: int, keys: Sequence[str] | None = None) -> pa.Table:
+        check_range(start, end)
+        return self.select(*telemetry_query(self.dialect, device_ids, start, end, keys), MANY)
+
+    def latest(self, device_ids: Sequence[str] | None = None) -> pa.Table:
+        sql, params = "SELECT device_id, key, ts, value FROM latest", []
+        if device_ids is not None:
+            sql, params = sql + " WHERE " + self.dialect.among.format("device_id"), [list(device_ids)]
+        return self.select(sql + " ORDER BY device_id, key", params, LATEST)
 
 
 def device_from_row(row: tuple[Any, ...]) -> Device:

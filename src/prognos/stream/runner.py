@@ -8,13 +8,13 @@ batches are decided in the order they arrived whatever order their inference end
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Generic, TypeVar
 
+from prognos.aio import cancel
 from prognos.types import Reading
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,7 @@ class Runner(Generic[T]):
         """Decide the batches already pushed (up to 10 s); what came in since stays undecided."""
         if self._deciding:
             await asyncio.wait(list(self._deciding), timeout=10)
-        for task in [t for t in (self._task, *self._deciding) if t is not None]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(self._task, *self._deciding)
 
     def feed(self, readings: Sequence[Reading], arrived: float | None = None) -> None:
         """Thread-safe: readings in, with the time.perf_counter() the oldest of them arrived."""

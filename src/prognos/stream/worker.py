@@ -24,13 +24,13 @@ number of workers carries the state over.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from prognos.aio import cancel
 from prognos.broker import Broker, Session, stop, subscribe
 from prognos.errors import ConfigError, InvalidInput, PrognosError
 from prognos.store import Records
@@ -136,10 +136,7 @@ class Worker:
         assert self._queue is not None
         while not self._queue.empty():
             await asyncio.sleep(0.01)
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*self._tasks)
         await self.checkpoint(force=True)
         for client in self._clients.values():
             stop(client)
