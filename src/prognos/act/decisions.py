@@ -46,23 +46,21 @@ class Decisions:
         self.durable, self.tick, self.metrics, self.publish = durable, tick, metrics, publish
         self.signals = frozenset(r.when.signal for r in engine.rules)
         self._rules = {r.name: r for r in engine.rules}
-        self._queue: asyncio.Queue[list[Change]] | None = None  # to the recorder, when it records behind
+        self._queue: asyncio.Queue[list[Change]] | None = None  # to `_record_behind`
         self._pending: list[Change] = []  # recorded by `settle`
         self._recording = False
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
-        self._tasks = [asyncio.create_task(self._recorder(), name="stream alerts")]
+        self._tasks = [asyncio.create_task(self._record_behind(), name="stream alerts")]
         if self.tick > 0:
             self._tasks.append(asyncio.create_task(self._ticker(), name="stream escalations"))
 
     async def close(self) -> None:
         """Record what was decided (up to 10 s), then stop."""
         deadline = time.monotonic() + 10
-        while (
-            self._recording or (self._queue is not None and not self._queue.empty())
-        ) and time.monotonic() < deadline:
+        while self._busy() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         await cancel(*self._tasks)
         if self.actions is not None:
@@ -90,7 +88,7 @@ class Decisions:
         """Record what waits to be recorded before its batch counts as done (when durable, or not started)."""
         if self._pending:
             changes, self._pending = self._pending, []
-            await asyncio.to_thread(self._record, changes)
+            await asyncio.to_thread(self._apply, changes)
 
     def snapshot(self, keep: Callable[[str], bool] | None = None) -> list[dict[str, Any]]:
         return self.engine.snapshot(keep)
@@ -98,7 +96,7 @@ class Decisions:
     def restore(self, rows: Iterable[Mapping[str, Any]]) -> None:
         self.engine.restore(rows)
 
-    async def _recorder(self) -> None:
+    async def _record_behind(self) -> None:
         """Alert transitions into the store and their actions, in the order the rules decided them."""
         assert self._queue is not None
         while True:
@@ -107,7 +105,7 @@ class Decisions:
                 changes += self._queue.get_nowait()
             self._recording = True
             try:
-                await asyncio.to_thread(self._record, changes)
+                await asyncio.to_thread(self._apply, changes)
             except Exception:  # one failed write must not stop the recording of the rest
                 log.exception("recording %d alert transitions failed", len(changes))
             finally:
@@ -119,13 +117,13 @@ class Decisions:
             due = self.engine.tick(now_ms())
             if due:
                 try:
-                    await asyncio.to_thread(self._record, [(t, {}) for t in due])
+                    await asyncio.to_thread(self._apply, [(t, {}) for t in due])
                 except PrognosError as exc:
                     log.error("escalations not recorded: %s", exc)
                 if self.metrics is not None:
                     self.metrics.transitioned(due)
 
-    def _record(self, changes: list[Change]) -> None:
+    def _apply(self, changes: list[Change]) -> None:
         for t, why in changes:
             alert = self.alerts.apply(t, why)
             if self.publish is not None:

@@ -81,7 +81,7 @@ class Job:
     answer: asyncio.Future[Result] | None  # None: not taken (logged)
     shadow: bool
     drifts: dict[str, float] = field(default_factory=dict)
-    fresh: bool = False  # the drift figures were measured anew with this batch
+    remeasured: bool = False  # the drift figures were measured anew with this batch
 
     @classmethod
     def submit(cls, view: View, items: list[Window], types: dict[str, str | None], shadow: bool) -> Job:
@@ -97,7 +97,7 @@ class Job:
     def measure_inputs(self) -> None:
         """Input drift with this batch's windows (no answer needed: it runs while the model computes)."""
         if not self.shadow and self.answer is not None:
-            self.drifts, self.fresh = self.view.input_drift(self.feed)
+            self.drifts, self.remeasured = self.view.input_drift(self.feed)
 
     async def predictions(self, watch: Watch, metrics: StreamMetrics | None = None) -> list[Prediction]:
         """The answer, read into a prediction per window (none when the version could not answer)."""
@@ -109,10 +109,10 @@ class Job:
             not_scored(self.view, self.items, exc)
             return []
         view, y = self.view, result.outputs[0]
-        drifts, fresh = self.drifts, self.fresh
+        drifts, remeasured = self.drifts, self.remeasured
         if not self.shadow:
             more, again = view.output_drift(y)
-            drifts, fresh = drifts | more, fresh or again
+            drifts, remeasured = drifts | more, remeasured or again
         if metrics is not None:
             metrics.scored(view.name, view.version, len(self.items), drifts)
         common = {k: v for k, v in drifts.items() if k in watch.drifts}
@@ -127,7 +127,7 @@ class Job:
             out.append(
                 Prediction(device, end, view.name, view.version, signals, self.types[device], window, y[i], view)
             )
-        if fresh and out:
+        if remeasured and out:
             out[0].drifts = drifts  # every drift figure, kept once per measurement rather than per window
         return out
 

@@ -68,7 +68,7 @@ class Windows:
             elif (device, name) not in self._slots:
                 todo.append((device, view, (first[device] - phase(device, view.step)) // view.step - 1))
         if todo:
-            for (device, view), windower in (await asyncio.to_thread(self._rebuilt, todo)).items():
+            for (device, view), windower in (await asyncio.to_thread(self._from_store, todo)).items():
                 self._slots[device, view.name] = _Slot(view.recipe(), windower)
 
     def positions(self) -> dict[str, dict[str, list[Any]]]:
@@ -89,7 +89,7 @@ class Windows:
                 for model, (sensors, window, step, closed) in models.items():
                     self._restored[device, model] = ((tuple(sensors), int(window), int(step)), int(closed))
 
-    def _rebuilt(self, todo: list[Rebuild]) -> dict[tuple[str, View], Windower]:
+    def _from_store(self, todo: list[Rebuild]) -> dict[tuple[str, View], Windower]:
         """Windows as they stood: stored readings up to each open cell pushed again (their windows were scored)."""
         assert self.history is not None
         out = {}
