@@ -9,13 +9,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from prognos.act.actions import Actions, Webhook
 from prognos.act.alerts import Alerts
 from prognos.act.rules import Condition, Engine, Rule
 from prognos.store import open_store
+from tests.services import listener
 
 
 class Receiver:
@@ -100,12 +98,12 @@ def test_a_refusing_or_slow_webhook_is_recorded_as_failed():
 
 def test_an_mqtt_command_reaches_the_device_topic(broker):
     got = []
-    device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="device-pump-1", protocol=mqtt.MQTTv5)
-    device.on_message = lambda c, u, m: got.append((m.topic, json.loads(m.payload)))
-    device.connect("127.0.0.1", broker.port)
-    device.subscribe("prognos/devices/+/commands", qos=1)
-    device.loop_start()
-    time.sleep(0.3)
+    device = listener(
+        broker.url,
+        ["prognos/devices/+/commands"],
+        "device-pump-1",
+        lambda c, u, m: got.append((m.topic, json.loads(m.payload))),
+    )
     alerts, alert = an_alert()
     actions = Actions(alerts, mqtt_url=broker.url)
     try:
@@ -116,7 +114,7 @@ def test_an_mqtt_command_reaches_the_device_topic(broker):
         deadline = time.monotonic() + 10
         while not got and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.3)
+        time.sleep(0.3)  # a second command, had the idempotent replay sent one, would have arrived by now
         assert len(got) == 1
         topic, msg = got[0]
         assert topic == "prognos/devices/pump-1/commands"
