@@ -170,3 +170,37 @@ def test_no_input_causes_a_5xx_and_the_server_stays_healthy(live):
     assert live.http.get("/api/v1/health").status_code == 200
     assert post(live, "/api/v1/devices/d1/telemetry", {"ts": T, "values": {"x": 7}}).status_code == 200
     assert stored(live, "d1") == [(T, "x", 7.0)]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [{"ts": T}, {"ts": T, "value": {"x": 1}}, {"ts": T, "temp": 20.0}, {"ts": T, "attributes": {"mode": "on"}}],
+)
+def test_an_item_with_ts_but_no_values_is_rejected_not_stored_as_a_sensor(live, item):
+    r = post(live, "/api/v1/devices/d1/telemetry", [{"ts": T, "values": {"x": 1}}, item])
+    assert r.status_code == 200, r.text
+    rejected = r.json()["rejected"]
+    assert [(x["index"], x["field"]) for x in rejected] == [(1, "values")]
+    assert 'needs "values"' in rejected[0]["reason"]
+    assert stored(live, "d1") == [(T, "x", 1.0)]  # no sensor named ts, value or temp at server time
+    alone = post(live, "/api/v1/devices/d2/telemetry", item)
+    assert alone.status_code == 400 and alone.json()["error"]["field"] == "values"
+    assert stored(live, "d2") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"x\\ud800": 1}',
+        b'{"ts": %d, "values": {"x": 1}, "attributes": {"mode": "\\udc00"}}' % T,
+        b'[{"ts": %d, "values": {"\\ud83d": NaN}}]' % T,
+        b'{"x": 1, "\\udfff": 2}',
+        '{"x\ud800": 1}'.encode("utf-8", "surrogatepass"),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_not_a_500(live, body):
+    for path in ("/api/v1/devices/d1/telemetry", "/api/v1/telemetry"):
+        r = post(live, path, body)
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        assert "surrogate" in r.json()["error"]["message"] or "UTF-8" in r.json()["error"]["message"]
+    assert live.http.get("/api/v1/health").status_code == 200

@@ -60,9 +60,18 @@ def parse_json(body: bytes | bytearray | memoryview) -> Any:
     try:
         # Devices written in Python send NaN/Infinity tokens; parse them so that only those values are
         # rejected and the good values beside them are kept.
-        return json.loads(bytes(body))
+        doc = json.loads(bytes(body))
     except (ValueError, RecursionError):
         raise InvalidInput(f"malformed JSON: {error}", field="body", value=_head(body)) from None
+    try:  # json (unlike orjson) lets a lone UTF-16 surrogate through: no store, log or answer can hold one
+        orjson.dumps(doc)
+    except orjson.JSONEncodeError:
+        raise InvalidInput(
+            "malformed JSON: a lone UTF-16 surrogate (\\ud800-\\udfff without its pair) is not valid UTF-8",
+            field="body",
+            value=_head(body),
+        ) from None
+    return doc
 
 
 def decode_device(
@@ -202,6 +211,9 @@ def _item(
         extra = set(item) - {"ts", "values", "attributes", "location"}
         for name in sorted(extra):
             reject(Rejection(index, name, item[name], "unknown field; expected ts, values, attributes, location", dev))
+    elif "ts" in item:  # not the bare form (whose keys are all sensors): a malformed item, a typo like "value"
+        reject(Rejection(index, "values", item, _NO_VALUES, dev))
+        return
     else:
         ts, values_doc, prefix = now, item, ""
     values = _values(values_doc, prefix, index, dev, out)
@@ -209,6 +221,9 @@ def _item(
     location = _location(item.get("location") if prefix else None, index, dev, out)
     if values or attributes or location:
         out.readings.append(Reading(device_id, ts, values, attributes, location))
+
+
+_NO_VALUES = 'an item with "ts" needs "values" as well: expected {"ts": <epoch ms>, "values": {key: number}}'
 
 
 def _timestamp(ts: Any, index: int | None, limits: Limits, now: int, dev: str | None, out: Decoded) -> int | None:
