@@ -44,6 +44,7 @@ def test_the_demo_runs_the_whole_loop_on_the_embedded_store(tmp_path):
     for kind in ("pump", "motor", "fan"):
         assert f"{kind}-anomaly v1" in out and f"{kind}-classify v1" in out and f"{kind}-rul v1" in out
     assert "summary of 1" in out and "faults caught" in out and "webhooks received" in out
+    assert ", 0 badly signed" in out  # the desk checks every webhook's signature and timestamp
     assert "history" in err and "live" in err  # the progress bars
     folder = tmp_path / "prognos-data" / "demo"
     truth = json.loads((folder / "history.truth.json").read_text())

@@ -180,3 +180,20 @@ def test_traffic_policy_is_checked_and_kept(store, tmp_path):
         assert err.value.field == field
     with pytest.raises(ModelNotFound):
         reg.set_traffic("nope")
+
+
+def test_an_alias_is_never_moved_onto_files_that_fail_their_checksum(tmp_path):
+    reg = Registry(open_store("memory://"), tmp_path / "models")
+    for i in range(3):
+        reg.publish(artifact(tmp_path / f"a{i}"))
+    reg.promote("pump-anomaly", 1)
+    reg.promote("pump-anomaly", 2)
+    for bad in (1, 3):
+        path = reg.root / "pump-anomaly" / str(bad) / "model.onnx"
+        path.chmod(0o644)
+        path.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(IntegrityError, match=r"v3: model\.onnx does not match its checksum"):
+        reg.promote("pump-anomaly", 3)
+    with pytest.raises(IntegrityError, match=r"v1: model\.onnx"):
+        reg.rollback("pump-anomaly")
+    assert reg.aliases("pump-anomaly") == {"champion": 2} and reg.history("pump-anomaly", "champion") == [1, 2]

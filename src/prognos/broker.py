@@ -16,6 +16,9 @@ subscriptions and queues its QoS 1 messages while it is away, and hands them ove
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +27,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from prognos.errors import BrokerUnavailable, ConfigError, require
 
 PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
+
+
+def unique_client_id(role: str) -> str:
+    """A client id no other process shares (``prognos-<role>-<host>-<pid>-<random>``): two processes with one id
+    take the broker's session from each other, each connect throwing the other off."""
+    return f"prognos-{role}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)

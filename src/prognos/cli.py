@@ -37,6 +37,9 @@ STORE = click.option(
     default=None,
     help="Store URL: duckdb:///PATH (default duckdb:///prognos-data/prognos.duckdb) or postgresql://…",
 )
+RETYPE = click.option(
+    "--retype-interval", type=float, default=None, help="Seconds between re-reads of every device's type (default 30)."
+)
 REGISTRY = click.option(
     "--registry", envvar="PROGNOS_REGISTRY", default=None, help="Folder of published artifacts (prognos-data/models)."
 )
@@ -94,6 +97,7 @@ def main(log_level: str) -> None:
     default=None,
     help="Forward committed readings on the stream bus (prognos/stream/0..N-1) for prognos stream workers.",
 )
+@RETYPE
 @edge
 def serve(**options: Any) -> None:
     """Run the server: HTTP API, ingestion (MQTT with --mqtt) and inference (Open Inference Protocol v2) for the
@@ -117,6 +121,7 @@ def serve(**options: Any) -> None:
 @click.option("--mqtt-client-id", default=None, help="Ingest: stable MQTT client id (one per worker).")
 @click.option("--group", "stream_group", default=None, help="Names this deployment's bus sessions and checkpoints.")
 @click.option("--checkpoint-interval", type=float, default=None, help="Seconds between checkpoints (default 1).")
+@RETYPE
 @click.option("--host", default=None, help="Health and metrics: address (default 127.0.0.1).")
 @click.option(
     "--port", type=int, default=8601, show_default=True, envvar="PROGNOS_STREAM_PORT", help="Health and metrics: port."

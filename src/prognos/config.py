@@ -76,6 +76,7 @@ class StreamSettings:
     worker: str = option("0/1", "worker")  # prognos stream: this worker's index / the number of workers
     group: str = option("prognos-stream", "stream_group")  # session ids and checkpoints of one deployment
     checkpoint_interval: float = option(1.0, "checkpoint_interval")  # seconds between checkpoints (and acks)
+    retype_interval: float = option(30.0, "retype_interval")  # seconds between re-reads of every device's type
 
 
 @dataclass(frozen=True)

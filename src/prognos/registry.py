@@ -143,7 +143,8 @@ class Registry:
         v = self.get(name, int(version))
         if v.archived:
             raise Conflict(f"model {name!r} v{version} is archived: it cannot take alias {alias!r}")
-        history = self._history(name, alias)
+        self.verify(v)  # an alias never points at files that fail their checksum (IntegrityError: it stays)
+        history = self.history(name, alias)
         if not history or history[-1] != v.version:
             history.append(v.version)
         self.store.put_record(ALIAS, f"{name}@{alias}", {"version": v.version, "history": history}, replace=True)
@@ -151,9 +152,10 @@ class Registry:
 
     def rollback(self, name: str, alias: str = CHAMPION) -> Version:
         """Move ``alias`` back to the version it pointed at before the last promotion."""
-        history = self._history(name, alias)
+        history = self.history(name, alias)
         if len(history) < 2:
             raise Conflict(f"model {name!r}: alias {alias!r} has no earlier version to roll back to")
+        self.verify(self.get(name, history[-2]))
         history.pop()
         self.store.put_record(ALIAS, f"{name}@{alias}", {"version": history[-1], "history": history}, replace=True)
         return self.get(name, history[-1])
@@ -195,7 +197,8 @@ class Registry:
         self.store.put_record(TRAFFIC, name, doc, replace=True)
         return doc
 
-    def _history(self, name: str, alias: str) -> list[int]:
+    def history(self, name: str, alias: str) -> list[int]:
+        """The versions ``alias`` has pointed at, oldest first (the last is the current one)."""
         found = dict(self.store.records(ALIAS, f"{name}@{alias}"))
         return list(found.get(f"{name}@{alias}", {}).get("history", []))
 

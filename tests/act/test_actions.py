@@ -9,7 +9,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prognos.act.actions import Actions, Webhook
+from prognos.act.actions import Actions, Webhook, sign, verify
 from prognos.act.alerts import Alerts
 from prognos.act.rules import Condition, Engine, Rule
 from prognos.store import open_store
@@ -68,8 +68,15 @@ def test_a_webhook_is_signed_retried_on_5xx_and_sent_once_per_event():
         assert outcome["ok"] and outcome["attempts"] == 3 and outcome["status"] == 200
         headers, body = receiver.got[-1]
         assert body["alert_id"] == alert.id and body["device_id"] == "pump-1" and body["event"] == "open"
-        expected = hmac.new(b"s3cret", body["_raw"].encode(), hashlib.sha256).hexdigest()
+        raw = body["_raw"].encode()
+        signed = headers["x-prognos-timestamp"].encode() + b"." + raw
+        expected = hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
         assert headers["x-prognos-signature"] == f"sha256={expected}"
+        assert abs(int(headers["x-prognos-timestamp"]) - time.time()) < 60
+        assert verify("s3cret", headers, raw) and not verify("other", headers, raw)
+        assert not verify("s3cret", headers, raw + b" ")  # the body changed
+        old = {**headers, **sign("s3cret", raw, int(time.time()) - 3600)}
+        assert not verify("s3cret", old, raw)  # signed an hour ago: a replay
         assert headers["idempotency-key"] == f"{alert.id}:open"
         actions.run(alerts.get(alert.id), "open", spec)  # a replay: already done, nothing sent
         assert len(receiver.got) == 3

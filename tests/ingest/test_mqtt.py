@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -155,6 +156,35 @@ def test_broker_loss_shows_in_health_and_prognos_reconnects(tmp_path):
         pub.loop_stop()
     store.close()
     b.stop()
+
+
+def test_two_servers_on_one_host_without_client_ids_do_not_take_each_others_session(broker, tmp_path):
+    from prognos.config import Settings
+    from prognos.server import create_app
+    from prognos.server.background import BackgroundServer
+
+    with contextlib.ExitStack() as stack:
+        stores = [open_store(f"duckdb:///{tmp_path}/s{i}.duckdb") for i in range(2)]
+        for s in stores:
+            stack.callback(s.close)
+        health = []
+        for s in stores:
+            server = stack.enter_context(
+                BackgroundServer(create_app(s, Settings.of(mqtt=broker.url)), port=free_port())
+            )
+            health.append(stack.enter_context(httpx.Client(base_url=server.url)))
+        eventually(lambda: all(h.get("/api/v1/health").json()["mqtt"]["subscribed"] for h in health))
+        ids = [h.get("/api/v1/health").json()["mqtt"]["client_id"] for h in health]
+        assert ids[0] != ids[1] and all(i.startswith("prognos-ingest-") for i in ids)
+        pub = publisher(broker, "t-two-pub")
+        stack.callback(pub.loop_stop)
+        stack.callback(pub.disconnect)
+        for i in range(20):
+            publish(pub, "prognos/devices/two-1/telemetry", {"ts": T + i, "values": {"x": i}})
+        eventually(lambda: all(count(s, "two-1") == 20 for s in stores))
+        time.sleep(1.0)  # a takeover would have thrown one off by now (it did 21 times in 20 s)
+        mqtt_health = [h.get("/api/v1/health").json()["mqtt"] for h in health]
+        assert [m["connects"] for m in mqtt_health] == [1, 1] and [m["disconnects"] for m in mqtt_health] == [0, 0]
 
 
 def serve(store_url: str, broker: Mosquitto, client_id: str, group: str | None = None) -> ServerProcess:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
 from tests.inference.conftest import tamper
 from tests.server.conftest import serving
@@ -149,13 +150,45 @@ def test_a_tampered_version_is_refused_and_the_old_one_keeps_serving(oip, tmp_pa
     reg = Registry(oip.store, tmp_path / "models")
     reg.publish(artifact(tmp_path / "a3", scale=5.0))
     tamper(reg, 3)
-    moved = oip.http.put("/api/v1/models/pump-anomaly/aliases/champion", json={"version": 3}).json()
-    assert moved["deployed"] is False and "checksum" in moved["reason"] and moved["serving"]["champion"] == 1
+    moved = oip.http.put("/api/v1/models/pump-anomaly/aliases/champion", json={"version": 3})
+    assert moved.status_code == 409 and "cannot take alias 'champion'" in moved.json()["error"]["message"]
+    assert "checksum" in moved.json()["error"]["message"]
+    assert reg.aliases("pump-anomaly")["champion"] == 1  # what a restart, or another replica, reads: intact
     assert scale_of(infer(oip.http)) == 2.0
     r = oip.http.post("/v2/models/pump-anomaly/versions/3/infer", json=body())
     assert r.status_code == 503 and "checksum" in r.json()["error"]
     index = {m["name"]: m for m in oip.http.post("/v2/repository/index").json()}
     assert index["pump-anomaly"]["state"] == "READY"
+    assert asyncio.run(_restarted(reg)) == {"champion": 1}
+
+
+def test_an_alias_never_moves_to_a_version_that_cannot_load(oip, tmp_path):
+    reg = Registry(oip.store, tmp_path / "models")
+    http = oip.http
+    reg.publish(artifact(tmp_path / "a3", scale=5.0))
+    path = reg.root / "pump-anomaly" / "3" / "model.onnx"
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    for alias in ("champion", "staging"):
+        r = http.put(f"/api/v1/models/pump-anomaly/aliases/{alias}", json={"version": 3})
+        assert r.status_code == 409 and "v3 cannot take alias" in r.json()["error"]["message"], r.text
+    assert "staging" not in reg.aliases("pump-anomaly")
+    assert http.put("/api/v1/models/pump-anomaly/aliases/champion", json={"version": 2}).status_code == 200
+    tamper(reg, 1)  # the version a rollback would return to
+    back = http.post("/api/v1/models/pump-anomaly/aliases/champion/rollback")
+    assert back.status_code == 409 and "v1 cannot take alias" in back.json()["error"]["message"]
+    assert reg.aliases("pump-anomaly")["champion"] == 2 and scale_of(infer(http)) == 3.0
+    assert http.put("/api/v1/models/pump-anomaly/aliases/champion", json={"version": 9}).status_code == 404
+
+
+async def _restarted(reg: Registry) -> dict[str, int]:
+    """What a server started now over the same registry serves."""
+    d = Deployments(reg, poll=0)
+    await d.start()
+    try:
+        return {k: v for k, v in d.routes["pump-anomaly"].versions().items() if k != "weight" and v is not None}
+    finally:
+        await d.close()
 
 
 def test_canary_is_sticky_per_device_and_the_shadow_is_recorded(oip):

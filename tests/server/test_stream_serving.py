@@ -54,3 +54,45 @@ def test_readings_posted_over_http_raise_an_alert_that_calls_a_webhook(tmp_path)
             assert scores[0] == 0.0 and scores[-1] > 50  # calm readings sit on the scaler's mean
     finally:
         receiver.close()
+
+
+def test_a_device_typed_over_patch_after_its_first_readings_is_scored_and_follows_a_retype(tmp_path):
+    """`prognos serve --stream "pump=…"` then the simulator: readings first, the type PATCHed after them."""
+
+    def prepare(store):
+        reg = Registry(store, tmp_path / "models")
+        reg.publish(toy_anomaly(tmp_path / "toy", RegimeScaler().fit(np.zeros((10, 2)) + [[0, 0], [1, 1]] * 5)))
+        reg.promote("toy", 1)
+
+    t0 = (int(time.time() * 1000) - 600_000) // STEP * STEP
+    cells = iter(range(10_000))
+
+    def post(http, n):
+        body = [{"ts": t0 + next(cells) * STEP, "values": {"a": 0.5, "b": 0.5}} for _ in range(n)]
+        assert http.post("/api/v1/devices/dev-1/telemetry", json=body).status_code == 200
+
+    def scored(http):
+        query = {"keys": "pred.toy.anomaly.score", "start": t0, "end": t0 + 10_000 * STEP}
+        series = http.get("/api/v1/devices/dev-1/telemetry", params=query).json()["series"]
+        return len(series.get("pred.toy.anomaly.score", {}).get("values", []))
+
+    def settled(http, want):
+        deadline = time.monotonic() + 15
+        while (n := scored(http)) < want:
+            assert time.monotonic() < deadline, n
+            time.sleep(0.1)
+        time.sleep(0.5)
+        return scored(http)
+
+    with serving(tmp_path, prepare, stream="pump=toy", retype_interval=3600.0) as server:
+        http = server.http
+        post(http, 20)
+        time.sleep(1.0)
+        assert scored(http) == 0  # no type, no model
+        assert http.patch("/api/v1/devices/dev-1", json={"type": "pump"}).status_code == 200
+        post(http, 20)
+        before = settled(http, 10)
+        assert http.patch("/api/v1/devices/dev-1", json={"type": "fan"}).status_code == 200
+        post(http, 20)
+        time.sleep(1.0)
+        assert scored(http) == before  # a fan: no model assigned any more

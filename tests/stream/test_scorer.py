@@ -400,3 +400,34 @@ def test_fed_batches_are_decided_in_arrival_order_as_scoring_them_one_by_one_wou
     pipelined = asyncio.run(run(fed=len(sequential[0])))
     assert len(sequential[1]) >= 5 and {a[0] for a in sequential[1]} == {"pump-1"}
     assert pipelined == sequential
+
+
+def test_a_device_typed_after_its_first_readings_is_scored_once_its_type_is_read_again(tmp_path):
+    """The README's flow: readings first, the type a moment later (the simulator PATCHes it); and re-typing."""
+    store = open_store("memory://")
+    reg, _ = setup(tmp_path, store)
+    types: dict[str, str | None] = {"pump-1": None}
+    data = sorted(readings(seed=4, n=90, devices=("pump-1",)), key=lambda r: r.ts)
+    thirds = [data[:30], data[30:60], data[60:]]
+
+    async def main(retype_s):
+        d = Deployments(reg, poll=0)
+        await d.start()
+        plan = Planner(d, parse_assignments("pump=toy"), types.get, types=lambda: dict(types), retype_s=retype_s)
+        scorer = Scorer(plan)
+        got = [len(await scorer.score(thirds[0]))]
+        types["pump-1"] = "pump"  # changed elsewhere: another server, the store itself
+        await asyncio.sleep(0.15)
+        await scorer.score([])  # the next batch starts the re-read behind the scoring...
+        await asyncio.sleep(0.05)
+        got.append(len(await scorer.score(thirds[1])))  # ...and the one after it follows the new type
+        types["pump-1"] = "fan"
+        plan.retype("pump-1")  # changed through this server: at once
+        got.append(len(await scorer.score(thirds[2])))
+        await d.close()
+        types["pump-1"] = None
+        return got
+
+    untyped, typed, retyped = asyncio.run(main(retype_s=0.1))
+    assert untyped == 0 and typed > 0 and retyped == 0  # pump: scored by toy; fan: no model assigned
+    assert asyncio.run(main(retype_s=3600))[1] == 0  # not read again yet: still untyped

@@ -5,9 +5,10 @@ Each action runs once per alert and event: before acting, the alert's recorded o
 receiver can drop a duplicate that a crash between sending and recording let through. Outcomes —
 ok or not, attempts, status, error — are written back on the alert.
 
-    webhook: POST JSON, ``X-Prognos-Signature: sha256=<HMAC of the body>`` when a secret is set,
-             ``Idempotency-Key: <alert id>:<event>``; retried with exponential back-off on
-             connection errors, timeouts, 429 and 5xx; other 4xx are final.
+    webhook: POST JSON; with a secret, ``X-Prognos-Timestamp: <unix s>`` and ``X-Prognos-Signature:
+             sha256=<HMAC of "<timestamp>." + body>``, so a receiver can refuse a replay of an old request
+             (`verify` does both checks); ``Idempotency-Key: <alert id>:<event>``; retried with exponential
+             back-off on connection errors, timeouts, 429 and 5xx; other 4xx are final.
     mqtt:    ``prognos/devices/{device_id}/commands``, JSON, QoS 1, sent once the broker acknowledged.
 """
 
@@ -45,6 +46,25 @@ def message(alert: Alert, event: str, extra: Mapping[str, Any] | None = None) ->
     }
 
 
+TOLERANCE_S = 300  # how old a signed request may be before `verify` refuses it as a replay
+
+
+def sign(secret: str, body: bytes, at: int | None = None) -> dict[str, str]:
+    """The signature headers of ``body`` at ``at`` (unix seconds, default now)."""
+    ts = str(int(time.time()) if at is None else at)
+    digest = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"x-prognos-timestamp": ts, "x-prognos-signature": f"sha256={digest}"}
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, tolerance_s: int = TOLERANCE_S) -> bool:
+    """For a receiver: the request was signed with ``secret`` less than ``tolerance_s`` ago (not a replay)."""
+    ts = headers.get("x-prognos-timestamp", "")
+    if not ts.isdigit() or abs(time.time() - int(ts)) > tolerance_s:
+        return False
+    expected = sign(secret, body, int(ts))["x-prognos-signature"]
+    return hmac.compare_digest(expected, headers.get("x-prognos-signature", ""))
+
+
 class Webhook:
     def __init__(
         self, url: str, secret: str | None = None, timeout: float = 5.0, retries: int = 3, backoff: float = 0.5
@@ -59,12 +79,11 @@ class Webhook:
             "idempotency-key": f"{alert.id}:{event}",
             "x-prognos-alert-id": alert.id,
         }
-        if self.secret:
-            digest = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-            headers["x-prognos-signature"] = f"sha256={digest}"
         outcome: dict[str, Any] = {"ok": False, "attempts": 0}
         for attempt in range(1, self.retries + 2):
             outcome["attempts"] = attempt
+            if self.secret:  # signed afresh each attempt: a retry is as recent as it is
+                headers |= sign(self.secret, body)
             try:
                 r = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout)
                 outcome |= {"status": r.status_code, "error": None}

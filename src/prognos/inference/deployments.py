@@ -239,6 +239,10 @@ class Deployments:
             for key in [k for k in self.loaded if k[0] == name]:
                 self._retire(self.loaded[key])
 
+    def expected(self) -> list[str]:
+        """The models this server should serve: each with a champion alias, less those unloaded on purpose."""
+        return sorted(n for n, aliases in self._aliases.items() if CHAMPION in aliases and n not in self.unloaded)
+
     def status(self, name: str, version: int | None = None) -> tuple[bool, str]:
         """(ready, reason) for the repository index and the ready endpoints."""
         if version is None:
@@ -255,6 +259,12 @@ class Deployments:
     def _state(self, name: str) -> _State:
         versions = {v.version: v for v in self.registry.versions(name)}  # raises ModelNotFound for an unknown name
         return _State(self.registry.aliases(name), self.registry.traffic(name), versions)
+
+    async def load(self, name: str, number: int) -> Served:
+        """Version ``number`` verified, loaded and warm (kept for its route), tried now even if it failed lately:
+        what an alias is checked with before it moves (`ModelNotReady` with the reason when it cannot load)."""
+        self.failed.pop((name, number), None)
+        return await self._ensure(name, number)
 
     async def _ensure(self, name: str, number: int, known: Version | None = None) -> Served:
         served = self.loaded.get((name, number))

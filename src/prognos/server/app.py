@@ -30,6 +30,7 @@ from prognos.errors import PrognosError
 from prognos.inference.metrics import Metrics
 from prognos.ingest import http as ingest
 from prognos.server import alerts, devices, events, models, oip, overview, retraining
+from prognos.server import health as checks
 from prognos.server.context import Context, of
 from prognos.server.infer import InferenceApp
 from prognos.server.parts import assemble
@@ -62,16 +63,18 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
 
 
 async def health(request: Request) -> Response:
-    """The store's URL, the writer's numbers, the broker and the bus; 503 until the broker delivers to us."""
+    """Every part's state (`prognos.server.health`) and its numbers: 200 when all are well, else 503 with why."""
     ctx = of(request)
-    source = ctx.source.status() if ctx.source else None
-    ok = source is None or source["subscribed"]
+    found = await checks.parts(ctx)
+    ok = all(p.ok for p in found)
     doc = {
         "status": "ok" if ok else "degraded",
         "version": __version__,
+        "checks": checks.report(found),
+        "reasons": [f"{p.name}: {p.reason}" for p in found if not p.ok],
         "store": redact(ctx.store.url),
         "writer": asdict(ctx.writer.stats),
-        "mqtt": source,
+        "mqtt": ctx.source.status() if ctx.source else None,
         "bus": ctx.bus.status() if ctx.bus else None,
     }
     return respond(doc, 200 if ok else 503)

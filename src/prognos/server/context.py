@@ -19,6 +19,7 @@ from prognos.ingest.http import Intake
 from prognos.ingest.mqtt import MqttSource
 from prognos.registry import Registry
 from prognos.retrain import Retrainer
+from prognos.server.health import Probe
 from prognos.server.hub import Hub
 from prognos.store import Store
 from prognos.store.writer import BatchWriter
@@ -38,6 +39,7 @@ class Context:
     alerts: Alerts
     hub: Hub  # live updates for the dashboard
     metrics: Metrics  # one Prometheus registry for every part
+    probe: Probe  # the store's answer to a ping, for health
     scorer: Scorer | None = None  # with --stream
     retrainer: Retrainer | None = None  # with retrain policies in the rules file
     source: MqttSource | None = None  # with --mqtt

@@ -48,10 +48,12 @@ async def get_device(request: Request) -> Response:
 
 
 async def patch_device(request: Request) -> Response:
-    store = of(request).store
     changes = await read_object(request, what="a JSON object of device fields")
     device_id = request.path_params["device_id"]
-    device = await run_in_threadpool(store.update_device, device_id, changes)
+    ctx = of(request)
+    device = await run_in_threadpool(ctx.store.update_device, device_id, changes)
+    if ctx.scorer is not None:  # a new type, new models: at once here (other servers and workers: retype_s)
+        ctx.scorer.plan.retype(device_id)
     return respond(device.as_dict())
 
 

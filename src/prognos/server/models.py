@@ -12,12 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from prognos.errors import InvalidInput, PrognosError
+from prognos.errors import Conflict, InvalidInput, ModelNotReady, PrognosError
 from prognos.inference.deployments import Deployments
 from prognos.inference.recording import PAYLOAD, SHADOW
 from prognos.ingest.http import read_body, read_object
 from prognos.registry import Registry
-from prognos.server.context import of
+from prognos.server.context import Context, of
 from prognos.server.responses import limit_param, respond
 
 MAX_MODEL = 512 * 1024 * 1024  # bytes of an uploaded ONNX file
@@ -31,6 +31,15 @@ async def deploy(deployments: Deployments, name: str) -> dict[str, Any]:
         route = deployments.routes.get(name)
         return {"deployed": False, "reason": str(exc), "serving": route.versions() if route else None}
     return {"deployed": route is not None, "serving": route.versions() if route else None}
+
+
+async def _movable(ctx: Context, name: str, number: int, alias: str) -> None:
+    """An alias moves only to a version that verified and loaded here: else 409 with the reason, and it stays."""
+    await ctx.deployments.control(ctx.registry.get, name, number)  # an unknown version is a 404
+    try:
+        await ctx.deployments.load(name, number)
+    except ModelNotReady as exc:
+        raise Conflict(f"model {name!r} v{number} cannot take alias {alias!r}: {exc}") from exc
 
 
 def summary(registry: Registry, name: str) -> dict[str, Any]:
@@ -67,6 +76,7 @@ async def publish(request: Request) -> Response:
         v = await ctx.deployments.control(ctx.registry.publish, path, name, io)
     out: dict[str, Any] = {"name": v.name, "version": v.version, "files": v.files}
     if q.get("promote"):
+        await _movable(ctx, name, v.version, q["promote"])
         await ctx.deployments.control(ctx.registry.promote, name, v.version, q["promote"])
         out |= {"alias": q["promote"], **await deploy(ctx.deployments, name)}
     return respond(out, 201)
@@ -86,6 +96,7 @@ async def put_alias(request: Request) -> Response:
     if not isinstance(version, int) or isinstance(version, bool):
         raise InvalidInput(f"version: expected an integer, got {version!r}", field="version", value=version)
     p = request.path_params
+    await _movable(ctx, p["name"], version, p["alias"])
     v = await ctx.deployments.control(ctx.registry.promote, p["name"], version, p["alias"])
     return respond({"name": v.name, "alias": p["alias"], "version": v.version, **await deploy(ctx.deployments, v.name)})
 
@@ -93,6 +104,9 @@ async def put_alias(request: Request) -> Response:
 async def rollback(request: Request) -> Response:
     ctx = of(request)
     p = request.path_params
+    history = await ctx.deployments.control(ctx.registry.history, p["name"], p["alias"])
+    if len(history) >= 2:  # else the registry says why not
+        await _movable(ctx, p["name"], history[-2], p["alias"])
     v = await ctx.deployments.control(ctx.registry.rollback, p["name"], p["alias"])
     return respond({"name": v.name, "alias": p["alias"], "version": v.version, **await deploy(ctx.deployments, v.name)})
 

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from prognos import __version__
 from prognos.errors import PrognosError
+from prognos.server import health
 from prognos.server.context import of
 from prognos.server.responses import error_status, respond
 
@@ -31,12 +32,17 @@ async def server(request: Request) -> Response:
 
 
 async def live(request: Request) -> Response:
-    return respond({"live": True})
+    """False only where a restart is the cure (`prognos.server.health.live`)."""
+    part = health.live(of(request))
+    return respond({"live": part.ok, **({"reason": part.reason} if part.reason else {})}, 200 if part.ok else 503)
 
 
 async def ready(request: Request) -> Response:
-    ok = of(request).deployments.started
-    return respond({"ready": ok}, 200 if ok else 503)
+    """Ready when the models, the store and the stream can answer: the reasons when not (the broker aside)."""
+    found = [p for p in await health.parts(of(request)) if p.name in health.READY]
+    ok = all(p.ok for p in found)
+    reasons = [f"{p.name}: {p.reason}" for p in found if not p.ok]
+    return respond({"ready": ok, **({"reasons": reasons} if reasons else {})}, 200 if ok else 503)
 
 
 async def metadata(request: Request) -> Response:

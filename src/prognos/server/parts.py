@@ -9,7 +9,7 @@ share of the bus, and ingest only when it ingests too (``--mqtt-group``).
 from __future__ import annotations
 
 import functools
-import socket
+import logging
 from dataclasses import replace
 
 from prognos.act.actions import Actions
@@ -17,6 +17,7 @@ from prognos.act.alerts import Alerts
 from prognos.act.decisions import Decisions
 from prognos.act.rules import Engine
 from prognos.act.rulesfile import load_policies, load_rules
+from prognos.broker import unique_client_id
 from prognos.config import Settings
 from prognos.errors import ConfigError, DeviceNotFound
 from prognos.inference.batching import BatchOptions
@@ -30,12 +31,15 @@ from prognos.registry import Registry
 from prognos.retrain import Retrainer
 from prognos.retrain.challenger import subprocess_trainer
 from prognos.server.context import Context
+from prognos.server.health import Probe
 from prognos.server.hub import Hub
 from prognos.store import Store
 from prognos.store.writer import BatchWriter
 from prognos.stream import Planner, Scorer, parse_assignments
 from prognos.stream.bus import Bus
 from prognos.stream.metrics import StreamMetrics
+
+log = logging.getLogger(__name__)
 
 
 def assemble(store: Store, settings: Settings, worker: bool = False) -> Context:
@@ -56,6 +60,7 @@ def assemble(store: Store, settings: Settings, worker: bool = False) -> Context:
         Alerts(store),
         Hub(),
         metrics,
+        Probe(store),
     )
     scorer = _scorer(ctx, durable=worker) if settings.stream.assignments else None
     if scorer and not worker:
@@ -100,7 +105,12 @@ def _scorer(ctx: Context, durable: bool) -> Scorer:
         sink = Decisions(
             Engine(load_rules(s.stream.rules)), ctx.alerts, actions, durable, metrics=counted, publish=publish
         )
-    plan = Planner(ctx.deployments, parse_assignments(s.stream.assignments), device_type, store.read_many)
+
+    def types() -> dict[str, str | None]:
+        return {d.device_id: d.type for d in store.devices()}
+
+    assignments = parse_assignments(s.stream.assignments)
+    plan = Planner(ctx.deployments, assignments, device_type, store.read_many, types, s.stream.retype_interval)
     keep = functools.partial(ctx.writer.submit, tap=False)  # the predictions: never scored as telemetry
     return Scorer(plan, sink, keep, durable, counted, hub.scored if hub else None)
 
@@ -119,7 +129,15 @@ def _source(ctx: Context, limits: Limits) -> MqttSource:
     """Device telemetry from the broker, into the writer (``settings.mqtt``: the broker, session and group)."""
     m, store = ctx.settings.mqtt, ctx.store
     assert m.url is not None
-    client_id = m.client_id or f"prognos-{socket.gethostname()}" + (f"-{m.group}" if m.group else "")
+    # A session the broker keeps across restarts belongs to one identity on purpose: --mqtt-client-id. Without
+    # one, this process's id is its own and its session ends with it (a shared group's others take its share).
+    client_id = m.client_id or unique_client_id("ingest")
+    if not m.client_id:
+        log.warning(
+            "MQTT client id %s is this process's own: the broker keeps nothing for it after it stops "
+            "(give --mqtt-client-id for a persistent session that outlives a restart)",
+            client_id,
+        )
 
     def on_device(device_id: str, device_type: str | None) -> None:  # v1/gateway/connect registers a device
         store.update_device(device_id, {"type": device_type} if device_type else {}, create=True)
@@ -129,7 +147,7 @@ def _source(ctx: Context, limits: Limits) -> MqttSource:
         ctx.writer.submit_then,
         client_id=client_id,
         group=m.group,
-        session_expiry=m.session_expiry,
+        session_expiry=m.session_expiry if m.client_id else 0,
         limits=limits,
         on_device=on_device,
     )

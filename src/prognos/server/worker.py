@@ -18,6 +18,7 @@ from starlette.responses import Response
 from prognos import __version__
 from prognos.config import Settings
 from prognos.errors import ConfigError
+from prognos.server import health as checks
 from prognos.server.app import starlette
 from prognos.server.context import Context, of
 from prognos.server.parts import assemble
@@ -44,10 +45,15 @@ async def health(request: Request) -> Response:
     """The worker's partitions, backlog and acknowledgements; 503 until every partition it owns is subscribed."""
     ctx, worker = of(request), request.app.state.worker
     status = worker.status()
-    ok = len(status["connected"]) == len(worker.owned) and (ctx.source is None or ctx.source.stats.subscribed)
+    found = await checks.parts(ctx)
+    owned = len(status["connected"]) == len(worker.owned)
+    found.append(checks.Part("partitions", owned, "" if owned else "not every partition it owns is subscribed"))
+    ok = all(p.ok for p in found)
     doc = {
         "status": "ok" if ok else "degraded",
         "version": __version__,
+        "checks": checks.report(found),
+        "reasons": [f"{p.name}: {p.reason}" for p in found if not p.ok],
         "store": redact(ctx.store.url),
         "worker": status,
         "writer": asdict(ctx.writer.stats),

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import orjson
 
-from prognos.broker import Broker, Session, stop
+from prognos.broker import Broker, Session, stop, unique_client_id
 from prognos.errors import ConfigError, require
 from prognos.sim.fleet import MODES, Chunk, Fleet
 from prognos.types import Reading
@@ -178,10 +178,10 @@ class MqttTarget:
     broker has taken responsibility for, and so what prognos must end up storing.
     """
 
-    def __init__(self, url: str, client_id: str = "prognos-sim", inflight: int = 1000, record: bool = False) -> None:
+    def __init__(self, url: str, client_id: str | None = None, inflight: int = 1000, record: bool = False) -> None:
         broker = Broker.parse(url)
         session = Session(inflight=inflight, keepalive=30)
-        self.client = broker.client(client_id, session)
+        self.client = broker.client(client_id or unique_client_id("sim"), session)
         self.client.max_queued_messages_set(0)
         self._slots = threading.BoundedSemaphore(inflight)
         self._pending: dict[int, tuple[str, int] | None] = {}

@@ -113,6 +113,9 @@ class Store(Telemetry, Devices, Records, Protocol):
 
     def close(self) -> None: ...
 
+    def ping(self) -> None:
+        """Return once the database answers; `StoreUnavailable` when it does not (health asks this)."""
+
 
 def check_range(start: int, end: int) -> None:
     if end <= start:

@@ -216,6 +216,9 @@ class DuckDBStore(SqlReads):
     def close(self) -> None:
         self._con.close()
 
+    def ping(self) -> None:
+        self.rows("SELECT 1")
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self._cursor()
         try:

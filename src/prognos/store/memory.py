@@ -173,6 +173,9 @@ class MemoryStore(MemoryTelemetry, MemoryRecords):
     def close(self) -> None:
         pass
 
+    def ping(self) -> None:
+        pass
+
 
 def _table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)

@@ -7,10 +7,11 @@ Use ``?options=-csearch_path%3DNAME`` in the URL to keep prognos in its own sche
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -69,6 +70,9 @@ AGG_SQL = {
 }
 
 
+POOL_TIMEOUT = 5.0  # seconds a call waits for a connection before the store counts as unavailable
+
+
 class PostgresStore(SqlReads):
     dialect = Dialect("%s", "{} = ANY(%s)")
 
@@ -89,19 +93,38 @@ class PostgresStore(SqlReads):
         # not in the first query, where a stream worker's first batch would wait for it.
         pa.array([0])
         self._pool = pool_mod.ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=True, configure=lambda c: setattr(c, "autocommit", True)
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=True,
+            configure=lambda c: setattr(c, "autocommit", True),
+            timeout=POOL_TIMEOUT,
         )
+        self._lost = (psycopg.OperationalError, pool_mod.PoolTimeout)  # the database is away, not the query wrong
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A pooled connection; the database being away is `StoreUnavailable` (503), whatever the call was doing."""
+        try:
+            with self._pool.connection() as con:
+                yield con
+        except self._lost as exc:
+            raise StoreUnavailable(f"PostgreSQL at {redact(self.url)} is unavailable: {exc}") from None
+
+    def ping(self) -> None:
+        with self._connection() as con:
+            con.execute("SELECT 1")
 
     def write(self, readings: Sequence[Reading]) -> int:
         if not readings:
             return 0
         telemetry, states, locations = to_tables(readings)
         seen = seen_ranges(readings)
-        with self._series_lock:
-            sids = self._series.column(readings)
-        telemetry = telemetry.append_column("series_id", pa.array(sids, pa.int32()))
         try:
-            with self._pool.connection() as con, con.transaction():
+            with self._series_lock:  # new series are created here: the database may be away for that too
+                sids = self._series.column(readings)
+            telemetry = telemetry.append_column("series_id", pa.array(sids, pa.int32()))
+            with self._connection() as con, con.transaction():
                 con.execute(STAGING)
                 for name, table in (("telemetry", telemetry), ("states", states), ("locations", locations)):
                     if table.num_rows:
@@ -129,6 +152,8 @@ class PostgresStore(SqlReads):
                             last_seen = greatest(devices.last_seen, excluded.last_seen)""",
                         [(d, lo, hi) for d, (lo, hi) in sorted(seen.items())],
                     )
+        except StoreUnavailable:
+            raise
         except Exception as exc:
             raise StoreError(f"write of {len(readings)} readings failed: {exc}") from exc
         return telemetry.num_rows + states.num_rows + locations.num_rows
@@ -136,7 +161,7 @@ class PostgresStore(SqlReads):
     def _create_series(self, pairs: Pairs) -> dict[tuple[str, str], int]:
         # Committed on its own; several processes may add the same series at once: the unique key settles it.
         columns = [[d for d, _ in pairs], [k for _, k in pairs]]
-        with self._pool.connection() as con:
+        with self._connection() as con:
             con.execute(
                 """INSERT INTO series (device_id, key) SELECT * FROM unnest(%s::text[], %s::text[])
                            ON CONFLICT (device_id, key) DO NOTHING""",
@@ -187,7 +212,7 @@ class PostgresStore(SqlReads):
 
     def retain(self, cutoff: int) -> int:
         n = 0
-        with self._pool.connection() as con, con.transaction():
+        with self._connection() as con, con.transaction():
             for table in ("telemetry", "states", "locations"):
                 n += con.execute(f"DELETE FROM {table} WHERE ts < %s", [cutoff]).rowcount
             con.execute("DELETE FROM latest WHERE ts < %s", [cutoff])
@@ -195,7 +220,7 @@ class PostgresStore(SqlReads):
 
     def update_device(self, device_id: str, changes: Mapping[str, Any], create: bool = False) -> Device:
         sets, params = device_update(check_changes(changes))
-        with self._pool.connection() as con, con.transaction():
+        with self._connection() as con, con.transaction():
             if create:
                 con.execute("INSERT INTO devices (device_id) VALUES (%s) ON CONFLICT DO NOTHING", [device_id])
             if sets:
@@ -204,7 +229,7 @@ class PostgresStore(SqlReads):
 
     def put_record(self, kind: str, key: str, doc: Mapping[str, Any], replace: bool = False) -> bool:
         action = "UPDATE SET doc = EXCLUDED.doc" if replace else "NOTHING"
-        with self._pool.connection() as con:
+        with self._connection() as con:
             cur = con.execute(
                 f"INSERT INTO records VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO {action}",
                 [kind, key, json.dumps(doc)],
@@ -214,7 +239,7 @@ class PostgresStore(SqlReads):
     def add_records(self, kind: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         if not items:
             return
-        with self._pool.connection() as con, con.cursor() as cur:
+        with self._connection() as con, con.cursor() as cur:
             cur.executemany(
                 "INSERT INTO records VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO NOTHING",
                 [(kind, k, json.dumps(d)) for k, d in items],
@@ -224,11 +249,11 @@ class PostgresStore(SqlReads):
         self._pool.close()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._pool.connection() as con:
+        with self._connection() as con:
             return con.execute(sql, params).fetchall()
 
     def select(self, sql: str, params: Any, schema: pa.Schema) -> pa.Table:
-        with self._pool.connection() as con:
+        with self._connection() as con:
             rows = con.execute(sql, params).fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
         return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from prognos.errors import Overloaded, PrognosError
 from prognos.priority import lower_priority
 from prognos.store.base import Telemetry
-from prognos.types import Reading
+from prognos.types import Reading, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class WriterStats:
     forward_failures: int = 0
     pending: int = 0
     last_error: str | None = None
+    failing_since: int | None = None  # epoch ms of the first failed write since the last one that succeeded
+    failed_at: int | None = None  # epoch ms of the last failed write
 
 
 class BatchWriter:
@@ -116,6 +118,11 @@ class BatchWriter:
             except Exception:
                 log.exception("a submission tap failed")
 
+    @property
+    def alive(self) -> bool:
+        """The writer's thread runs (until `close`)."""
+        return self._thread.is_alive() or self._closed
+
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop."""
         with self._cond:
@@ -148,9 +155,12 @@ class BatchWriter:
             log.error("store write of %d readings failed: %s", len(batch), exc)
             self.stats.failures += 1
             self.stats.last_error = str(exc)
+            self.stats.failed_at = now_ms()
+            self.stats.failing_since = self.stats.failing_since or self.stats.failed_at
             outcome: BaseException | None = exc
         else:
             outcome = None
+            self.stats.failing_since = None
             self.stats.batches += 1
             self.stats.readings += len(batch)
             self.stats.values += sum(len(r.values) for r in batch)

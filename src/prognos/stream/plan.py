@@ -6,10 +6,18 @@ and to a shadow beside it. A device's plan — per model, the version's `View`, 
 window — is kept until a route changes (a swap, a canary, a shadow), so a reading costs its window's push and
 little else. A device whose model is not deployed (yet) is scored by its other models now and planned again
 with its next batch.
+
+A device's type is read once and then kept up to date: `retype` (the server calls it when a device changes
+through it) reads it again with the device's next batch, and every ``retype_s`` all types are read in one call
+behind the scoring, for changes made elsewhere (another server, a worker's store). A device whose type changed
+is planned again: its models follow its current type within ``retype_s``, at once when changed here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
@@ -23,9 +31,12 @@ from prognos.stream.view import View
 from prognos.stream.windows import History, Windows
 from prognos.types import Reading
 
+log = logging.getLogger(__name__)
+
 Assignments = Mapping[str | None, Sequence[str]]  # device type (None: any other) → model names
 Window = tuple[str, int, np.ndarray]  # device id, the window's end, its rows (window, sensors) in raw units
 Pending = dict[int, tuple[View, View | None, list[Window]]]  # the windows completed, by the version scoring them
+Types = Callable[[], Mapping[str, str | None]]  # every known device's type, in one call
 
 
 class Step(NamedTuple):
@@ -43,13 +54,17 @@ class Planner:
         assignments: Assignments,
         device_type: Callable[[str], str | None] = lambda device_id: None,
         history: History | None = None,
+        types: Types | None = None,
+        retype_s: float = 30.0,
     ) -> None:
         self.deployments = deployments
         self.assignments = {k: list(v) for k, v in assignments.items()}
-        self.device_type = device_type
+        self.device_type, self.types, self.retype_s = device_type, types, retype_s
         self.windows = Windows(history)
         self._names = sorted({name for names in self.assignments.values() for name in names})
         self._types: dict[str, str | None] = {}
+        self._read_at = time.monotonic()  # when every type was last read (`types`)
+        self._reading: asyncio.Future[Mapping[str, str | None]] | None = None
         self._plans: dict[str, list[Step]] = {}
         self._routes: tuple[int, ...] = ()  # identity of every model's route when the plans were made
         self._views: weakref.WeakKeyDictionary[Served, View] = weakref.WeakKeyDictionary()  # gone with the version
@@ -59,9 +74,41 @@ class Planner:
             self._types[device_id] = self.device_type(device_id)
         return self._types[device_id]
 
+    def unserved(self) -> list[str]:
+        """The assigned models that serve no version now, with the reason: their devices go unscored."""
+        out = []
+        for name in self._names:
+            ok, why = self.deployments.status(name)
+            if not ok:
+                out.append(f"stream model {name!r} is not served: {why}")
+        return out
+
+    def retype(self, device_id: str) -> None:
+        """The device's type may have changed: read it again, and plan the device again, with its next batch."""
+        self._types.pop(device_id, None)
+        self._plans.pop(device_id, None)
+
+    def _follow_types(self) -> None:
+        """Every ``retype_s``, all types read in one call on a thread; applied with the batch after it answers."""
+        if self._reading is not None and self._reading.done():
+            reading, self._reading = self._reading, None
+            try:
+                current = reading.result()
+            except Exception as exc:  # the store is down, say: score on with what is known, read again next time
+                log.warning("device types not re-read: %s", exc)
+                current = {}
+            for device, kind in current.items():
+                if device in self._types and self._types[device] != kind:
+                    self._types[device] = kind
+                    self._plans.pop(device, None)
+        if self.types is not None and self._reading is None and time.monotonic() - self._read_at >= self.retype_s:
+            self._read_at = time.monotonic()
+            self._reading = asyncio.ensure_future(asyncio.to_thread(self.types))
+
     async def plans(self, batch: Mapping[str, Sequence[Reading]]) -> dict[str, list[Step]]:
         """The plan of every device of a batch (device → its readings): the kept ones as they are, the others made
         now, their windows new to this scorer rebuilt up to the device's first reading here."""
+        self._follow_types()
         routes = tuple(map(id, map(self.deployments.routes.get, self._names)))
         if routes != self._routes:  # a swap, a canary, a shadow: every device's plan is made again
             self._plans.clear()

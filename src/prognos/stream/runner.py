@@ -57,6 +57,14 @@ class Runner(Generic[T]):
         """Batches of readings waiting to be scored."""
         return self._queue.qsize() if self._queue is not None else 0
 
+    def failure(self) -> str | None:
+        """Why the run loop stopped, when it stopped on its own (it survives a bad batch; not a bug)."""
+        task = self._task
+        if task is None or not task.done() or task.cancelled():
+            return None
+        exc = task.exception()
+        return f"the scoring loop stopped: {exc!r}" if exc else "the scoring loop stopped"
+
     async def _run(self) -> None:
         assert self._queue is not None
         while True:

@@ -86,6 +86,11 @@ class Scorer:
     def late(self) -> int:
         return self.plan.windows.late
 
+    def problems(self) -> list[str]:
+        """What keeps this scorer from scoring every device it should, each with its reason (empty: nothing)."""
+        stopped = self.runner.failure()
+        return [*([stopped] if stopped else []), *self.plan.unserved()]
+
     async def score(self, readings: Sequence[Reading]) -> list[Prediction]:
         """Push readings through the windows; score every window they complete; hand the predictions on."""
         predictions, shadows = await self._decide(await self._start(list(readings)), None)
