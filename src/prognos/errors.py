@@ -6,7 +6,8 @@ code, the server into an error body and a status), each in one place.
     PrognosError
     ├── ConfigError            (ValueError)    a setting, URL or option is wrong
     ├── InvalidInput           (ValueError)    data that cannot be accepted; names field, value, expectation
-    │   └── PayloadTooLarge                    a body over the configured limit
+    │   ├── PayloadTooLarge                    a body over the configured limit (413)
+    │   └── SlowRequest                        a body that stalled or trickled in too slowly (408)
     ├── NotFound               (LookupError)
     │   └── DeviceNotFound
     ├── Conflict                               the request contradicts the current state
@@ -43,6 +44,10 @@ class InvalidInput(PrognosError, ValueError):
 
 class PayloadTooLarge(InvalidInput):
     pass
+
+
+class SlowRequest(InvalidInput):
+    """The client sent its body too slowly: refused so that it cannot hold a connection and its memory."""
 
 
 class NotFound(PrognosError, LookupError):

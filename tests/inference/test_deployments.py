@@ -56,6 +56,8 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(registry):
         d = Deployments(registry, poll=0)
         await d.start()
         registry.promote("pump-anomaly", 2)
+        path = registry.root / "pump-anomaly" / "2" / "model.onnx"
+        good = path.read_bytes()
         tamper(registry, 2)  # the disk went bad after the promotion (a promotion itself refuses a bad file)
         with pytest.raises(ModelNotReady, match="checksum"):
             await d.sync("pump-anomaly")
@@ -63,6 +65,12 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(registry):
         ready, reason = d.status("pump-anomaly", 2)
         assert not ready and "checksum" in reason
         assert d.metrics.load_failures.labels("pump-anomaly", "2")._value.get() == 1
+        with pytest.raises(ModelNotReady, match="checksum"):  # tried again at once: the same files, the same answer
+            await d.sync("pump-anomaly")
+        assert d.metrics.load_failures.labels("pump-anomaly", "2")._value.get() == 1  # not even opened again
+        path.write_bytes(good)  # repaired: tried again now, not in 30 s
+        await d.sync("pump-anomaly")
+        assert (await answer(d))[0] == 2
         await d.close()
 
     asyncio.run(main())

@@ -116,6 +116,7 @@ class Deployments:
         self.routes: dict[str, Route] = {}
         self.loaded: dict[tuple[str, int], Served] = {}
         self.failed: dict[tuple[str, int], tuple[float, str]] = {}  # version → (when, why) it could not load
+        self._stamps: dict[tuple[str, int], tuple[tuple[str, int, int], ...]] = {}  # its files when it failed
         self.unloaded: set[str] = set()  # names unloaded through the repository API: not reloaded by the poll
         self._aliases: dict[str, dict[str, int]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -272,8 +273,8 @@ class Deployments:
             return served
         labels = (name, str(number))
         when, why = self.failed.get((name, number), (-1e9, ""))
-        if time.monotonic() - when < RETRY_FAILED:
-            raise ModelNotReady(why)
+        if time.monotonic() - when < RETRY_FAILED and self._stamps.get((name, number)) == self._stamp(name, number):
+            raise ModelNotReady(why)  # tried lately, and its files are as they were: the same answer
         try:
             version = known or await self.control(self.registry.get, name, number)
             model = await self.control(self._load, version)
@@ -281,6 +282,7 @@ class Deployments:
             raise
         except PrognosError as exc:  # a tampered file, a graph ORT refuses: the reason stays on record
             self.failed[name, number] = (time.monotonic(), str(exc))
+            self._stamps[name, number] = self._stamp(name, number)
             self.metrics.load_failures.labels(*labels).inc()
             log.error("cannot load %s v%d: %s", name, number, exc)
             raise ModelNotReady(str(exc)) from exc
@@ -300,6 +302,14 @@ class Deployments:
         model.warm(self.options.max_batch)
         model.load_seconds = time.perf_counter() - started
         return model
+
+    def _stamp(self, name: str, number: int) -> tuple[tuple[str, int, int], ...]:
+        """The version's files as the disk has them (name, size, mtime): a repaired file is tried again at once."""
+        folder = self.registry.root / name / str(number)
+        try:
+            return tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in sorted(folder.iterdir()))
+        except OSError:
+            return ()
 
     def _retire(self, served: Served) -> None:
         """Stop routing to ``served``; it answers what it has queued, then is released."""

@@ -20,6 +20,7 @@ from prognos.errors import (
     NotFound,
     Overloaded,
     PayloadTooLarge,
+    SlowRequest,
     StoreError,
 )
 
@@ -30,19 +31,19 @@ def respond(payload: Any, status: int = 200, headers: dict[str, str] | None = No
     return Response(orjson.dumps(payload), status, headers, media_type="application/json")
 
 
+STATUSES: list[tuple[type[Exception] | tuple[type[Exception], ...], int]] = [  # the first that matches decides
+    (PayloadTooLarge, 413),
+    (SlowRequest, 408),
+    (InvalidInput, 400),
+    (NotFound, 404),
+    ((Conflict, IntegrityError), 409),
+    ((Overloaded, ModelNotReady, StoreError, BrokerUnavailable), 503),
+]
+
+
 def error_status(exc: Exception) -> int:
-    """The HTTP status of each prognos error: decided here and nowhere else."""
-    if isinstance(exc, PayloadTooLarge):
-        return 413
-    if isinstance(exc, InvalidInput):
-        return 400
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict | IntegrityError):
-        return 409
-    if isinstance(exc, Overloaded | ModelNotReady | StoreError | BrokerUnavailable):
-        return 503
-    return 500
+    """The HTTP status of each prognos error: decided here and nowhere else (anything else is a bug: 500)."""
+    return next((status for kinds, status in STATUSES if isinstance(exc, kinds)), 500)
 
 
 async def on_error(request: Request, exc: Exception) -> Response:
@@ -53,7 +54,7 @@ async def on_error(request: Request, exc: Exception) -> Response:
             return respond({"error": f"{exc.detail}: {request.method} {request.url.path}"}, exc.status_code)
         return respond({"error": {"type": "HTTPError", "message": exc.detail}}, exc.status_code)
     status = error_status(exc)
-    headers = {"Retry-After": "1"} if status == 503 else None
+    headers = {"Retry-After": "1"} if status == 503 else {"Connection": "close"} if status == 408 else None
     if request.url.path.startswith("/v2") and status != 500:
         return respond({"error": str(exc)}, status, headers)
     body: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
