@@ -74,6 +74,7 @@ class Mosquitto:
         """``listener``: the listener's own settings (authentication, TLS) in mosquitto.conf's words."""
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="prognos-mosquitto-"))
+        self.dir.chmod(0o777)  # started as root, mosquitto drops to its own user: it must write its db here
         (self.dir / "mosquitto.conf").write_text(
             f"listener {self.port} 127.0.0.1\n{listener}\n"
             f"persistence true\npersistence_location {self.dir}/\n"

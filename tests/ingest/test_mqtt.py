@@ -265,3 +265,45 @@ def test_kill_9_while_publishing_loses_nothing_acknowledged_and_duplicates_nothi
 def _never_sent(fleet: Fleet) -> int:
     """Readings a machine never sends because it failed before the end of the run."""
     return sum(int((fleet.chunk(d, c).modes < 0).sum()) for d in fleet.devices for c in range(fleet.chunks))
+
+
+@pytest.mark.slow
+def test_a_broker_stopped_for_10_s_under_load_loses_nothing_acknowledged_and_health_says_so(tmp_path):
+    b = Mosquitto().start()
+    store_url = f"duckdb:///{tmp_path}/outage.duckdb"
+    server = serve(store_url, b, "t-outage")
+    try:
+        fleet = Fleet(devices=10, rate=5, duration=30, seed=5, start=T - 3_600_000)
+        target = MqttTarget(b.url, client_id="t-outage-sim", inflight=500, record=True)
+        sender = threading.Thread(target=run, args=(fleet, target), kwargs={"realtime": True}, daemon=True)
+        sender.start()
+        eventually(lambda: target.acknowledged >= 200)
+        b.stop()
+        stopped = time.monotonic()
+        eventually(lambda: httpx.get(f"{server.url}/api/v1/health").status_code == 503, timeout=10)
+        checks = httpx.get(f"{server.url}/api/v1/health").json()["checks"]
+        assert checks["mqtt"]["ok"] is False and checks["mqtt"]["reason"] and checks["store"]["ok"] is True
+        time.sleep(max(0.0, 10 - (time.monotonic() - stopped)))
+        b.start()  # same port, same persistence: what it acknowledged before stopping, it still holds
+        eventually(lambda: httpx.get(f"{server.url}/api/v1/health").status_code == 200, timeout=45)
+        assert httpx.get(f"{server.url}/api/v1/health").json()["mqtt"]["session_present"] is True
+        sender.join(90)
+        assert not sender.is_alive()
+        target.close()
+        settle(server.url)
+    finally:
+        server.__exit__()
+        b.stop()
+    store = open_store(store_url)
+    try:
+        con = store._cursor()  # type: ignore[attr-defined]
+        rows = "telemetry JOIN series USING (series_id)"
+        stored = set(con.execute(f"SELECT DISTINCT device_id, ts FROM {rows}").fetchall())
+        dupes = con.execute(
+            f"SELECT count(*) FROM (SELECT device_id, key, ts FROM {rows} GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchone()[0]
+    finally:
+        store.close()
+    acked = set(target.acked)
+    assert len(acked) > 1000 and acked - stored == set(), f"{len(acked - stored)} acknowledged readings lost"
+    assert dupes == 0
