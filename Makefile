@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/serving_peers.py
 	cd benchmarks && ../$(BIN)/python stream_throughput.py && ../$(BIN)/python stream_latency.py && ../$(BIN)/python stream_quality.py
 	cd benchmarks && ../$(BIN)/python dashboard_render.py
+	cd benchmarks && ../$(BIN)/python soak.py
 
 # Refresh the dashboard's vendored chart library from the npm registry (its sha256 lands in VENDOR.json).
 dashboard: install
