@@ -34,7 +34,14 @@ def demo(tmp_path, *args):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_as_in_a_terminal,
     )
+
+
+def _as_in_a_terminal() -> None:
+    """Ctrl-C reaches the demo as in a terminal, however the suite was started: a shell that starts a job in the
+    background (``make test &``, CI runners) ignores SIGINT for it, and the children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_the_demo_runs_the_whole_loop_on_the_embedded_store(tmp_path):
