@@ -154,6 +154,8 @@ def test_a_database_outage_under_steady_ingest_is_503s_and_degraded_health_then_
         sender.stop()
         assert set(sender.statuses) == {200, 503}, sorted(set(sender.statuses))  # never a 500, never dropped
         assert sender.slowest < 15, sender.slowest  # a 503 comes within the pool's wait, not after a minute
+        refused = sorted(sender.refused)
+        assert refused[len(refused) // 2] < 0.5, refused  # most at once: the store is known to be away
         got = [row["ts"] - T0 for row in store.read("d-1", T0, T0 + 10**7).to_pylist()]
         assert sorted(got) == sorted(set(got)) and set(sender.acked) <= set(got)  # every 200 stored, once
 
@@ -168,6 +170,7 @@ class Sender:
         self.url = url
         self.statuses: list[int | str] = []
         self.acked: list[int] = []
+        self.refused: list[float] = []  # seconds each 503 took
         self.slowest = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -192,6 +195,8 @@ class Sender:
                     self.statuses.append(r.status_code if retry else "503 without Retry-After")
                     if r.status_code == 200:
                         self.acked.append(i)
+                    elif r.status_code == 503:
+                        self.refused.append(time.monotonic() - sent)
                 self.slowest = max(self.slowest, time.monotonic() - sent)
                 i += 1
                 time.sleep(0.02)

@@ -20,12 +20,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from prognos.errors import Overloaded, PrognosError
+from prognos.errors import Overloaded, PrognosError, StoreUnavailable
 from prognos.priority import lower_priority
 from prognos.store.base import Telemetry
 from prognos.types import Reading, now_ms
 
 log = logging.getLogger(__name__)
+
+REFUSE_MS = 1000  # after a failed write, new submissions are refused at once for this long (not with block)
 
 
 Done = Callable[[BaseException | None], None]
@@ -97,6 +99,8 @@ class BatchWriter:
 
         The lean form of `submit` for transports that acknowledge per message (no future per message).
         """
+        if not block:
+            self._refuse_while_down()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self.stats.pending + len(readings) > self.max_pending and self.stats.pending:
@@ -117,6 +121,13 @@ class BatchWriter:
                 told(readings, arrived)
             except Exception:
                 log.exception("a submission tap failed")
+
+    def _refuse_while_down(self) -> None:
+        """While writes fail, answer at once (503) instead of queueing behind a store that is away — for a second
+        after each failure; then submissions are taken again, so the next write finds out whether it is back."""
+        s = self.stats
+        if s.failing_since is not None and s.failed_at is not None and now_ms() - s.failed_at < REFUSE_MS:
+            raise StoreUnavailable(f"the store is failing (since {s.failing_since} ms): {s.last_error}; retry later")
 
     @property
     def alive(self) -> bool:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+from prognos.errors import PrognosError
 from prognos.stream.metrics import StreamMetrics
 from prognos.stream.plan import Planner
 from prognos.stream.predictions import Job, Prediction, Watch
@@ -166,7 +167,14 @@ class Scorer:
             await self.sink.settle()
         if not (predictions or shadows) or self.keep is None:
             return
-        write = self.keep([p.reading() for p in predictions] + [p.reading(shadow=True) for p in shadows])
+        rows = [p.reading() for p in predictions] + [p.reading(shadow=True) for p in shadows]
+        try:
+            write = self.keep(rows)
+        except PrognosError as exc:  # the store is away or full: a worker's batch waits for it, the server's goes on
+            if self.durable:
+                raise
+            log.error("%d predictions not stored: %s", len(rows), exc)
+            return
         if isinstance(write, Future):
             if self.durable:
                 await asyncio.wrap_future(write)
