@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -23,7 +22,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from prognos import __version__
 from prognos.config import Settings
 from prognos.dashboard import STATIC
 from prognos.errors import PrognosError
@@ -36,7 +34,6 @@ from prognos.server.infer import InferenceApp
 from prognos.server.parts import assemble
 from prognos.server.responses import on_error, respond
 from prognos.store import Store
-from prognos.store.base import redact
 from prognos.types import now_ms
 
 log = logging.getLogger("prognos.server")
@@ -65,19 +62,7 @@ def create_app(store: Store, settings: Settings = Settings()) -> InferenceApp:
 async def health(request: Request) -> Response:
     """Every part's state (`prognos.server.health`) and its numbers: 200 when all are well, else 503 with why."""
     ctx = of(request)
-    found = await checks.parts(ctx)
-    ok = all(p.ok for p in found)
-    doc = {
-        "status": "ok" if ok else "degraded",
-        "version": __version__,
-        "checks": checks.report(found),
-        "reasons": [f"{p.name}: {p.reason}" for p in found if not p.ok],
-        "store": redact(ctx.store.url),
-        "writer": asdict(ctx.writer.stats),
-        "mqtt": ctx.source.status() if ctx.source else None,
-        "bus": ctx.bus.status() if ctx.bus else None,
-    }
-    return respond(doc, 200 if ok else 503)
+    return respond(*checks.document(ctx, await checks.parts(ctx)))
 
 
 @contextlib.asynccontextmanager

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from prognos import __version__
 from prognos.store import Store
+from prognos.store.base import redact
 from prognos.types import now_ms
 
 if TYPE_CHECKING:  # the context holds a Probe: its module cannot be imported from here at run time
@@ -74,9 +76,22 @@ async def parts(ctx: Context) -> list[Part]:
     return found
 
 
-def report(found: list[Part]) -> dict[str, Any]:
-    """The parts as health shows them: each part's state, and the reasons of those not well."""
-    return {p.name: {"ok": p.ok, **({"reason": p.reason} if p.reason else {})} for p in found}
+def document(ctx: Context, found: list[Part], **more: Any) -> tuple[dict[str, Any], int]:
+    """What ``/api/v1/health`` answers, and its status: each part's state, the reasons of those not well, and the
+    numbers of the writer, the broker and the bus (``more``: a worker's own)."""
+    ok = all(p.ok for p in found)
+    doc = {
+        "status": "ok" if ok else "degraded",
+        "version": __version__,
+        "checks": {p.name: {"ok": p.ok, **({"reason": p.reason} if p.reason else {})} for p in found},
+        "reasons": [f"{p.name}: {p.reason}" for p in found if not p.ok],
+        "store": redact(ctx.store.url),
+        **more,
+        "writer": asdict(ctx.writer.stats),
+        "mqtt": ctx.source.status() if ctx.source else None,
+        "bus": ctx.bus.status() if ctx.bus else None,
+    }
+    return doc, 200 if ok else 503
 
 
 def live(ctx: Context) -> Part:

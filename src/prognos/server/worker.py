@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from prognos import __version__
 from prognos.config import Settings
 from prognos.errors import ConfigError
 from prognos.server import health as checks
@@ -24,7 +22,6 @@ from prognos.server.context import Context, of
 from prognos.server.parts import assemble
 from prognos.server.responses import respond
 from prognos.store import Store
-from prognos.store.base import redact
 from prognos.stream.worker import Share, Worker
 
 
@@ -48,19 +45,7 @@ async def health(request: Request) -> Response:
     found = await checks.parts(ctx)
     owned = len(status["connected"]) == len(worker.owned)
     found.append(checks.Part("partitions", owned, "" if owned else "not every partition it owns is subscribed"))
-    ok = all(p.ok for p in found)
-    doc = {
-        "status": "ok" if ok else "degraded",
-        "version": __version__,
-        "checks": checks.report(found),
-        "reasons": [f"{p.name}: {p.reason}" for p in found if not p.ok],
-        "store": redact(ctx.store.url),
-        "worker": status,
-        "writer": asdict(ctx.writer.stats),
-        "mqtt": ctx.source.status() if ctx.source else None,
-        "bus": ctx.bus.status() if ctx.bus else None,
-    }
-    return respond(doc, 200 if ok else 503)
+    return respond(*checks.document(ctx, found, worker=status))
 
 
 @contextlib.asynccontextmanager
