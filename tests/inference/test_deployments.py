@@ -114,3 +114,30 @@ def test_unknown_names_and_aliases_are_not_found_and_unloaded_names_not_ready(re
         await d.close()
 
     asyncio.run(main())
+
+
+def test_unknown_names_cost_one_registry_read_a_second_however_many_arrive(registry):
+    calls = {"names": 0, "versions": 0}
+
+    def counted(name, real):
+        def call(*args):
+            calls[name] += 1
+            return real(*args)
+
+        return call
+
+    registry.names = counted("names", registry.names)
+    registry.versions = counted("versions", registry.versions)
+
+    async def main():
+        d = Deployments(registry, poll=0)
+        await d.start()
+        before = dict(calls)
+        for i in range(300):  # a flood of names nobody published
+            with pytest.raises(ModelNotFound):
+                await d.resolve(f"nope-{i}", None, None)
+        assert calls["names"] - before["names"] <= 1 and calls["versions"] == before["versions"]
+        assert await answer(d) == (1, 2.0)  # the known name is served as ever
+        await d.close()
+
+    asyncio.run(main())

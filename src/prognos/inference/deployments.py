@@ -33,6 +33,7 @@ from prognos.types import device_number
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+MISSED = 10_000  # names remembered as recently looked up, at most
 RETRY_FAILED = 30.0  # seconds before a version that failed to load is tried again
 
 
@@ -123,6 +124,8 @@ class Deployments:
         self._retiring: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self._missed: dict[str, float] = {}  # unknown names and when the registry was last asked about them
+        self._names: set[str] = set()  # the registry's names as last read (`_published`)
+        self._names_at = -1e9
         self.started = False
         # Loading and warming run on a thread of lower CPU priority, so on a busy core the requests
         # being answered go first and a swap does not show in their latency.
@@ -166,8 +169,10 @@ class Deployments:
         if name in self.unloaded:
             raise ModelNotReady(f"model {name!r} is unloaded (POST /v2/repository/models/{name}/load to serve it)")
         if ref is None or not ref.isdigit():
-            if time.monotonic() - self._missed.get(name, -1e9) > 1.0:  # at most one registry look per second
-                self._missed[name] = time.monotonic()
+            if await self._published(name) and time.monotonic() - self._missed.get(name, -1e9) > 1.0:
+                if len(self._missed) > MISSED:  # a flood of names must not grow it without end
+                    self._missed.clear()
+                self._missed[name] = time.monotonic()  # at most one look at this name's versions a second
                 await self.sync(name)
                 found = self.route(name, ref, device_id)
                 if found:
@@ -257,6 +262,16 @@ class Deployments:
         return await asyncio.get_running_loop().run_in_executor(self._loader, fn, *args)
 
     # -- internals --------------------------------------------------------------------------------
+    async def _published(self, name: str) -> bool:
+        """Whether the registry has ``name``, from its list of names read at most once a second: an unknown
+        name costs no query of its own, however many of them arrive."""
+        if name in self._names:
+            return True
+        if time.monotonic() - self._names_at > 1.0:
+            self._names_at = time.monotonic()
+            self._names = set(await self.control(self.registry.names))
+        return name in self._names
+
     def _state(self, name: str) -> _State:
         versions = {v.version: v for v in self.registry.versions(name)}  # raises ModelNotFound for an unknown name
         return _State(self.registry.aliases(name), self.registry.traffic(name), versions)
