@@ -245,6 +245,16 @@ def test_kill_9_while_publishing_loses_nothing_acknowledged_and_duplicates_nothi
     assert len(acked) == target.acknowledged == fleet.samples * 20 - _never_sent(fleet)
     settle(server.url)
     server.__exit__()
+    stored, dupes, sizes = _stored(store_url)
+    assert acked - stored == set(), f"{len(acked - stored)} acknowledged readings missing"
+    assert stored == acked  # and nothing that was not sent
+    assert dupes == 0
+    assert sizes <= {8, 10, 12}  # every reading whole: all of its machine's sensors
+
+
+def _stored(store_url: str) -> tuple[set[tuple[str, int]], int, set[int]]:
+    """What a DuckDB store holds: its (device, ts) readings, how many (device, key, ts) are stored twice, and the
+    sizes of its readings (values per device and ts)."""
     store = open_store(store_url)
     try:
         con = store._cursor()  # type: ignore[attr-defined]
@@ -256,10 +266,7 @@ def test_kill_9_while_publishing_loses_nothing_acknowledged_and_duplicates_nothi
         sizes = {n for (n,) in con.execute(f"SELECT count(*) FROM {rows} GROUP BY device_id, ts").fetchall()}
     finally:
         store.close()
-    assert acked - stored == set(), f"{len(acked - stored)} acknowledged readings missing"
-    assert stored == acked  # and nothing that was not sent
-    assert dupes == 0
-    assert sizes <= {8, 10, 12}  # every reading whole: all of its machine's sensors
+    return stored, dupes, sizes
 
 
 def _never_sent(fleet: Fleet) -> int:
@@ -294,16 +301,7 @@ def test_a_broker_stopped_for_10_s_under_load_loses_nothing_acknowledged_and_hea
     finally:
         server.__exit__()
         b.stop()
-    store = open_store(store_url)
-    try:
-        con = store._cursor()  # type: ignore[attr-defined]
-        rows = "telemetry JOIN series USING (series_id)"
-        stored = set(con.execute(f"SELECT DISTINCT device_id, ts FROM {rows}").fetchall())
-        dupes = con.execute(
-            f"SELECT count(*) FROM (SELECT device_id, key, ts FROM {rows} GROUP BY ALL HAVING count(*) > 1)"
-        ).fetchone()[0]
-    finally:
-        store.close()
+    stored, dupes, _ = _stored(store_url)
     acked = set(target.acked)
     assert len(acked) > 1000 and acked - stored == set(), f"{len(acked - stored)} acknowledged readings lost"
     assert dupes == 0
