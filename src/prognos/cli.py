@@ -84,7 +84,7 @@ def main(log_level: str) -> None:
 @click.option("--mqtt-client-id", default=None, help="Stable MQTT client id (the broker keeps the session by it).")
 @click.option("--mqtt-group", default=None, help="Shared subscription group: processes in one group split the load.")
 @click.option("--retention-days", type=int, default=None, help="Drop data older than this, checked hourly.")
-@click.option("--body-idle", type=float, default=None, help="Seconds a request body may stall before 408 (10).")
+@click.option("--request-idle", type=float, default=None, help="Seconds a client may stall in a request: 408 (10).")
 @REGISTRY
 @click.option("--max-batch", type=int, default=None, help="Inference: rows per ONNX Runtime call (default 64).")
 @click.option("--max-delay-ms", type=float, default=None, help="Inference: longest wait to fill a batch (default 2).")

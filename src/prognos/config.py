@@ -37,7 +37,7 @@ class ServerSettings:
     host: str = option("127.0.0.1", "host")
     port: int = option(8600, "port")
     max_body: int = option(16 * 1024 * 1024, "max_body")  # bytes of one request body
-    body_idle: float = option(10.0, "body_idle")  # seconds a request body may stall before 408 (slow clients)
+    request_idle: float = option(10.0, "request_idle")  # seconds a client may stall mid-request before 408
     max_future_ms: int = option(86_400_000, "max_future_ms")  # how far ahead a reading's timestamp may be
     max_pending: int = option(1_000_000, "max_pending")  # readings waiting for the store before 503
     retention_days: int | None = option(None, "retention_days")  # older data is dropped every retention_check s

@@ -29,9 +29,9 @@ def serving(tmp_path: Path, prepare: Callable[[Store], Any] | None = None, **set
     store = open_store(f"duckdb:///{tmp_path}/live.duckdb")
     if prepare:
         prepare(store)
-    app = create_app(store, Settings.of(**{"max_body": 1024 * 1024, "registry": str(tmp_path / "models"), **settings}))
+    chosen = Settings.of(**{"max_body": 1024 * 1024, "registry": str(tmp_path / "models"), **settings})
     with (
-        BackgroundServer(app, port=free_port()) as server,
+        BackgroundServer(create_app(store, chosen), port=free_port(), idle_s=chosen.server.request_idle) as server,
         httpx.Client(base_url=server.url, timeout=30) as http,
     ):
         yield Live(server.url, http, store)

@@ -161,7 +161,7 @@ def live(store: Store, scenario: Scenario, settings: Settings, desk: Maintenance
     app = create_app(store, settings)
     target: send.HttpTarget | None = None
     reached = scenario.live_start
-    with BackgroundServer(app, settings.server.host, settings.server.port) as server:
+    with BackgroundServer(app, settings.server.host, settings.server.port, settings.server.request_idle) as server:
         u = server.url
         click.echo(
             f"\nserving on {u}\n  dashboard {u}/\n  devices   {u}/api/v1/fleet\n  alerts    {u}/api/v1/alerts\n"

@@ -3,8 +3,8 @@
 ``POST /api/v1/devices/{device_id}/telemetry`` takes one item, an array, or bare key/values;
 ``POST /api/v1/telemetry`` takes the gateway form. 200 means every reading is stored; with
 some items rejected the answer is still 200 and lists them (index, field, value, reason); with
-nothing storable it is 400. Oversize bodies get 413 before they are read in full, and a body that stalls
-(``BODY_IDLE_S``) or trickles in too slowly (``BODY_TOTAL_S``) gets 408. The app holds an
+nothing storable it is 400. Oversize bodies get 413 before they are read in full (a body that stalls is the
+connection's to time out: `prognos.server.listen`). The app holds an
 `Intake` as ``app.state.intake``: where the readings go and what is accepted.
 """
 
@@ -22,14 +22,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from prognos.errors import InvalidInput, PayloadTooLarge, SlowRequest
+from prognos.errors import InvalidInput, PayloadTooLarge
 from prognos.ingest.payload import Decoded, Limits, decode_device, decode_gateway
 from prognos.types import Reading
 
 Submit = Callable[[list[Reading]], "Future[int]"]  # BatchWriter.submit: the future completes once durable
 OFFLOAD = 256 * 1024  # bodies larger than this are decoded off the event loop
-BODY_IDLE_S = 10.0  # seconds a body may stall between chunks before the request is refused (408)
-BODY_TOTAL_S = 60.0  # seconds a whole body may take to arrive
 
 
 @dataclass(frozen=True)
@@ -37,19 +35,18 @@ class Intake:
     submit: Submit
     limits: Limits = Limits()
     max_body: int = 16 * 1024 * 1024  # bytes
-    body_idle: float = BODY_IDLE_S  # seconds a body may stall before 408
 
 
 async def device_telemetry(request: Request) -> Response:
     intake: Intake = request.app.state.intake
     device_id = request.path_params["device_id"]
-    body = await read_body(request, intake.max_body, intake.body_idle)
+    body = await read_body(request, intake.max_body)
     return await _ingest(intake, body, lambda b: decode_device(b, device_id, intake.limits))
 
 
 async def gateway_telemetry(request: Request) -> Response:
     intake: Intake = request.app.state.intake
-    body = await read_body(request, intake.max_body, intake.body_idle)
+    body = await read_body(request, intake.max_body)
     return await _ingest(intake, body, lambda b: decode_gateway(b, intake.limits))
 
 
@@ -79,34 +76,19 @@ async def _ingest(intake: Intake, body: bytes, decode: Callable[[bytes], Decoded
     return Response(orjson.dumps(result), 200, media_type="application/json")
 
 
-async def read_body(
-    request: Request, max_body: int, idle_s: float = BODY_IDLE_S, total_s: float = BODY_TOTAL_S
-) -> bytes:
-    """The request body, refusing (413) as soon as it passes ``max_body`` bytes, and (408) a body that stalls for
-    ``idle_s`` or takes over ``total_s`` to arrive: a slow client must not hold a connection and its memory."""
+async def read_body(request: Request, max_body: int) -> bytes:
+    """The request body, refusing (413) as soon as it passes ``max_body`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {max_body}", field="body")
     chunks: list[bytes] = []
     size = 0
-    deadline = asyncio.get_running_loop().time() + total_s
-    stream = aiter(request.stream())
-    while True:
-        wait = min(idle_s, deadline - asyncio.get_running_loop().time())
-        try:
-            async with asyncio.timeout(max(wait, 0.0)):
-                chunk = await anext(stream)
-        except StopAsyncIteration:
-            return b"".join(chunks)
-        except TimeoutError:
-            raise SlowRequest(
-                f"body not received in time ({size} bytes after the limit of {idle_s:g} s idle, {total_s:g} s in all)",
-                field="body",
-            ) from None
+    async for chunk in request.stream():
         size += len(chunk)
         if size > max_body:
             raise PayloadTooLarge(f"body exceeds the limit of {max_body} bytes", field="body")
         chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def read_object(request: Request, max_body: int = 64 * 1024, what: str = "a JSON object") -> dict[str, Any]:

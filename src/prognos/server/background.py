@@ -7,16 +7,16 @@ import time
 from typing import Any
 
 from prognos.errors import PrognosError, require
+from prognos.server import listen
+from prognos.server.listen import IDLE_S, TOTAL_S
 
 
 class BackgroundServer:
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8600) -> None:
-        uvicorn = require("uvicorn", "serve")
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 8600, idle_s: float = IDLE_S, total_s: float = TOTAL_S
+    ) -> None:
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=3
-        )  # open event streams do not hold the shutdown up
-        self.server = uvicorn.Server(config)
+        self.server = require("uvicorn", "serve").Server(listen.config(app, host, port, idle_s, total_s))
         self.thread = threading.Thread(target=self.server.run, name="prognos-http", daemon=True)
 
     def __enter__(self) -> BackgroundServer:

@@ -53,7 +53,7 @@ def assemble(store: Store, settings: Settings, worker: bool = False) -> Context:
         settings,
         store,
         writer,
-        Intake(writer.submit, limits, settings.server.max_body, settings.server.body_idle),
+        Intake(writer.submit, limits, settings.server.max_body),
         registry,
         _deployments(registry, settings, metrics),
         Recorder(store, metrics),

@@ -8,6 +8,7 @@ from typing import Any
 
 from prognos.config import Settings
 from prognos.errors import require
+from prognos.server import listen
 from prognos.server.app import create_app
 from prognos.server.worker import create_worker_app
 from prognos.store import open_store
@@ -27,7 +28,6 @@ def tune_gc() -> None:
 
 def run(settings: Settings, worker: bool = False) -> None:
     """Serve ``settings`` until interrupted: the prognos server, or (``worker``) a `prognos stream` worker."""
-    uvicorn = require("uvicorn", "serve")
     # The event loop answers requests; other threads (store writes, model loads) run Python in between.
     # Python hands the GIL over only every switch interval (5 ms by default): a request arriving while
     # another thread computes would wait that long, so hand over sooner.
@@ -39,14 +39,7 @@ def run(settings: Settings, worker: bool = False) -> None:
             app: Any = create_worker_app(store, settings)
         else:
             app = create_app(store, settings)
-        # Live views hold event streams open: shutting down waits for them only this long.
-        uvicorn.run(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=3,
-        )
+        server = settings.server
+        require("uvicorn", "serve").Server(listen.config(app, server.host, server.port, server.request_idle)).run()
     finally:
         store.close()
