@@ -128,8 +128,10 @@ def mosquitto_binary() -> str:
 class ServerProcess:
     """``prognos serve`` (or ``prognos stream``) in its own process, as in production; ready once health says so."""
 
-    def __init__(self, store: str, *extra: str, command: str = "serve") -> None:
+    def __init__(self, store: str, *extra: str, command: str = "serve", until: str = "/api/v1/health") -> None:
         import sys
+
+        self.until = until  # what must answer 200 before the server counts as started
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -155,7 +157,7 @@ class ServerProcess:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{self.url}/api/v1/health").status_code == 200:  # 503 until subscribed to MQTT
+                if httpx.get(f"{self.url}{self.until}").status_code == 200:  # health: 503 until subscribed to MQTT
                     return self
             except httpx.HTTPError:
                 pass

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import onnx
@@ -92,6 +93,59 @@ def test_a_tampered_or_truncated_file_is_refused(tmp_path):
     store.close()
 
 
+def broken(folder, how: str):
+    """An artifact spoilt as a bad copy or a wrong card would spoil it."""
+    artifact(folder)
+    model, card = folder / "model.onnx", json.loads((folder / "card.json").read_text())
+    data = model.read_bytes()
+    if how == "truncated":
+        model.write_bytes(data[: len(data) // 2])
+    elif how == "corrupted":
+        model.write_bytes(bytes(b ^ 0x5A for b in data))
+    elif how == "window":
+        card["window"], card["input"]["shape"] = 30, [None, 30, 3]
+    elif how == "sensors":
+        card["input"]["sensors"], card["input"]["shape"] = ["a", "b", "c", "d"], None
+    elif how == "output":
+        card["output"] = {"name": "y"}
+    elif how == "card":
+        (folder / "card.json").write_text("{not json")
+    if how in ("window", "sensors", "output"):
+        (folder / "card.json").write_text(json.dumps(card))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "how, field, message",
+    [
+        ("truncated", "model.onnx", "not a loadable ONNX model"),
+        ("corrupted", "model.onnx", "not a loadable ONNX model"),
+        ("window", "card.input.shape", r"'input' has shape \[None, 4, 3\] in the graph"),
+        ("sensors", "card.input.sensors", "the card names 4 sensors, the graph takes 3"),
+        ("output", "card.output.name", r"the graph has no 'y' \(it has \['score'\]\)"),
+        ("card", "card.json", "not JSON"),
+    ],
+)
+def test_an_artifact_that_cannot_load_or_disagrees_with_its_card_is_refused_at_publish(tmp_path, how, field, message):
+    reg = Registry(open_store("memory://"), tmp_path / "models")
+    reg.publish(artifact(tmp_path / "good"))
+    reg.promote("pump-anomaly", 1)
+    with pytest.raises(InvalidInput, match=message) as refused:
+        reg.publish(broken(tmp_path / "bad", how))
+    assert refused.value.field == field
+    assert [v.version for v in reg.versions("pump-anomaly")] == [1] and reg.aliases("pump-anomaly") == {"champion": 1}
+    assert not [p for p in (tmp_path / "models" / "pump-anomaly").iterdir() if p.name != "1"]  # nothing left behind
+
+
+def test_a_window_the_graph_does_not_take_is_refused_even_where_the_card_leaves_the_shape_out(tmp_path):
+    folder = artifact(tmp_path / "a")
+    card = json.loads((folder / "card.json").read_text())
+    card["window"], card["input"] = 30, {"sensors": ["a", "b", "c"]}
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(InvalidInput, match="the card's window is 30, the graph's input takes 4 steps"):
+        Registry(open_store("memory://"), tmp_path / "models").publish(folder)
+
+
 def test_bring_your_own_onnx_reads_its_signature_from_the_graph(tmp_path):
     import onnxruntime as ort
 
@@ -154,6 +208,9 @@ def test_cli_publishes_promotes_and_rolls_back(tmp_path):
     assert missing.returncode == 1 and "no version 7" in missing.stderr
     bad = prognos("publish", str(tmp_path / "t.onnx"))
     assert bad.returncode == 2 and "model name" in bad.stderr
+    spoilt = prognos("publish", str(broken(tmp_path / "spoilt", "truncated")), "--promote", "champion")
+    assert spoilt.returncode == 2 and "not a loadable ONNX model" in spoilt.stderr, spoilt.stderr
+    assert json.loads(prognos("list", "--json").stdout)[0]["versions"] == [1, 2]  # nothing published, nothing moved
     assert prognos("promote", "pump-anomaly", "2", "--alias", "challenger").returncode == 0
     traffic = prognos("traffic", "pump-anomaly", "--canary", "challenger", "--weight", "0.1", "--shadow", "challenger")
     assert traffic.stdout.strip() == "pump-anomaly: canary challenger at 10%, shadow challenger"
@@ -197,3 +254,65 @@ def test_an_alias_is_never_moved_onto_files_that_fail_their_checksum(tmp_path):
     with pytest.raises(IntegrityError, match=r"v1: model\.onnx"):
         reg.rollback("pump-anomaly")
     assert reg.aliases("pump-anomaly") == {"champion": 2} and reg.history("pump-anomaly", "champion") == [1, 2]
+
+
+@pytest.mark.slow
+def test_spoilt_artifacts_at_publish_promote_and_restart_never_take_the_serving_version_down(
+    tmp_path, fresh_pg, monkeypatch
+):
+    """A real server and the CLI beside it on one PostgreSQL registry, as an operator would have them."""
+    import httpx
+
+    from tests.server.test_oip import body
+    from tests.services import ServerProcess
+
+    monkeypatch.setenv("PROGNOS_STORE", fresh_pg)
+    monkeypatch.setenv("PROGNOS_REGISTRY", str(tmp_path / "m"))
+    monkeypatch.setenv("PROGNOS_MODEL_POLL", "0.2")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "prognos.cli", "models", *args], capture_output=True, text=True)
+
+    def served(url: str) -> str:
+        r = httpx.post(f"{url}/v2/models/pump-anomaly/infer", json=body(), timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["model_version"]
+
+    def spoil(version: int) -> None:
+        path = tmp_path / "m" / "pump-anomaly" / str(version) / "model.onnx"
+        path.chmod(0o644)
+        path.write_bytes(path.read_bytes()[:-16])
+
+    assert cli("publish", str(artifact(tmp_path / "a1")), "--promote", "champion").returncode == 0
+    with ServerProcess(fresh_pg) as server:
+        assert served(server.url) == "1"
+        for how in ("truncated", "corrupted", "window", "sensors"):
+            refused = cli("publish", str(broken(tmp_path / how, how)), "--promote", "champion")
+            assert refused.returncode == 2 and "pump-anomaly" not in refused.stdout, refused.stdout
+            assert "not a loadable ONNX model" in refused.stderr or "card and graph disagree" in refused.stderr
+        truncated = (tmp_path / "truncated" / "model.onnx").read_bytes()
+        over_http = httpx.post(f"{server.url}/api/v1/models/pump-anomaly/versions?promote=champion", content=truncated)
+        assert over_http.status_code == 400 and "not a loadable ONNX model" in over_http.json()["error"]["message"]
+        assert cli("publish", str(artifact(tmp_path / "a2", scale=3.0))).returncode == 0  # v2: good files
+        spoil(2)  # then a bad disk
+        promoted = cli("promote", "pump-anomaly", "2")
+        assert promoted.returncode != 0 and "does not match its checksum" in promoted.stderr
+        assert json.loads(cli("list", "--json").stdout)[0]["aliases"] == {"champion": 1}
+        assert cli("publish", str(artifact(tmp_path / "a3", scale=4.0)), "--promote", "champion").returncode == 0
+        deadline = time.monotonic() + 20
+        while served(server.url) != "3":  # the server follows the registry's poll
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    spoil(3)  # while the server is down, the champion's file goes bad
+    with ServerProcess(fresh_pg, until="/v2/health/ready") as server:
+        assert served(server.url) == "1"  # the newest earlier champion that loads stands in
+        health = server.health()
+        assert health["status"] == "degraded" and health["checks"]["models"]["ok"] is True
+        assert health["checks"]["champions"]["reason"].startswith("pump-anomaly serves v1, not its champion v3: ")
+        assert "does not match its checksum" in health["checks"]["champions"]["reason"]
+        assert cli("rollback", "pump-anomaly").stdout.strip() == "pump-anomaly@champion → v1"
+        deadline = time.monotonic() + 20
+        while server.health()["status"] != "ok":
+            assert time.monotonic() < deadline, server.health()
+            time.sleep(0.2)
+        assert served(server.url) == "1"

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from prognos import contract
 from prognos.errors import Conflict, IntegrityError, InvalidInput, ModelNotFound
 from prognos.store import Records
 
@@ -219,55 +220,29 @@ def _key(name: str, version: int) -> str:
 
 
 def _card(source: Path, io: dict[str, Any]) -> dict[str, Any]:
-    """The artifact's own card, or for a bare ONNX file one read from its graph (``io`` overrides)."""
+    """The artifact's own card, or for a bare ONNX file one read from its graph (``io`` overrides), checked
+    against the graph: ONNX Runtime must load it, and the card must promise what the graph does (`contract`)."""
     if source.is_dir():
-        card_path = source / "card.json"
-        if not card_path.is_file() or not (source / "model.onnx").is_file():
+        if not (source / "card.json").is_file() or not (source / "model.onnx").is_file():
             raise InvalidInput(
                 f"{source}: not a model artifact (needs card.json and model.onnx)", field="source", value=str(source)
             )
-        card: dict[str, Any] = json.loads(card_path.read_text())
-        return card
-    if source.suffix != ".onnx" or not source.is_file():
+        try:
+            card: dict[str, Any] = json.loads((source / "card.json").read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{source}/card.json: not JSON ({exc})", field="card.json", value=str(source)) from None
+        inputs, outputs = contract.graph(source / "model.onnx")
+    elif source.suffix != ".onnx" or not source.is_file():
         raise InvalidInput(f"{source}: expected an artifact folder or an .onnx file", field="source", value=str(source))
-    import onnxruntime as ort
-
-    try:
-        session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # ORT raises its own untyped errors for a file that is not a model
-        raise InvalidInput(
-            f"{source}: not a loadable ONNX model ({str(exc).splitlines()[0]})", field="source", value=str(source)
-        ) from None
-
-    def tensors(items: Any) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": t.name,
-                "shape": [d if isinstance(d, int) else None for d in t.shape],
-                "datatype": _DTYPES.get(t.type, t.type),
-            }
-            for t in items
-        ]
-
-    inputs, outputs = tensors(session.get_inputs()), tensors(session.get_outputs())
-    return {
-        "task": io.get("task", "custom"),
-        "inputs": io.get("inputs", inputs),
-        "outputs": io.get("outputs", outputs),
-        "input": {"shape": inputs[0]["shape"], "sensors": io.get("sensors")},
-        "name": io.get("name"),
-        "source": "bring-your-own",
-    }
-
-
-_DTYPES = {
-    "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
-    "tensor(int64)": "INT64",
-    "tensor(int32)": "INT32",
-    "tensor(bool)": "BOOL",
-    "tensor(float16)": "FP16",
-    "tensor(uint8)": "UINT8",
-    "tensor(int8)": "INT8",
-    "tensor(string)": "BYTES",
-}
+    else:
+        inputs, outputs = contract.graph(source)
+        card = {
+            "task": io.get("task", "custom"),
+            "inputs": io.get("inputs", inputs),
+            "outputs": io.get("outputs", outputs),
+            "input": {"shape": inputs[0]["shape"], "sensors": io.get("sensors")},
+            "name": io.get("name"),
+            "source": "bring-your-own",
+        }
+    contract.check(card, inputs, outputs, str(source))
+    return card

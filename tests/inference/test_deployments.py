@@ -5,9 +5,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from prognos.errors import ModelNotFound, ModelNotReady
+from prognos.errors import IntegrityError, ModelNotFound, ModelNotReady
 from prognos.inference.deployments import Deployments, bucket
 from tests.inference.conftest import tamper
+from tests.test_registry import artifact
 
 X = np.ones((1, 4, 3), np.float32)
 
@@ -59,18 +60,51 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(registry):
         path = registry.root / "pump-anomaly" / "2" / "model.onnx"
         good = path.read_bytes()
         tamper(registry, 2)  # the disk went bad after the promotion (a promotion itself refuses a bad file)
-        with pytest.raises(ModelNotReady, match="checksum"):
-            await d.sync("pump-anomaly")
+        assert (await d.sync("pump-anomaly")).versions()["champion"] == 1  # the old route stays
         assert await answer(d) == (1, 2.0)
         ready, reason = d.status("pump-anomaly", 2)
         assert not ready and "checksum" in reason
+        assert d.lagging() == [f"pump-anomaly serves v1, not its champion v2: {reason}"]
         assert d.metrics.load_failures.labels("pump-anomaly", "2")._value.get() == 1
-        with pytest.raises(ModelNotReady, match="checksum"):  # tried again at once: the same files, the same answer
-            await d.sync("pump-anomaly")
+        await d.sync("pump-anomaly")  # tried again at once: the same files, the same answer
         assert d.metrics.load_failures.labels("pump-anomaly", "2")._value.get() == 1  # not even opened again
         path.write_bytes(good)  # repaired: tried again now, not in 30 s
         await d.sync("pump-anomaly")
-        assert (await answer(d))[0] == 2
+        assert (await answer(d))[0] == 2 and d.lagging() == []
+        await d.close()
+
+    asyncio.run(main())
+
+
+def test_at_start_a_champion_that_cannot_load_is_stood_in_for_by_the_newest_earlier_one_that_can(registry, tmp_path):
+    async def main():
+        registry.publish(artifact(tmp_path / "a3", scale=4.0))
+        for v in (2, 3):
+            registry.promote("pump-anomaly", v)  # history: 1, 2, 3
+        tamper(registry, 3)
+        tamper(registry, 2)
+        d = Deployments(registry, poll=0)  # a restart finds both newest versions spoilt
+        await d.start()
+        assert await answer(d) == (1, 2.0)
+        assert registry.aliases("pump-anomaly") == {"champion": 3}  # a server never moves the alias itself
+        assert len(d.lagging()) == 1 and d.lagging()[0].startswith("pump-anomaly serves v1, not its champion v3: ")
+        with pytest.raises(IntegrityError):
+            registry.rollback("pump-anomaly")  # onto v2, spoilt too: the registry refuses to move the alias
+        registry.promote("pump-anomaly", 1)
+        await d.sync("pump-anomaly")
+        assert await answer(d) == (1, 2.0) and d.lagging() == []  # the alias names what serves: well again
+        await d.close()
+
+    asyncio.run(main())
+
+
+def test_with_no_earlier_version_that_loads_the_champion_is_not_served(registry):
+    async def main():
+        tamper(registry, 1)
+        d = Deployments(registry, poll=0)
+        await d.start()
+        ready, reason = d.status("pump-anomaly")
+        assert not ready and "checksum" in reason and d.lagging() == []
         await d.close()
 
     asyncio.run(main())

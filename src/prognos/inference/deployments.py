@@ -13,6 +13,7 @@ picks up changes made elsewhere (another replica, the CLI against PostgreSQL).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -119,6 +120,8 @@ class Deployments:
         self.failed: dict[tuple[str, int], tuple[float, str]] = {}  # version → (when, why) it could not load
         self._stamps: dict[tuple[str, int], tuple[tuple[str, int, int], ...]] = {}  # its files when it failed
         self.unloaded: set[str] = set()  # names unloaded through the repository API: not reloaded by the poll
+        self.behind: dict[str, tuple[int, int, str]] = {}  # name → (champion, version serving instead, why)
+        self._logged: dict[str, str] = {}  # the last error logged for each name by the poll
         self._aliases: dict[str, dict[str, int]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._retiring: set[asyncio.Task[None]] = set()
@@ -191,8 +194,11 @@ class Deployments:
             if name not in self.unloaded:
                 try:
                     await self.sync(name)
+                    self._logged.pop(name, None)
                 except PrognosError as exc:
-                    log.error("model %s: %s", name, exc)
+                    if self._logged.get(name) != str(exc):  # once per reason, not once per poll
+                        log.error("model %s: %s", name, exc)
+                    self._logged[name] = str(exc)
 
     async def sync(self, name: str) -> Route | None:
         """Make the route of ``name`` what the registry says, swapping only once every new version is warm."""
@@ -205,9 +211,12 @@ class Deployments:
             self._aliases[name] = state.aliases
             champion, canary, weight, shadow = state.targets
             current = self.routes.get(name)
-            if champion is None or (current and _targets(current) == state.targets):
+            if current and _targets(current) == state.targets:
+                self.behind.pop(name, None)
                 return current
-            primary = await self._ensure(name, champion, state.versions.get(champion))  # a failure keeps the old route
+            if champion is None:
+                return current
+            primary = await self._champion(name, champion, state, current)
             extra = {}
             for role, number in (("canary", canary), ("shadow", shadow)):
                 try:
@@ -227,6 +236,43 @@ class Deployments:
                     if id(served) not in keep:
                         self._retire(served)
             return route
+
+    async def _champion(self, name: str, number: int, state: _State, current: Route | None) -> Served:
+        """The champion, loaded; when it cannot load, what serves meanwhile — the version the route serves now,
+        or (at start) the newest version in the alias's history that loads — with the reason kept (`behind`).
+        A server never moves an alias itself: fixing the files or a rollback does, and the next sync follows."""
+        try:
+            served = await self._ensure(name, number, state.versions.get(number))
+        except ModelNotReady as exc:
+            stand_in = current.primary if current else await self._previous(name, number, state)
+            if stand_in is None:
+                raise
+            if self.behind.get(name, (0, 0, ""))[:2] != (number, stand_in.model.version):
+                log.warning(
+                    "model %s: champion v%d cannot load, serving v%d: %s", name, number, stand_in.model.version, exc
+                )
+            self.behind[name] = (number, stand_in.model.version, str(exc))
+            return stand_in
+        self.behind.pop(name, None)
+        return served
+
+    async def _previous(self, name: str, number: int, state: _State) -> Served | None:
+        """The newest version the champion alias pointed at before ``number`` that loads, if any."""
+        history = await self.control(self.registry.history, name, CHAMPION)
+        for earlier in dict.fromkeys(reversed(history)):
+            known = state.versions.get(earlier)
+            if earlier != number and known is not None and not known.archived:
+                with contextlib.suppress(ModelNotReady):
+                    return await self._ensure(name, earlier, known)
+        return None
+
+    def lagging(self) -> list[str]:
+        """Each model that serves another version than its champion alias names, and why."""
+        return [
+            f"{name} serves v{serving}, not its champion v{champion}: {why}"
+            for name, (champion, serving, why) in sorted(self.behind.items())
+            if name in self.routes
+        ]
 
     async def load_name(self, name: str) -> Route:
         """The repository API's load: serve ``name`` again (or for the first time) from its champion."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from prognos.contract import DATATYPES as ORT_TYPES
 from prognos.errors import InvalidInput, ModelNotReady, require
 from prognos.registry import Registry, Version
 
@@ -31,21 +32,6 @@ DATATYPES: dict[str, Any] = {
     "FP32": np.float32,
     "FP64": np.float64,
     "BYTES": np.object_,
-}
-_ORT_TYPES = {
-    "tensor(bool)": "BOOL",
-    "tensor(uint8)": "UINT8",
-    "tensor(uint16)": "UINT16",
-    "tensor(uint32)": "UINT32",
-    "tensor(uint64)": "UINT64",
-    "tensor(int8)": "INT8",
-    "tensor(int16)": "INT16",
-    "tensor(int32)": "INT32",
-    "tensor(int64)": "INT64",
-    "tensor(float16)": "FP16",
-    "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
-    "tensor(string)": "BYTES",
 }
 
 
@@ -163,7 +149,7 @@ def load(registry: Registry, version: Version, threads: int = 1) -> Model:
 
 def _spec(t: Any) -> TensorSpec:
     shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in t.shape)
-    return TensorSpec(t.name, _ORT_TYPES.get(t.type, t.type), shape)
+    return TensorSpec(t.name, ORT_TYPES.get(t.type, t.type), shape)
 
 
 def _check_shape(label: str, spec: TensorSpec, shape: tuple[int, ...]) -> None:

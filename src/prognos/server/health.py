@@ -4,11 +4,13 @@
     mqtt     the broker acknowledged the subscriptions (with --mqtt)
     bus      the stream bus is connected (with --partitions)
     models   every model with a champion alias serves it (one unloaded on purpose is not expected to)
+    champions  each serves the version its alias names, not a stand-in for one whose files cannot load
     stream   the scoring loop runs and every model the stream assigns serves a version (with --stream)
 
 `GET /api/v1/health` is 200 when every part is well, else 503 with the reasons. Readiness (`/v2/health/ready`)
 asks what answering requests needs — the deployments started, the store, the models, the stream — and leaves the
-broker out: HTTP ingest and inference work while it is away (health says so). Liveness (`/v2/health/live`) fails
+broker out: HTTP ingest and inference work while it is away (health says so), and a stand-in version out: it
+answers (health says it is not the champion). Liveness (`/v2/health/live`) fails
 only where a restart is the cure: the writer's thread or the scoring loop has died.
 """
 
@@ -64,7 +66,8 @@ class Probe:
 
 
 async def parts(ctx: Context) -> list[Part]:
-    found = [await _store(ctx), _models(ctx)]
+    lagging = ctx.deployments.lagging()
+    found = [await _store(ctx), _models(ctx), Part("champions", not lagging, "; ".join(lagging))]
     if ctx.source is not None:
         found.append(_mqtt(ctx))
     if ctx.bus is not None:
