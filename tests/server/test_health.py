@@ -20,7 +20,7 @@ from tests.inference.conftest import tamper
 from tests.server.conftest import serving
 from tests.server.test_oip import two_versions
 from tests.services import free_port
-from tests.test_registry import artifact
+from tests.test_registry import artifact, onnx_model
 
 
 def eventually(check, timeout: float = 20.0):
@@ -62,6 +62,30 @@ def test_a_model_the_stream_is_assigned_but_nobody_serves_shows_in_health(tmp_pa
         reason = health.json()["checks"]["stream"]["reason"]
         assert "'fan-anomaly' is not served" in reason and "pump-anomaly" not in reason
         assert server.http.get("/v2/health/ready").status_code == 503
+
+
+def test_a_model_the_stream_cannot_feed_shows_in_health_and_costs_no_other_model_its_predictions(tmp_path):
+    def prepare(store):
+        reg = Registry(store, tmp_path / "models")
+        reg.publish(artifact(tmp_path / "a1", scale=2.0))
+        reg.promote("pump-anomaly", 1)
+        reg.publish(onnx_model(tmp_path / "fan.onnx"), "fan-anomaly")  # bring-your-own, its sensors not named
+        reg.promote("fan-anomaly", 1)
+
+    with serving(tmp_path, prepare, stream="*=pump-anomaly,fan-anomaly") as server:
+        start = now_ms() - 20_000
+        for i in range(12):
+            reading = {"ts": start + i * 1000, "values": {"a": 1.0, "b": 2.0, "c": float(i)}}
+            assert server.http.post("/api/v1/devices/p1/telemetry", json=reading).status_code == 200
+        scored = eventually(
+            lambda: [r for r in server.store.read("p1", start, now_ms()).to_pylist() if "pred" in r["key"]]
+        )
+        assert {r["key"].split(".")[1] for r in scored} == {"pump-anomaly"}  # scored, the other model beside it
+        health = server.http.get("/api/v1/health")
+        assert health.status_code == 503
+        reason = health.json()["checks"]["stream"]["reason"]
+        assert reason.startswith("stream model fan-anomaly v1 cannot score the stream: its card names no sensors")
+        assert "pump-anomaly" not in reason
 
 
 class Cut:

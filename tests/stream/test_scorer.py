@@ -344,6 +344,39 @@ def test_a_device_whose_model_is_not_deployed_holds_no_other_device_up(tmp_path)
     assert len(got) == len(asyncio.run(_alone(reg, [r for r in data if r.device_id == "pump-1"])))
 
 
+def test_a_version_that_fails_to_score_costs_only_its_own_windows_and_says_so(tmp_path):
+    store = open_store("memory://")
+    reg, _ = setup(tmp_path, store)
+    folder = tmp_path / "twin"
+    toy_anomaly(folder, RegimeScaler().fit(np.ones((10, 2))))
+    reg.publish(folder, "twin")
+    reg.promote("twin", 1)
+    data = readings(seed=4, n=60, devices=("pump-1",))
+
+    async def main():
+        d = Deployments(reg, poll=0)
+        await d.start()
+        scorer = Scorer(Planner(d, parse_assignments("*=toy,twin")))
+
+        class Refusing:  # what ONNX Runtime raises for windows it will not take
+            def run(self, names, feed):
+                raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: x")
+
+        d.routes["twin"].primary.model.session = Refusing()
+        assert scorer.problems() == []
+        got = [p for i in range(0, 60, 10) for p in await scorer.score(data[i : i + 10])]
+        problems = scorer.problems()
+        await d.close()
+        return got, problems
+
+    got, problems = asyncio.run(main())
+    assert got and {p.model for p in got} == {"toy"}
+    assert len(got) == len(asyncio.run(_alone(reg, data)))  # toy scored every window it would alone
+    assert len(problems) == 1 and problems[0].startswith("stream model twin v1: ")
+    lost = int(problems[0].split(": ")[1].split()[0])
+    assert lost == len(got) and "windows not scored in the last minute: [ONNXRuntimeError]" in problems[0]
+
+
 async def _alone(reg, rows):
     d = Deployments(reg, poll=0)
     await d.start()

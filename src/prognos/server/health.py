@@ -5,7 +5,8 @@
     bus      the stream bus is connected (with --partitions)
     models   every model with a champion alias serves it (one unloaded on purpose is not expected to)
     champions  each serves the version its alias names, not a stand-in for one whose files cannot load
-    stream   the scoring loop runs and every model the stream assigns serves a version (with --stream)
+    stream   the scoring loop runs, and every model the stream assigns serves a version it can feed that lost no
+             windows to a failure in the last minute (with --stream)
 
 `GET /api/v1/health` is 200 when every part is well, else 503 with the reasons. Readiness (`/v2/health/ready`)
 asks what answering requests needs — the deployments started, the store, the models, the stream — and leaves the
@@ -19,13 +20,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prognos import __version__
 from prognos.store import Store
 from prognos.store.base import redact
-from prognos.types import now_ms
+from prognos.types import now_ms, to_iso
 
 if TYPE_CHECKING:  # the context holds a Probe: its module cannot be imported from here at run time
     from prognos.server.context import Context
@@ -107,8 +107,7 @@ def live(ctx: Context) -> Part:
 async def _store(ctx: Context) -> Part:
     stats = ctx.writer.stats
     if stats.failing_since is not None and stats.failed_at and now_ms() - stats.failed_at < RECENT_MS:
-        since = datetime.fromtimestamp(stats.failing_since / 1000, UTC).isoformat(timespec="seconds")
-        return Part("store", False, f"writes failing since {since}: {stats.last_error}")
+        return Part("store", False, f"writes failing since {to_iso(stats.failing_since)}: {stats.last_error}")
     return await ctx.probe.check()
 
 

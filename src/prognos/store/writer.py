@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from prognos.errors import Overloaded, PrognosError, StoreUnavailable
 from prognos.priority import lower_priority
 from prognos.store.base import Telemetry
-from prognos.types import Reading, now_ms
+from prognos.types import Reading, now_ms, to_iso
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,9 @@ class BatchWriter:
         after each failure; then submissions are taken again, so the next write finds out whether it is back."""
         s = self.stats
         if s.failing_since is not None and s.failed_at is not None and now_ms() - s.failed_at < REFUSE_MS:
-            raise StoreUnavailable(f"the store is failing (since {s.failing_since} ms): {s.last_error}; retry later")
+            raise StoreUnavailable(
+                f"the store is failing (since {to_iso(s.failing_since)}): {s.last_error}; retry later"
+            )
 
     @property
     def alive(self) -> bool:

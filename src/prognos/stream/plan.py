@@ -75,12 +75,16 @@ class Planner:
         return self._types[device_id]
 
     def unserved(self) -> list[str]:
-        """The assigned models that serve no version now, with the reason: their devices go unscored."""
+        """The assigned models that serve no version now, or one the stream cannot feed or that fails to score,
+        with the reason: their devices go unscored."""
         out = []
         for name in self._names:
             ok, why = self.deployments.status(name)
-            if not ok:
+            route = self.deployments.routes.get(name)
+            if not ok or route is None:
                 out.append(f"stream model {name!r} is not served: {why}")
+                continue
+            out += [f"stream model {t}" for s in route.served() if (t := self._view(s).trouble())]
         return out
 
     def retype(self, device_id: str) -> None:
@@ -150,7 +154,8 @@ class Planner:
                 incomplete.add(device)
                 continue
             view, shadow = found
-            plans[device].append(Step(view, shadow, self.windows.of(device, view)))
+            if view.fault is None:  # a version the stream cannot feed is left out, and health says why
+                plans[device].append(Step(view, shadow, self.windows.of(device, view)))
         self._plans.update((device, plan) for device, plan in plans.items() if device not in incomplete)
         return plans
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from prognos.errors import PrognosError
 from prognos.inference.batching import Result
 from prognos.stream.metrics import StreamMetrics
 from prognos.stream.plan import Window
@@ -86,12 +85,13 @@ class Job:
     @classmethod
     def submit(cls, view: View, items: list[Window], types: dict[str, str | None], shadow: bool) -> Job:
         """The windows to the version's batcher now: a large batch computes while the caller goes on."""
-        feed = view.feed([x for _, _, x in items])
+        feed: dict[str, np.ndarray] = {}
+        answer = None
         try:
+            feed = view.feed([x for _, _, x in items])
             answer = view.served.infer(feed)
-        except PrognosError as exc:
+        except Exception as exc:  # this version's windows are lost; the other models' are not
             not_scored(view, items, exc)
-            answer = None
         return cls(view, items, types, feed, answer, shadow)
 
     def measure_inputs(self) -> None:
@@ -105,7 +105,7 @@ class Job:
             return []
         try:
             result = await self.answer
-        except PrognosError as exc:
+        except Exception as exc:  # ONNX Runtime refusing the windows, say: only this version's are lost
             not_scored(self.view, self.items, exc)
             return []
         view, y = self.view, result.outputs[0]
@@ -132,5 +132,8 @@ class Job:
         return out
 
 
-def not_scored(view: View, items: Sequence[Any], exc: PrognosError) -> None:
-    log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), exc)
+def not_scored(view: View, items: Sequence[Any], exc: Exception) -> None:
+    """Windows lost to a version's failure: counted for health, logged once per run of the same failure."""
+    why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if view.lose(len(items), why):
+        log.error("%s: %d windows not scored: %s", view.served.model.label, len(items), why)

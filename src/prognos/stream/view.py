@@ -6,18 +6,28 @@ signals the rules see — ``anomaly.score`` (and ``anomaly.ratio`` to the card's
 ``classify.class`` / ``classify.prob`` / ``classify.index``, ``rul.p10|p50|p90`` — and `View.raw` adds
 ``raw.<sensor>``, the window's latest value of each input, when a rule watches one. `View.explain`
 gives the top contributing sensors, asked only for the predictions that move an alert.
+
+A view also knows when its version cannot serve the stream: `fault` when the card and graph cannot make a window
+(no sensors named, a window or a sensor count the graph does not take), `trouble` when windows failed to score
+in the last minute — what health reports for the stream, so a model nobody can use is never invisible.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from prognos import contract
+from prognos.errors import InvalidInput
 from prognos.features.drift import Drift, output_columns
 from prognos.features.scaling import RegimeScaler
 from prognos.inference.deployments import Served
+from prognos.inference.runtime import Model
+
+RECENT_S = 60.0  # windows lost this recently show in health
 
 Recipe = tuple[tuple[str, ...], int, int]  # sensors, window, step_ms
 
@@ -38,6 +48,25 @@ class View:
         # Fleet-wide, per model version: what the model sees, and what it says, against training.
         self.drift = Drift(ref, self.sensors) if ref else None
         self.pred_drift = Drift(ref_out, list(ref_out["features"]), prefix="drift.pred") if ref_out else None
+        self.fault = fault(served.model, self.sensors, self.window)  # why the stream cannot use it (None: it can)
+        self.lost, self.lost_at, self.lost_why = 0, -1e9, ""
+
+    def lose(self, windows: int, why: str) -> bool:
+        """Count windows this version could not score; whether this starts a new run of failures (to log)."""
+        now = time.monotonic()
+        new = now - self.lost_at >= RECENT_S or why != self.lost_why
+        self.lost = windows + (0 if now - self.lost_at >= RECENT_S else self.lost)
+        self.lost_at, self.lost_why = now, why
+        return new
+
+    def trouble(self) -> str | None:
+        """What keeps this version from scoring the stream now, or None."""
+        label = self.served.model.label
+        if self.fault:
+            return f"{label} cannot score the stream: {self.fault}"
+        if time.monotonic() - self.lost_at < RECENT_S:
+            return f"{label}: {self.lost} windows not scored in the last minute: {self.lost_why}"
+        return None
 
     def recipe(self) -> Recipe:
         return tuple(self.sensors), self.window, self.step
@@ -106,6 +135,23 @@ class View:
             "top_sensors": [[self.sensors[j], float(contrib[j])] for j in order if j < len(self.sensors)],
             "contributions": {s: float(c) for s, c in zip(self.sensors, contrib, strict=False)},
         }
+
+
+def fault(model: Model, sensors: list[str], window: int) -> str | None:
+    """Why the stream cannot feed ``model`` (None: it can): it builds one float32 (batch, window, sensors) input."""
+    if not sensors:
+        return "its card names no sensors, so no window can be built (publish a prognos artifact, or name them)"
+    if len(model.inputs) != 1:
+        return f"the stream feeds one input, the graph takes {len(model.inputs)}"
+    graph = [
+        {"name": t.name, "shape": [d if d >= 0 else None for d in t.shape], "datatype": t.datatype}
+        for t in model.inputs
+    ]
+    try:
+        contract.check({"window": window, "input": {"sensors": sensors, "dtype": "float32"}}, graph, [], model.label)
+    except InvalidInput as exc:
+        return str(exc).split("card and graph disagree: ", 1)[-1]
+    return None
 
 
 def _added(drift: Drift | None, rows: Callable[[], np.ndarray]) -> tuple[dict[str, float], bool]:
