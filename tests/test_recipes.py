@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from prognos.evaluate.cmapss import DEEP
 from tests.datasets.test_cmapss import write
@@ -158,6 +159,9 @@ def test_train_anomaly_on_skab_writes_a_detector_with_threshold_and_contribution
     assert "skab-pump-anomaly: F1" in out.stdout
     card = json.loads((tmp_path / "m" / "card.json").read_text())
     assert card["task"] == "anomaly" and card["window"] == 60 and card["output"]["threshold"] > 0
+    calibration = card["output"]["calibration"]
+    assert calibration["method"] == "quantile" and calibration["fallback"] == "" and calibration["margin"] == 1.5
+    assert card["output"]["threshold"] == pytest.approx(1.5 * calibration["value"])
     assert card["input"]["shape"] == [None, 60, 8] and card["onnx_parity_max_abs_diff"] <= 1e-4
 
 

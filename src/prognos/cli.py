@@ -333,6 +333,13 @@ def train(task: str, source: str, out: Path, store: str | None, **o: Any) -> Non
         path = recipes.train(order)
     card = json.loads(path.read_text())
     click.echo(f"{card['name']}: {recipes.figures(card)}; trained in {card['training_seconds']:.1f} s -> {out}")
+    cut = (card.get("output") or {}).get("calibration")
+    if cut:
+        fallback = f" (not {cut['asked']}: {cut['fallback']})" if cut["fallback"] else ""
+        click.echo(
+            f"  alarm threshold {card['output']['threshold']:.4g}: {cut['method']} of {cut['windows']} normal "
+            f"windows at a risk of {cut['risk']:g} per window{fallback}"
+        )
 
 
 @main.command()

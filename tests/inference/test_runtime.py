@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from prognos.errors import IntegrityError, InvalidInput
 from prognos.inference.runtime import load
 from tests.inference.conftest import tamper
+from tests.test_registry import artifact
 
 
 def tensors(x, datatype="FP32", name="input", **params):
@@ -22,6 +25,17 @@ def test_contract_comes_from_the_graph_and_sensors_from_the_card(registry):
     (y,) = model.run(model.validate(tensors(x, sensors=["a", "b", "c"])))
     np.testing.assert_allclose(y, 2 * x)
     model.warm(64)
+
+
+def test_metadata_carries_the_threshold_and_how_it_was_set(registry, tmp_path):
+    folder = artifact(tmp_path / "cut")
+    card = json.loads((folder / "card.json").read_text())
+    calibration = {"value": 4.0, "method": "max", "windows": 80, "risk": 1e-4, "asked": "pot", "fallback": "too few"}
+    card["output"] = {"threshold": 4.0, "calibration": calibration, "step_ms": 1000}
+    (folder / "card.json").write_text(json.dumps(card))
+    params = load(registry, registry.publish(folder)).metadata()["parameters"]
+    assert params["threshold"] == 4.0 and params["calibration"] == calibration and "step_ms" not in params
+    assert "threshold" not in load(registry, registry.get("pump-anomaly", 1)).metadata()["parameters"]
 
 
 @pytest.mark.parametrize(

@@ -134,8 +134,13 @@ def test_train_from_the_store_with_simulator_truth(tmp_path):
     out = subprocess.run(
         [*base, "--task", "anomaly", "--out", str(tmp_path / "ad")], capture_output=True, text=True, timeout=300
     )
-    assert out.returncode == 0, (
-        out.stderr and json.loads((tmp_path / "ad" / "card.json").read_text())["output"]["threshold"] > 0
+    assert out.returncode == 0, out.stderr
+    output = json.loads((tmp_path / "ad" / "card.json").read_text())["output"]
+    calibration = output["calibration"]  # how the cut was set, said even when it is not the method asked for
+    assert output["threshold"] > 0 and calibration["asked"] == "pot" and calibration["windows"] > 0
+    assert (calibration["method"] == "pot") == (calibration["fallback"] == "")  # anything else says why
+    assert (
+        f"alarm threshold {output['threshold']:.4g}: {calibration['method']} of {calibration['windows']}" in out.stdout
     )
     no_labels = subprocess.run([*base, "--task", "rul", "--out", str(tmp_path / "r")], capture_output=True, text=True)
     assert no_labels.returncode == 2 and "--labels is needed to train rul" in no_labels.stderr

@@ -111,7 +111,12 @@ class Model:
             "platform": "onnxruntime_onnx",
             "inputs": [t.to_dict() for t in self.inputs],
             "outputs": [t.to_dict() for t in self.outputs],
-            "parameters": {"task": self.card.get("task"), "sensors": self.sensors, "window": self.card.get("window")},
+            "parameters": {
+                "task": self.card.get("task"),
+                "sensors": self.sensors,
+                "window": self.card.get("window"),
+                **{k: v for k, v in (self.card.get("output") or {}).items() if k in ("threshold", "calibration")},
+            },
         }
 
     def _check_sensors(self, sensors: Any) -> None:

@@ -67,7 +67,7 @@ class RULNet(nn.Module):
         mid = q[:, 1]
         lo = mid - nn.functional.softplus(q[:, 0])
         hi = mid + nn.functional.softplus(q[:, 2])
-        return torch.stack([lo, mid, hi], dim=1)
+        return _clipped(torch.stack([lo, mid, hi], dim=1), self.training)
 
 
 class Ensemble(nn.Module):
@@ -86,7 +86,13 @@ class Ensemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q = torch.stack([m(x) for m in self.members]).mean(dim=0)
-        return q + torch.stack([-self.widen, torch.zeros_like(self.widen), self.widen])
+        return _clipped(q + torch.stack([-self.widen, torch.zeros_like(self.widen), self.widen]), self.training)
+
+
+def _clipped(q: torch.Tensor, training: bool) -> torch.Tensor:
+    """Remaining life is never negative: once trained (and in the exported graph) the quantiles stop at zero.
+    Training sees them unclipped, so the loss still pulls a prediction that overshoots back up."""
+    return q if training else q.clamp(min=0.0)
 
 
 def pinball(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

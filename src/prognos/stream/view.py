@@ -116,7 +116,7 @@ class View:
                 for i, q in zip(k.tolist(), p[np.arange(len(p)), k].tolist(), strict=True)
             ]
         if self.task == "rul":
-            q = y * float(self.output.get("scale") or 1.0)
+            q = np.maximum(y * float(self.output.get("scale") or 1.0), 0.0)  # never below zero, whatever the graph
             names = [f"rul.p{round(a * 100)}" for a in self.output.get("quantiles", [0.5])]
             return [dict(zip(names, row, strict=False)) for row in q.tolist()]
         return [{f"{self.name}.out": v} for v in y[:, 0].tolist()]

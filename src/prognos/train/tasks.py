@@ -107,7 +107,12 @@ def fit_anomaly(series: list[Series], labels: Labels, cfg: Config) -> Fitted:
         series[0].sensors,
         cfg.window,
         scaler.to_dict(),
-        {"kind": "per-sensor contributions; score = sum", "threshold": model.threshold_, "step_ms": cfg.step_ms},
+        {
+            "kind": "per-sensor contributions; score = sum",
+            "threshold": model.threshold_,
+            "calibration": model.calibration_,
+            "step_ms": cfg.step_ms,
+        },
     )
     return Fitted(model, spec, x, x[-max(2, len(x) // 5) :], time.perf_counter() - t)
 

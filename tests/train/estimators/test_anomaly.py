@@ -46,6 +46,36 @@ def test_pot_threshold_sits_in_the_tail_of_normal_scores():
     assert thresholds.pot(s[:5], risk=1e-3) == s[:5].max()  # too short a tail: the largest normal score
 
 
+@pytest.mark.parametrize(
+    "n, method, risk, used, why",
+    [
+        (20_000, "pot", 1e-3, "pot", ""),
+        (500, "pot", 1e-4, "pot", ""),  # 25 peaks: enough for a fit that extrapolates past the largest score
+        (100, "pot", 1e-4, "max", "cannot show a risk of 0.0001 per window (needs 10000)"),
+        (100, "pot", 0.02, "quantile", "5 scores over the 95% quantile are too few for a tail fit"),
+        (1000, "pot", 0.2, "quantile", "puts the cut below the tail"),
+        (1000, "quantile", 0.01, "quantile", ""),
+        (50, "quantile", 1e-3, "max", "50 normal windows cannot show a risk of 0.001"),
+    ],
+)
+def test_a_threshold_says_how_it_was_set_and_never_falls_back_silently(n, method, risk, used, why):
+    s = np.random.default_rng(1).exponential(1.0, n)
+    cut = thresholds.fit(s, method, risk)
+    assert (cut.method, cut.windows, cut.asked, cut.risk) == (used, n, method, risk)
+    assert why in cut.fallback and (cut.fallback == "") == (why == "")
+    if used == "max":
+        assert cut.value == s.max()
+    if used == "pot" and n == 500:
+        assert cut.value > s.max()  # beyond what 500 windows have seen, as the risk asks
+
+
+def test_a_detector_records_how_its_cut_was_set():
+    x, *_ = normal_data(0)
+    model = PCADetector(risk=1e-3).fit(x)
+    assert model.calibration_["windows"] == round(len(x) * 0.2) and model.calibration_["margin"] == 1.0
+    assert model.threshold_ == model.calibration_["value"]
+
+
 def test_thresholds_refuse_non_finite_scores():
     with pytest.raises(InvalidInput, match="finite"):
         thresholds.quantile(np.array([1.0, np.nan]))

@@ -28,6 +28,7 @@ class Detector(Estimator):
     margin: float
     validation: float  # the share of the most recent windows held out for the threshold
     threshold_: float
+    calibration_: dict[str, Any]  # `thresholds.Threshold` of the cut, and the margin on it
 
     def fit(self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None) -> Detector:
         raise NotImplementedError
@@ -54,9 +55,9 @@ class Detector(Estimator):
         return x[:cut], x[cut:]
 
     def _set_threshold(self, normal: np.ndarray) -> None:
-        s = self.score(normal)
-        base = thresholds.pot(s, self.risk) if self.threshold == "pot" else thresholds.quantile(s, 1 - self.risk)
-        self.threshold_ = base * self.margin
+        cut = thresholds.fit(self.score(normal), self.threshold, self.risk)
+        self.threshold_ = cut.value * self.margin
+        self.calibration_ = {**cut.to_dict(), "margin": self.margin}  # how the cut was set, for the card
 
 
 class AutoencoderDetector(Deep, Detector):

@@ -4,13 +4,72 @@
 tail above a high quantile is fitted with a generalised Pareto distribution, and the threshold is
 the score exceeded with probability ``risk``. It extrapolates beyond the largest normal score seen,
 which a plain quantile of a few hundred windows cannot do.
+
+`fit` says which method set the cut and on how many windows (`Threshold`): where the method asked for cannot
+be used — too short a tail for a fit, too few windows to show the risk asked for — it falls back, and the
+record says so and why, so a card never claims an extreme-value threshold it does not have.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import Any
+
 import numpy as np
 
 from prognos.errors import InvalidInput
+
+PEAKS = 10  # scores over the tail's start a generalised Pareto fit needs, at least
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A cut on normal scores, and how it was set."""
+
+    value: float
+    method: str  # "pot", "quantile", or "max" (the largest normal score)
+    windows: int  # the normal windows it was set from
+    risk: float  # the per-window false-alarm probability asked for
+    asked: str  # the method asked for
+    fallback: str = ""  # why ``method`` is not the one asked for ("" when it is)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fit(scores: np.ndarray, method: str = "pot", risk: float = 1e-3, level: float = 0.95) -> Threshold:
+    """The cut normal data exceeds with probability ``risk``, by ``method`` where the data allow it.
+
+    >>> few = fit(np.arange(100.0), "pot", 1e-4)
+    >>> few.method, "too few for a tail fit" in few.fallback and "cannot show a risk of 0.0001" in few.fallback
+    ('max', True)
+    >>> fit(np.random.default_rng(0).exponential(size=1000), "pot", 1e-4).method
+    'pot'
+    """
+    if method not in ("pot", "quantile"):
+        raise InvalidInput(f"threshold: expected 'pot' or 'quantile', got {method!r}", field="threshold", value=method)
+    s = _scores(scores)
+
+    def cut(value: float, used: str, fallback: str = "") -> Threshold:
+        return Threshold(value, used, len(s), risk, method, fallback)
+
+    why = ""
+    if method == "pot":
+        t = float(np.quantile(s, level))
+        peaks = s[s > t] - t
+        if risk >= len(peaks) / len(s):  # not in the tail at all: the empirical quantile is exact
+            return cut(quantile(s, 1 - risk), "quantile", f"a risk of {risk:g} puts the cut below the tail")
+        if len(peaks) >= PEAKS and np.ptp(peaks) > 0:
+            return cut(pot(s, risk, level), "pot")
+        why = f"{len(peaks)} scores over the {level:.0%} quantile are too few for a tail fit (needs {PEAKS}); "
+    if risk * len(s) >= 1:
+        return cut(quantile(s, 1 - risk), "quantile", why and why + "the empirical quantile instead")
+    return cut(
+        float(s.max()),
+        "max",
+        f"{why}{len(s)} normal windows cannot show a risk of {risk:g} per window (needs {int(np.ceil(1 / risk))}); "
+        "the cut is the largest normal score, so alarms may come more often than asked",
+    )
 
 
 def quantile(scores: np.ndarray, q: float = 0.99, factor: float = 1.0) -> float:
