@@ -86,6 +86,31 @@ def test_regime_scaler_removes_regime_offsets_and_round_trips():
     assert abs(plain.transform(x).mean()) < 1e-9 and plain.transform(x)[:, 0].std() == pytest.approx(1)
 
 
+@pytest.mark.parametrize(
+    "points, spread, expected",
+    [
+        ([[0.0, 0.0], [10.0, 0.5], [20.0, 0.8]], 0.01, 3),  # three flight conditions, a little noise
+        ([[0.0, 100.0], [35.0, 60.0], [42.0, 100.0], [10.0, 100.0], [20.0, 60.0], [25.0, 80.0]], 0.05, 6),
+        ([[0.0, 0.0]], 1.0, 1),  # settings that wander around one operating point are not regimes
+        ([[0.0, 0.0], [1.0, 1.0]], 0.8, 1),  # two blurred points that overlap: not distinct
+        ([[0.0, 0.0], [5.0, 5.0]], 0.0, 2),  # exact set points
+    ],
+)
+def test_auto_regimes_are_found_from_the_settings_alone(points, spread, expected):
+    rng = np.random.default_rng(2)
+    settings = np.repeat(np.array(points), 300, axis=0)
+    settings = settings + rng.normal(0, spread, settings.shape)
+    x = rng.normal(size=(len(settings), 2)) + settings[:, :1] * 3  # sensors moved by the operating point
+    s = RegimeScaler("auto", seed=0).fit(x, settings)
+    assert s.regimes == expected and s.to_dict()["regimes"] == expected
+    if expected > 1:
+        fixed = RegimeScaler(expected, seed=0).fit(x, settings)
+        assert np.array_equal(s.transform(x, settings), fixed.transform(x, settings))  # the same as if told
+    assert RegimeScaler("auto").fit(x).regimes == 1  # no settings, one regime
+    with pytest.raises(InvalidInput, match="regimes: expected a count"):
+        RegimeScaler("six")
+
+
 def test_scaler_errors_name_the_problem():
     s = RegimeScaler().fit(np.ones((5, 2)))
     assert np.array_equal(s.transform(np.ones((2, 2))), np.zeros((2, 2)))  # constant sensor: centred, not inf

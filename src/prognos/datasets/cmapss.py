@@ -18,7 +18,6 @@ SETTINGS = ["setting1", "setting2", "setting3"]
 SENSORS = [f"s{i}" for i in range(1, 22)]
 # Near-constant in every subset once regimes are removed (Saxena et al.; most papers drop them).
 INFORMATIVE = ["s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21"]
-REGIMES = {"FD001": 1, "FD002": 6, "FD003": 1, "FD004": 6}
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def prepare(data: cmapss.Subset, cfg: RULConfig, seed: int) -> Prepared:
         train_rows, val_rows = np.ones(len(tr.unit), dtype=bool), np.zeros(len(tr.unit), dtype=bool)
     else:
         train_rows, val_rows = by_unit(tr.unit, cfg.validation, seed)
-    scaler = RegimeScaler(cmapss.REGIMES[data.name], seed).fit(columns(tr, cfg)[train_rows], tr.settings[train_rows])
+    scaler = RegimeScaler("auto", seed).fit(columns(tr, cfg)[train_rows], tr.settings[train_rows])
     z = scaler.transform(columns(tr, cfg), tr.settings)
     parts: dict[bool, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {
         b: ([], [], []) for b in (True, False)

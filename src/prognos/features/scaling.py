@@ -20,7 +20,10 @@ class RegimeScaler:
     With ``regimes=1`` this is a plain standard scaler. With more, training rows are clustered on
     the operating-setting columns (k-means), and each sensor is standardised with the statistics of
     its row's regime: C-MAPSS FD002/FD004 run in 6 flight conditions that move every sensor more
-    than wear does.
+    than wear does. ``regimes="auto"`` finds the number from the settings themselves: the k from 2 to
+    ``MOST`` whose clusters separate best (silhouette on a sample), taken only when they are clearly
+    distinct operating points (silhouette ≥ ``DISTINCT``), else one regime — settings that merely wander
+    (noise around one operating point) are not regimes. The number found is what the card records.
 
     >>> x = np.array([[0.0, 10.0], [0.0, 12.0], [1.0, 20.0], [1.0, 24.0]])
     >>> s = RegimeScaler(regimes=2, seed=0).fit(x[:, 1:], settings=x[:, :1])
@@ -28,14 +31,20 @@ class RegimeScaler:
     [-1.0, 1.0, -1.0, 1.0]
     """
 
-    def __init__(self, regimes: int = 1, seed: int = 0, eps: float = 1e-8) -> None:
+    def __init__(self, regimes: int | str = 1, seed: int = 0, eps: float = 1e-8) -> None:
+        if regimes != "auto" and not (isinstance(regimes, int) and regimes >= 1):
+            raise InvalidInput(
+                f"regimes: expected a count ≥ 1 or 'auto', got {regimes!r}", field="regimes", value=regimes
+            )
         self.regimes = regimes
         self.seed = seed
         self.eps = eps
 
     def fit(self, x: np.ndarray, settings: np.ndarray | None = None) -> RegimeScaler:
         x = _matrix(x, "x")
-        if self.regimes > 1:
+        if self.regimes == "auto":
+            self.regimes = 1 if settings is None else regimes_in(_matrix(settings, "settings"), self.seed)
+        if int(self.regimes) > 1:
             if settings is None:
                 raise InvalidInput("regime scaling needs the operating settings", field="settings")
             from sklearn.cluster import KMeans
@@ -78,6 +87,35 @@ class RegimeScaler:
         s = cls(regimes=d["regimes"], seed=d["seed"])
         s.centres_, s.mean_, s.scale_ = (np.asarray(d[k], dtype=np.float64) for k in ("centres", "mean", "scale"))
         return s
+
+
+MOST = 8  # regimes looked for, at most
+DISTINCT = 0.75  # the silhouette above which clusters of settings count as distinct operating points
+SAMPLE = 3000  # rows the choice is made on
+
+
+def regimes_in(settings: np.ndarray, seed: int = 0) -> int:
+    """How many distinct operating points ``settings`` (rows, columns) hold: 1 unless clusters stand apart.
+
+    >>> rng = np.random.default_rng(0)
+    >>> points = np.repeat([[0.0, 0.0], [10.0, 1.0], [20.0, 0.0]], 200, axis=0)
+    >>> regimes_in(points + rng.normal(0, 0.1, points.shape)), regimes_in(rng.normal(0, 1.0, (600, 2)))
+    (3, 1)
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(seed)
+    sample = settings[rng.choice(len(settings), min(len(settings), SAMPLE), replace=False)]
+    if len(np.unique(sample, axis=0)) <= MOST:
+        return max(1, len(np.unique(sample, axis=0)))  # a handful of exact set points: each is a regime
+    best, found = DISTINCT, 1
+    for k in range(2, MOST + 1):
+        labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(sample).labels_
+        score = float(silhouette_score(sample, labels))
+        if score >= best:
+            best, found = score, k
+    return found
 
 
 def _matrix(x: Any, field: str) -> np.ndarray:
