@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
 import logging
 import sys
@@ -29,7 +30,7 @@ from prognos.ingest import files
 from prognos.registry import Registry
 from prognos.sim import Fleet, send
 from prognos.store import Agg, Store, open_store
-from prognos.types import now_ms, parse_duration, parse_time, to_iso
+from prognos.types import Reading, now_ms, parse_duration, parse_time, to_iso
 
 STORE = click.option(
     "--store",
@@ -140,37 +141,58 @@ def stream(**options: Any) -> None:
 
 
 # -- data -------------------------------------------------------------------------------------------------
+def mapped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say how a file's columns map to readings (`files.Mapping`), for import and score."""
+    for option in reversed(
+        [
+            click.option("--device-column", default=None, help="Column holding the device id."),
+            click.option("--device", default=None, help="One device id for every row (instead of --device-column)."),
+            click.option("--ts-column", default=None, help="Timestamp column (default: ts, timestamp, time, …)."),
+            click.option("--ts-format", default="ms", show_default=True, help="ms, s, us, iso, or a strftime pattern."),
+            click.option("--columns", default=None, help="Comma-separated value columns (default: every numeric one)."),
+            click.option("--attribute-columns", default="", help="Comma-separated string state columns (e.g. mode)."),
+            click.option("--lat-column", default=None),
+            click.option("--lon-column", default=None),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _mapping(o: dict[str, Any]) -> files.Mapping:
+    mapping = files.Mapping(
+        o.pop("device_column"),
+        o.pop("device"),
+        o.pop("ts_column"),
+        o.pop("ts_format"),
+        _split(o.pop("columns")),
+        _split(o.pop("attribute_columns")) or (),
+        o.pop("lat_column"),
+        o.pop("lon_column"),
+    )
+    mapping.check()
+    return mapping
+
+
+def _read(file: Path, mapping: files.Mapping, write: Callable[[list[Any]], Any], verb: str) -> files.ImportSummary:
+    """``file``'s readings to ``write`` batch by batch, with a progress bar."""
+    _, total = files.batches(file) if file.exists() else (None, 0)
+    unit = "rows" if file.suffix.lower() in (".parquet", ".pq") else "B"
+    with tqdm(total=total, unit=unit, unit_scale=True, desc=f"{verb} {file.name}", file=sys.stderr) as bar:
+        return files.import_file(file, mapping, write, bar.update)
+
+
 @main.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @STORE
-@click.option("--device-column", default=None, help="Column holding the device id.")
-@click.option("--device", default=None, help="One device id for every row (instead of --device-column).")
-@click.option("--ts-column", default=None, help="Timestamp column (default: ts, timestamp, time, datetime or date).")
-@click.option("--ts-format", default="ms", show_default=True, help="ms, s, us, iso, or a strftime pattern.")
-@click.option("--columns", default=None, help="Comma-separated value columns (default: every numeric column).")
-@click.option("--attribute-columns", default="", help="Comma-separated string state columns (e.g. mode).")
-@click.option("--lat-column", default=None)
-@click.option("--lon-column", default=None)
+@mapped
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @edge
 def import_(file: Path, store: str | None, as_json: bool, **o: Any) -> None:
     """Import a CSV or Parquet file into the store."""
-    mapping = files.Mapping(
-        o["device_column"],
-        o["device"],
-        o["ts_column"],
-        o["ts_format"],
-        _split(o["columns"]),
-        _split(o["attribute_columns"]) or (),
-        o["lat_column"],
-        o["lon_column"],
-    )
-    mapping.check()
+    mapping = _mapping(o)
     with _store(store) as st:
-        _, total = files.batches(file) if file.exists() else (None, 0)
-        unit = "rows" if file.suffix.lower() in (".parquet", ".pq") else "B"
-        with tqdm(total=total, unit=unit, unit_scale=True, desc=f"import {file.name}", file=sys.stderr) as bar:
-            summary = files.import_file(file, mapping, st.write, bar.update)
+        summary = _read(file, mapping, st.write, "import")
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=1))
         return
@@ -180,6 +202,48 @@ def import_(file: Path, store: str | None, as_json: bool, **o: Any) -> None:
     )
     for reason, count in summary.reasons.most_common():
         click.echo(f"  {count:>8}  {reason}  (rows {', '.join(map(str, summary.examples[reason]))})")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", "models", multiple=True, required=True, help="A model to score with (its champion); repeat.")
+@click.option("--out", default="-", show_default=True, help="Where the rows go: a .csv or .parquet file, - for stdout.")
+@STORE
+@REGISTRY
+@mapped
+@edge
+def score(file: Path, models: tuple[str, ...], out: str, store: str | None, registry: str | None, **o: Any) -> None:
+    """Score a CSV or Parquet recording offline as the stream would: one row per window, with the decision.
+
+    Causal: each window's verdict uses the readings up to its end only. Nothing is written to the store."""
+    from prognos.stream import offline  # ONNX Runtime: only when scoring
+
+    mapping, readings = _mapping(o), list[Reading]()
+    summary = _read(file, mapping, readings.extend, "read")
+    bar = tqdm(total=len(readings), unit="readings", unit_scale=True, desc="score", file=sys.stderr)
+    with _registry(store, registry) as reg, bar:
+        rows = offline.score(readings, reg, models, bar.update)
+    _write_table(rows, out)
+    alarms = sum(bool(a) for a in rows.column("alarm").to_pylist()) if "alarm" in rows.column_names else 0
+    click.echo(
+        f"{summary.readings} readings of {summary.rows} rows: {rows.num_rows} windows scored "
+        f"({len(set(rows.column('device_id').to_pylist())) if rows.num_rows else 0} devices), {alarms} alarms",
+        err=True,
+    )
+
+
+def _write_table(rows: Any, out: str) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if out == "-":
+        buffer = io.BytesIO()
+        pacsv.write_csv(rows, buffer)
+        click.echo(buffer.getvalue().decode(), nl=False)
+    elif out.endswith((".parquet", ".pq")):
+        pq.write_table(rows, out)
+    else:
+        pacsv.write_csv(rows, out)
 
 
 @main.command()
