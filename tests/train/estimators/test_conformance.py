@@ -181,5 +181,24 @@ def test_rul_folds_make_one_ensemble_graph_from_held_out_units(tmp_path):
         RULRegressor(folds=3).fit(x, y, groups=np.repeat([0, 1], 150))
 
 
+def test_the_interval_is_calibrated_on_the_declining_part_of_life():
+    rng = np.random.default_rng(5)
+    y = np.minimum(rng.uniform(0, 250, 300), 125)  # half the windows on the flat part of the target
+    x = rng.normal(0, 0.3, (300, 12, 4))
+    x[:, :, 0] += (125 - y)[:, None] / 40
+    groups = np.repeat(np.arange(10), 30)
+    model = RULRegressor(scales=(3, 6), hidden=16, epochs=2, folds=3, seed=0).fit(x, y, groups=groups)
+    widen = float(model.net_.widen)
+    scores, targets = [], []
+    for member, held in zip(model.net_.members, model._folds(x, groups), strict=True):
+        q, t = loop_predict(member, x[held]), y[held] / model.cap
+        scores.append(np.maximum(q[:, 0] - t, t - q[:, 2]))
+        targets.append(t)
+    s, t = np.concatenate(scores), np.concatenate(targets)
+    assert (t >= 1.0).sum() > 100 and (t < 1.0).sum() >= 50
+    assert 0.8 <= np.mean(s[t < 1.0] <= widen) < 0.85  # 80 % of out-of-fold declining windows covered
+    assert not 0.8 <= np.mean(s <= widen) < 0.85  # not 80 % of all of them: the flat part had no say
+
+
 def loop_predict(net, x):
     return loop.predict(net, x)

@@ -14,6 +14,8 @@ from prognos.train import loop
 from prognos.train.estimators.base import Deep, Estimator
 from prognos.train.estimators.inputs import same_length, windows
 
+CALIBRATION_MIN = 50  # declining-life windows needed to calibrate the interval on them alone
+
 
 class RULEstimator(Estimator):
     """The remaining-life family: windows (n, window, sensors) → (n, 3) quantiles 10 %, 50 %, 90 % of RUL in the
@@ -97,13 +99,20 @@ class RULRegressor(Deep, RULEstimator):
 
     def _calibrate(self, ensemble: Ensemble, parts: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> None:
         """Conformalised quantile regression (Romano et al. 2019) on out-of-fold windows: widen the
-        interval by the error quantile that makes it cover 80 % of windows of units a member never saw."""
-        scores = []
+        interval by the error quantile that makes it cover 80 % of windows of units a member never saw.
+
+        Calibrated toward the end of life: windows whose remaining life is beyond the cap sit on the flat, easy
+        part of the target and would make the interval narrowest where it matters most, so the declining part
+        alone sets the width when it holds enough windows (``CALIBRATION_MIN``)."""
+        scores, targets = [], []
         for member, held_out in zip(ensemble.members, parts, strict=True):
             q = loop.predict(member, x[held_out])
             target = y[held_out] / self.cap
             scores.append(np.maximum(q[:, 0] - target, target - q[:, 2]))
-        s = np.concatenate(scores)
+            targets.append(target)
+        s, t = np.concatenate(scores), np.concatenate(targets)
+        if (t < 1.0).sum() >= CALIBRATION_MIN:
+            s = s[t < 1.0]
         level = min(1.0, np.ceil((len(s) + 1) * (QUANTILES[2] - QUANTILES[0])) / len(s))
         ensemble.widen.fill_(max(0.0, float(np.quantile(s, level))))
 
