@@ -218,6 +218,7 @@ def score(file: Path, models: tuple[str, ...], out: str, store: str | None, regi
     Causal: each window's verdict uses the readings up to its end only. Nothing is written to the store."""
     from prognos.stream import offline  # ONNX Runtime: only when scoring
 
+    _writable(out)
     mapping, readings = _mapping(o), list[Reading]()
     summary = _read(file, mapping, readings.extend, "read")
     bar = tqdm(total=len(readings), unit="readings", unit_scale=True, desc="score", file=sys.stderr)
@@ -240,10 +241,17 @@ def _write_table(rows: Any, out: str) -> None:
         buffer = io.BytesIO()
         pacsv.write_csv(rows, buffer)
         click.echo(buffer.getvalue().decode(), nl=False)
-    elif out.endswith((".parquet", ".pq")):
-        pq.write_table(rows, out)
-    else:
-        pacsv.write_csv(rows, out)
+        return
+    try:
+        (pq.write_table if out.endswith((".parquet", ".pq")) else pacsv.write_csv)(rows, out)
+    except OSError as exc:
+        raise InvalidInput(f"--out {out}: cannot write it ({exc})", field="out", value=out) from None
+
+
+def _writable(out: str) -> None:
+    """Refuse an --out nobody can write before the work, not after it."""
+    if out != "-" and not Path(out).resolve().parent.is_dir():
+        raise InvalidInput(f"--out {out}: no such folder {Path(out).resolve().parent}", field="out", value=out)
 
 
 @main.command()

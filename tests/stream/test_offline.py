@@ -73,5 +73,7 @@ def test_prognos_score_writes_a_row_per_window_with_its_decision(tmp_path):
     assert f"{len(rows)} windows scored (2 devices), {alarms} alarms" in done.stderr
     missing = prognos("--model", "nope", "--device-column", "machine", "--ts-column", "time")
     assert missing.returncode == 1 and "'nope' cannot score" in missing.stderr
+    nowhere = prognos("--model", "toy", "--device-column", "machine", "--out", str(tmp_path / "no" / "s.csv"))
+    assert nowhere.returncode == 2 and "--out" in nowhere.stderr and "no such folder" in nowhere.stderr
     both = prognos("--model", "toy", "--device", "x", "--device-column", "machine")
     assert both.returncode == 2 and "exactly one of a device column or a fixed device id" in both.stderr
