@@ -41,6 +41,11 @@ STORE = click.option(
 RETYPE = click.option(
     "--retype-interval", type=float, default=None, help="Seconds between re-reads of every device's type (default 30)."
 )
+BUDGET = click.option(
+    "--alarm-budget",
+    default=None,
+    help="False alarms a device may raise, e.g. 1/week (default), 2/day: sets every anomaly model's cut.",
+)
 REGISTRY = click.option(
     "--registry", envvar="PROGNOS_REGISTRY", default=None, help="Folder of published artifacts (prognos-data/models)."
 )
@@ -100,6 +105,7 @@ def main(log_level: str) -> None:
     help="Forward committed readings on the stream bus (prognos/stream/0..N-1) for prognos stream workers.",
 )
 @RETYPE
+@BUDGET
 @edge
 def serve(**options: Any) -> None:
     """Run the server: HTTP API, ingestion (MQTT with --mqtt) and inference (Open Inference Protocol v2) for the
@@ -124,6 +130,7 @@ def serve(**options: Any) -> None:
 @click.option("--group", "stream_group", default=None, help="Names this deployment's bus sessions and checkpoints.")
 @click.option("--checkpoint-interval", type=float, default=None, help="Seconds between checkpoints (default 1).")
 @RETYPE
+@BUDGET
 @click.option("--host", default=None, help="Health and metrics: address (default 127.0.0.1).")
 @click.option(
     "--port", type=int, default=8601, show_default=True, envvar="PROGNOS_STREAM_PORT", help="Health and metrics: port."
@@ -210,6 +217,7 @@ def import_(file: Path, store: str | None, as_json: bool, **o: Any) -> None:
 @click.option("--out", default="-", show_default=True, help="Where the rows go: a .csv or .parquet file, - for stdout.")
 @STORE
 @REGISTRY
+@BUDGET
 @mapped
 @edge
 def score(file: Path, models: tuple[str, ...], out: str, store: str | None, registry: str | None, **o: Any) -> None:
@@ -223,7 +231,7 @@ def score(file: Path, models: tuple[str, ...], out: str, store: str | None, regi
     summary = _read(file, mapping, readings.extend, "read")
     bar = tqdm(total=len(readings), unit="readings", unit_scale=True, desc="score", file=sys.stderr)
     with _registry(store, registry) as reg, bar:
-        rows = offline.score(readings, reg, models, bar.update)
+        rows = offline.score(readings, reg, models, bar.update, budget=o.pop("alarm_budget"))
     _write_table(rows, out)
     alarms = sum(bool(a) for a in rows.column("alarm").to_pylist()) if "alarm" in rows.column_names else 0
     click.echo(
@@ -412,6 +420,21 @@ def train(task: str, source: str, out: Path, store: str | None, **o: Any) -> Non
             f"  alarm threshold {card['output']['threshold']:.4g}: {cut['method']} of {cut['windows']} normal "
             f"windows at a risk of {cut['risk']:g} per window{fallback}"
         )
+    if (card.get("output") or {}).get("normal"):
+        click.echo(f"  {_budget_cut(card['output'])}")
+
+
+def _budget_cut(output: dict[str, Any]) -> str:
+    """Where the default alarm budget cuts this model's scores, and how its normal tail was measured."""
+    from prognos.features.calibration import DEFAULT_BUDGET, Budget, Normal
+
+    ref, budget = Normal.from_dict(output["normal"]), Budget.parse(DEFAULT_BUDGET)
+    risk = budget.risk(int(output.get("step_ms") or 1000))
+    tail = f"{ref.method} tail (shape {ref.tail.shape:.2f})" + (f" — {ref.fallback}" if ref.fallback else "")
+    return (
+        f"at an alarm budget of {budget.text} ({risk:.3g} per window) the stream alarms from score "
+        f"{ref.cut(risk):.4g}: {tail} of {ref.windows} held-out normal windows, typical score {ref.typical:.4g}"
+    )
 
 
 @main.command()

@@ -78,6 +78,7 @@ class StreamSettings:
     group: str = option("prognos-stream", "stream_group")  # session ids and checkpoints of one deployment
     checkpoint_interval: float = option(1.0, "checkpoint_interval")  # seconds between checkpoints (and acks)
     retype_interval: float = option(30.0, "retype_interval")  # seconds between re-reads of every device's type
+    alarm_budget: str | None = option(None, "alarm_budget")  # false alarms a device may raise: "1/week" (None)
 
 
 @dataclass(frozen=True)

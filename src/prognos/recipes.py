@@ -171,7 +171,7 @@ def _skab(order: Order, window: int = 60) -> Path:
         "protocol": "trained on SKAB anomaly-free.csv; point-wise scores, all 34 files",
     }
     output = {"kind": "per-sensor contributions; score = sum", "threshold": model.threshold_}
-    output["calibration"] = model.calibration_
+    output["calibration"], output["normal"] = model.calibration_, model.normal_
     spec = Spec("anomaly", skab.SENSORS, window, scaler.to_dict(), output)
     fitted = Fitted(model, spec, x, x[-len(x) // 5 :], seconds)
     data_doc = {"source": order.source, "hash": data_hash(x), "train_windows": len(x)}

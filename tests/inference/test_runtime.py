@@ -7,6 +7,7 @@ import pytest
 
 from prognos.errors import IntegrityError, InvalidInput
 from prognos.inference.runtime import load
+from prognos.train.estimators import thresholds
 from tests.inference.conftest import tamper
 from tests.test_registry import artifact
 
@@ -31,10 +32,12 @@ def test_metadata_carries_the_threshold_and_how_it_was_set(registry, tmp_path):
     folder = artifact(tmp_path / "cut")
     card = json.loads((folder / "card.json").read_text())
     calibration = {"value": 4.0, "method": "max", "windows": 80, "risk": 1e-4, "asked": "pot", "fallback": "too few"}
-    card["output"] = {"threshold": 4.0, "calibration": calibration, "step_ms": 1000}
+    normal = thresholds.normal(np.random.default_rng(0).exponential(size=500)).to_dict()
+    card["output"] = {"threshold": 4.0, "calibration": calibration, "normal": normal, "step_ms": 1000}
     (folder / "card.json").write_text(json.dumps(card))
     params = load(registry, registry.publish(folder)).metadata()["parameters"]
     assert params["threshold"] == 4.0 and params["calibration"] == calibration and "step_ms" not in params
+    assert params["normal"] == normal  # a client reads any score as a tail probability, as the stream does
     assert "threshold" not in load(registry, registry.get("pump-anomaly", 1)).metadata()["parameters"]
 
 

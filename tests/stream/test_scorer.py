@@ -16,19 +16,21 @@ from prognos.act.decisions import Decisions
 from prognos.act.rules import Condition, Engine, Rule
 from prognos.errors import ConfigError
 from prognos.features import RegimeScaler
+from prognos.features.calibration import Budget, ratio
 from prognos.features.grid import align, phase
 from prognos.inference.batching import OFFLOAD_ROWS
 from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
 from prognos.store import open_store
 from prognos.stream import Planner, Scorer, parse_assignments
+from prognos.train.estimators import thresholds
 from prognos.train.telemetry import Series, windows
 from prognos.types import Reading
 
 SENSORS, WINDOW, STEP = ["a", "b"], 4, 1000
 
 
-def toy_anomaly(folder, scaler: RegimeScaler):
+def toy_anomaly(folder, scaler: RegimeScaler, normal=None):
     """Per-sensor contributions = mean over the window of x², as the autoencoder's output is shaped."""
     folder.mkdir()
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", WINDOW, len(SENSORS)])
@@ -48,7 +50,7 @@ def toy_anomaly(folder, scaler: RegimeScaler):
         "window": WINDOW,
         "scaler": scaler.to_dict(),
         "input": {"name": "x", "shape": [None, WINDOW, len(SENSORS)], "sensors": SENSORS},
-        "output": {"threshold": 2.0, "step_ms": STEP},
+        "output": {"threshold": 2.0, "step_ms": STEP, **({"normal": normal} if normal else {})},
     }
     (folder / "card.json").write_text(json.dumps(card))
     return folder
@@ -116,6 +118,39 @@ def test_streaming_predictions_equal_the_offline_pipeline(tmp_path):
     last = {d: max(t for dev, t in expected if dev == d) for d, _ in expected}
     assert set(expected) - set(streamed) <= {(d, t) for d, t in last.items()}  # only each device's still-open cell
     assert {p.version for p in got} == {1} and all(p.explanation["window"][1] == p.ts for p in got)
+
+
+def test_an_anomaly_score_is_read_as_a_tail_probability_and_cut_by_the_alarm_budget(tmp_path):
+    """With the card's normal reference, every window says how rarely normal data scores as high (anomaly.p) and
+    where that stands against the budget's cut (anomaly.ratio, 1 at the cut): a looser budget alarms on more."""
+    store = open_store("memory://")
+    _, scaler = setup(tmp_path, store)
+    data = readings(seed=5, n=300)
+    calm = np.array(list(offline(readings(seed=9, n=400), scaler, tmp_path / "toy" / "model.onnx").values()))
+    ref = thresholds.normal(calm)
+    reg = Registry(store, tmp_path / "models")
+    reg.publish(toy_anomaly(tmp_path / "calibrated", scaler, ref.to_dict()), "calibrated")
+    reg.promote("calibrated", 1)
+
+    async def scored(budget):
+        d = Deployments(reg, poll=0)
+        await d.start()
+        try:
+            return await Scorer(Planner(d, parse_assignments("*=calibrated"), budget=budget)).score(data)
+        finally:
+            await d.close()
+
+    loose, strict = Budget.parse("1/min"), Budget.parse("1/week")
+    by_loose, by_strict = asyncio.run(scored(loose)), asyncio.run(scored(strict))
+    assert len(by_loose) > 200 and [p.ts for p in by_loose] == [p.ts for p in by_strict]
+    for a, b in zip(by_loose, by_strict, strict=True):
+        score, p = a.signals["anomaly.score"], a.signals["anomaly.p"]
+        assert p == pytest.approx(float(ref.p(score))) and b.signals["anomaly.p"] == p
+        assert a.signals["anomaly.ratio"] == pytest.approx(float(ratio(p, loose.risk(STEP))))
+        assert (a.signals["anomaly.ratio"] >= 1) == (score >= ref.cut(loose.risk(STEP)) * (1 - 1e-9))
+        assert b.signals["anomaly.ratio"] <= a.signals["anomaly.ratio"]
+    alarms = [sum(q.signals["anomaly.ratio"] >= 1 for q in ps) for ps in (by_loose, by_strict)]
+    assert alarms[0] > alarms[1]  # 1/min on a 1 s grid: 1 window in 60 may alarm; 1/week: 1 in 604,800
 
 
 def test_signals_raise_alerts_with_explanations_and_predictions_are_stored(tmp_path):

@@ -17,6 +17,9 @@ from prognos.contract import DATATYPES as ORT_TYPES
 from prognos.errors import InvalidInput, ModelNotReady, require
 from prognos.registry import Registry, Version
 
+# What the OIP model metadata carries of an anomaly card's output: the cut, how it was set, the normal scores.
+CALIBRATION = ("threshold", "calibration", "normal")
+
 # Open Inference Protocol datatypes and their numpy types (BYTES: strings, carried as objects).
 DATATYPES: dict[str, Any] = {
     "BOOL": np.bool_,
@@ -115,7 +118,7 @@ class Model:
                 "task": self.card.get("task"),
                 "sensors": self.sensors,
                 "window": self.card.get("window"),
-                **{k: v for k, v in (self.card.get("output") or {}).items() if k in ("threshold", "calibration")},
+                **{k: v for k, v in (self.card.get("output") or {}).items() if k in CALIBRATION},
             },
         }
 

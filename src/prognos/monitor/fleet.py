@@ -1,7 +1,8 @@
 """The fleet at a glance: each device's status and what its models say now, from the latest values.
 
 Status, worst first: ``offline`` (nothing heard for ``offline_after``), ``alarm`` (an open critical alert),
-``warning`` (any other open alert, or an anomaly score over its model's threshold), else ``healthy``.
+``warning`` (any other open alert, or an anomaly ratio over 1: a score past the alarm budget's cut), else
+``healthy``.
 Predictions are read back from the stored ``pred.<model>.<signal>`` values (`prognos.types.prediction_key`).
 
 >>> rows = [{"device_id": "p1", "key": "pred.pa.anomaly.ratio", "ts": 5, "value": 1.5},
@@ -50,7 +51,7 @@ def summary(
     out = []
     for d in devices:
         p = preds.get(d.device_id, {})
-        anomaly = _pick(p, "anomaly.score", ("anomaly.score", "anomaly.ratio"))
+        anomaly = _pick(p, "anomaly.score", ("anomaly.score", "anomaly.p", "anomaly.ratio"))
         state = _pick(p, "classify.index", ("classify.index", "classify.prob"))
         if state and classes and state["model"] in classes and "classify.index" in state:
             names = classes[state["model"]]

@@ -20,6 +20,7 @@ from prognos.act.rulesfile import load_policies, load_rules
 from prognos.broker import unique_client_id
 from prognos.config import Settings
 from prognos.errors import ConfigError, DeviceNotFound
+from prognos.features.calibration import DEFAULT_BUDGET, Budget
 from prognos.inference.batching import BatchOptions
 from prognos.inference.deployments import Deployments
 from prognos.inference.metrics import Metrics
@@ -110,7 +111,8 @@ def _scorer(ctx: Context, durable: bool) -> Scorer:
         return {d.device_id: d.type for d in store.devices()}
 
     assignments = parse_assignments(s.stream.assignments)
-    plan = Planner(ctx.deployments, assignments, device_type, store.read_many, types, s.stream.retype_interval)
+    budget = Budget.parse(s.stream.alarm_budget or DEFAULT_BUDGET)
+    plan = Planner(ctx.deployments, assignments, device_type, store.read_many, types, s.stream.retype_interval, budget)
     keep = functools.partial(ctx.writer.submit, tap=False)  # the predictions: never scored as telemetry
     return Scorer(plan, sink, keep, durable, counted, hub.scored if hub else None)
 

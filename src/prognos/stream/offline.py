@@ -2,10 +2,10 @@
 
 `score` runs readings — a file's rows, a recording kept elsewhere — in time order through a `Scorer` over the
 registry's deployments (each model's champion, as live), and gives one row per window scored: the device, the
-window's end, the model and version, the model's signals (``anomaly.score`` and ``anomaly.ratio`` to the card's
-threshold, ``classify.class`` and ``classify.prob``, ``rul.p10|p50|p90``) and, for an anomaly model, its
-decision: ``alarm`` when the ratio reaches 1. Causal by construction: a window's verdict uses the readings up to
-its end and nothing after, so any data set can be judged the way the stream would decide on it.
+window's end, the model and version, the model's signals (``anomaly.score``, ``anomaly.p`` and ``anomaly.ratio``
+on the alarm budget's scale, ``classify.class`` and ``classify.prob``, ``rul.p10|p50|p90``) and, for an anomaly
+model, its decision: ``alarm`` when the ratio reaches 1. Causal by construction: a window's verdict uses the
+readings up to its end and nothing after, so any data set can be judged the way the stream would decide on it.
 `prognos score FILE` is this over a CSV or Parquet file.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from prognos.errors import InvalidInput, ModelNotReady
+from prognos.features.calibration import DEFAULT_BUDGET, Budget
 from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
 from prognos.stream.plan import Planner
@@ -33,12 +34,15 @@ def score(
     registry: Registry,
     models: Sequence[str],
     progress: Callable[[int], Any] | None = None,
+    budget: str | None = None,
 ) -> pa.Table:
-    """One row per window the ``models`` (names; each scores with its champion) complete in ``readings``."""
+    """One row per window the ``models`` (names; each scores with its champion) complete in ``readings``; an
+    anomaly model's ratio read against the alarm ``budget`` ("1/week", the default; `features.calibration`)."""
     if not models:
         raise InvalidInput("name at least one model to score with", field="model")
     ordered = sorted(readings, key=lambda r: r.ts)  # as they would arrive: in time order, whatever the file's
-    return table(asyncio.run(_score(ordered, registry, list(models), progress)))
+    cut = Budget.parse(budget or DEFAULT_BUDGET)
+    return table(asyncio.run(_score(ordered, registry, list(models), progress, cut)))
 
 
 def table(predictions: Iterable[Prediction]) -> pa.Table:
@@ -61,7 +65,11 @@ def table(predictions: Iterable[Prediction]) -> pa.Table:
 
 
 async def _score(
-    readings: list[Reading], registry: Registry, models: list[str], progress: Callable[[int], Any] | None
+    readings: list[Reading],
+    registry: Registry,
+    models: list[str],
+    progress: Callable[[int], Any] | None,
+    budget: Budget,
 ) -> list[Prediction]:
     deployments = Deployments(registry, poll=0)
     await deployments.start()
@@ -70,7 +78,7 @@ async def _score(
             ready, why = deployments.status(name)
             if not ready:
                 raise ModelNotReady(f"model {name!r} cannot score: {why or 'it has no champion'}")
-        scorer = Scorer(Planner(deployments, {None: models}))
+        scorer = Scorer(Planner(deployments, {None: models}, budget=budget))
         problems = scorer.problems()
         if problems:
             raise ModelNotReady("; ".join(problems))

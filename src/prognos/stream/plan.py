@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from prognos.errors import ConfigError, PrognosError
+from prognos.features.calibration import Budget
 from prognos.features.stream import Windower
 from prognos.inference.deployments import Deployments, Served
 from prognos.stream.view import View
@@ -56,8 +57,10 @@ class Planner:
         history: History | None = None,
         types: Types | None = None,
         retype_s: float = 30.0,
+        budget: Budget | None = None,
     ) -> None:
         self.deployments = deployments
+        self.budget = budget  # the alarm budget every anomaly model's ratio is read against (None: the default)
         self.assignments = {k: list(v) for k, v in assignments.items()}
         self.device_type, self.types, self.retype_s = device_type, types, retype_s
         self.windows = Windows(history)
@@ -181,7 +184,7 @@ class Planner:
     def _view(self, served: Served) -> View:
         view = self._views.get(served)
         if view is None:
-            view = self._views[served] = View(served)
+            view = self._views[served] = View(served, self.budget)
         return view
 
 

@@ -2,7 +2,9 @@
 
 The recipe (sensors, window length, grid step, scaler) is the one training used, so the scorer builds
 the very windows the model learned from. `View.signals` turns a batch of the model's outputs into the
-signals the rules see — ``anomaly.score`` (and ``anomaly.ratio`` to the card's threshold),
+signals the rules see — ``anomaly.score`` (the raw score), ``anomaly.p`` (how rarely normal data scores as high:
+the card's normal reference, `prognos.features.calibration`) and ``anomaly.ratio`` (that probability on the alarm
+budget's scale: 1 at the budget's cut; for a card without the reference, the score over the card's threshold),
 ``classify.class`` / ``classify.prob`` / ``classify.index``, ``rul.p10|p50|p90`` — and `View.raw` adds
 ``raw.<sensor>``, the window's latest value of each input, when a rule watches one. `View.explain`
 gives the top contributing sensors, asked only for the predictions that move an alert.
@@ -22,6 +24,7 @@ import numpy as np
 
 from prognos import contract
 from prognos.errors import InvalidInput
+from prognos.features.calibration import DEFAULT_BUDGET, Budget, Normal, ratio
 from prognos.features.drift import Drift, output_columns
 from prognos.features.scaling import RegimeScaler
 from prognos.inference.deployments import Served
@@ -33,7 +36,7 @@ Recipe = tuple[tuple[str, ...], int, int]  # sensors, window, step_ms
 
 
 class View:
-    def __init__(self, served: Served) -> None:
+    def __init__(self, served: Served, budget: Budget | None = None) -> None:
         card = served.model.card
         self.served, self.name, self.version = served, served.model.name, served.model.version
         self.task = card.get("task", "custom")
@@ -42,6 +45,8 @@ class View:
         out = card.get("output") or {}
         self.step = int(out.get("step_ms") or card.get("step_ms") or 1000)
         self.output = out
+        self.normal = Normal.from_dict(out["normal"]) if self.task == "anomaly" and out.get("normal") else None
+        self.risk = (budget or Budget.parse(DEFAULT_BUDGET)).risk(self.step)  # per window: the budget's cut
         self.scaler = RegimeScaler.from_dict(card["scaler"]) if card.get("scaler") else None
         self.input = served.model.inputs[0].name
         ref, ref_out = card.get("reference"), card.get("reference_output")
@@ -97,6 +102,12 @@ class View:
         y = np.asarray(y, dtype=float).reshape(len(y), -1)
         if self.task == "anomaly":
             score = y.sum(axis=1)
+            if self.normal is not None:
+                p = self.normal.p(score)
+                return [
+                    {"anomaly.score": s, "anomaly.p": q, "anomaly.ratio": r}
+                    for s, q, r in zip(score.tolist(), p.tolist(), ratio(p, self.risk).tolist(), strict=True)
+                ]
             threshold = float(self.output.get("threshold") or 0.0)
             if not threshold:
                 return [{"anomaly.score": s} for s in score.tolist()]

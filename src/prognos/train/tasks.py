@@ -111,6 +111,7 @@ def fit_anomaly(series: list[Series], labels: Labels, cfg: Config) -> Fitted:
             "kind": "per-sensor contributions; score = sum",
             "threshold": model.threshold_,
             "calibration": model.calibration_,
+            "normal": model.normal_,
             "step_ms": cfg.step_ms,
         },
     )

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from prognos.errors import InvalidInput
+from prognos.features.calibration import Normal
 from prognos.train.estimators import AutoencoderDetector, PCADetector, thresholds
 from tests.train.estimators.test_conformance import normal_data
 
@@ -74,6 +75,12 @@ def test_a_detector_records_how_its_cut_was_set():
     model = PCADetector(risk=1e-3).fit(x)
     assert model.calibration_["windows"] == round(len(x) * 0.2) and model.calibration_["margin"] == 1.0
     assert model.threshold_ == model.calibration_["value"]
+    ref = Normal.from_dict(model.normal_)  # the whole normal distribution, on the same held-out windows
+    assert ref.windows == model.calibration_["windows"] == 90
+    # 5 scores over the tail's start: no fit, so an exponential tail from their mean excess, which reaches past the
+    # largest normal score where the single cut had to stop at it
+    assert ref.method == "exponential" and "too few for a tail fit" in ref.fallback
+    assert ref.cut(1e-3) > model.threshold_ and ref.p(model.threshold_) > 1e-3
 
 
 def test_thresholds_refuse_non_finite_scores():

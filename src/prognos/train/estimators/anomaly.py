@@ -29,6 +29,7 @@ class Detector(Estimator):
     validation: float  # the share of the most recent windows held out for the threshold
     threshold_: float
     calibration_: dict[str, Any]  # `thresholds.Threshold` of the cut, and the margin on it
+    normal_: dict[str, Any]  # `features.calibration.Normal` of held-out normal scores: any budget's cut, any p
 
     def fit(self, x: np.ndarray, y: Any = None, x_val: np.ndarray | None = None, y_val: Any = None) -> Detector:
         raise NotImplementedError
@@ -55,8 +56,10 @@ class Detector(Estimator):
         return x[:cut], x[cut:]
 
     def _set_threshold(self, normal: np.ndarray) -> None:
-        cut = thresholds.fit(self.score(normal), self.threshold, self.risk)
+        scores = self.score(normal)
+        cut = thresholds.fit(scores, self.threshold, self.risk)
         self.threshold_ = cut.value * self.margin
+        self.normal_ = thresholds.normal(scores).to_dict()
         self.calibration_ = {**cut.to_dict(), "margin": self.margin}  # how the cut was set, for the card
 
 

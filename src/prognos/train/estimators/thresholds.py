@@ -5,6 +5,9 @@ tail above a high quantile is fitted with a generalised Pareto distribution, and
 the score exceeded with probability ``risk``. It extrapolates beyond the largest normal score seen,
 which a plain quantile of a few hundred windows cannot do.
 
+`normal` measures the whole normal distribution instead of one cut (`prognos.features.calibration.Normal`): the
+stream reads every score as a tail probability through it and cuts at whatever alarm budget it is given.
+
 `fit` says which method set the cut and on how many windows (`Threshold`): where the method asked for cannot
 be used — too short a tail for a fit, too few windows to show the risk asked for — it falls back, and the
 record says so and why, so a card never claims an extreme-value threshold it does not have.
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from prognos.errors import InvalidInput
+from prognos.features.calibration import Normal, Tail
 
 PEAKS = 10  # scores over the tail's start a generalised Pareto fit needs, at least
 
@@ -70,6 +74,38 @@ def fit(scores: np.ndarray, method: str = "pot", risk: float = 1e-3, level: floa
         f"{why}{len(s)} normal windows cannot show a risk of {risk:g} per window (needs {int(np.ceil(1 / risk))}); "
         "the cut is the largest normal score, so alarms may come more often than asked",
     )
+
+
+def normal(scores: np.ndarray, level: float = 0.95) -> Normal:
+    """The distribution of normal ``scores``: the median as the unit, the body's survival at a few quantiles, and a
+    generalised Pareto tail over the ``level`` quantile — exponential from the mean excess where too few scores lie
+    over it for a fit (the record says so).
+
+    >>> ref = normal(np.random.default_rng(0).exponential(size=2000))
+    >>> ref.method, 0.8 < float(ref.p(ref.cut(1e-3)) / 1e-3) < 1.25
+    ('pot', True)
+    >>> normal(np.arange(1.0, 101.0)).fallback
+    '5 scores over the 95% quantile are too few for a tail fit (needs 10); an exponential tail from their mean excess'
+    """
+    from scipy.stats import genpareto
+
+    s = _scores(scores)
+    typical = float(np.median(s)) or float(np.mean(np.abs(s))) or 1.0
+    z = s / typical
+    qs = (0.0, 0.5, 0.75, 0.9, level)
+    knots = tuple((float(v), 1.0 - q) for v, q in zip(np.quantile(z, qs), qs, strict=True))
+    start = knots[-1][0]
+    peaks = z[z > start] - start
+    share = max(len(peaks), 1) / len(z)
+    if len(peaks) >= PEAKS and np.ptp(peaks) > 0:
+        shape, _, scale = genpareto.fit(peaks, floc=0)
+        return Normal(typical, len(s), knots, Tail(start, share, float(shape), float(scale)), "pot")
+    why = (
+        f"{len(peaks)} scores over the {level:.0%} quantile are too few for a tail fit (needs {PEAKS}); "
+        "an exponential tail from their mean excess"
+    )
+    excess = float(peaks.mean()) if len(peaks) and peaks.mean() > 0 else max(start, 1.0) * 1e-3
+    return Normal(typical, len(s), knots, Tail(start, share, 0.0, excess), "exponential", why)
 
 
 def quantile(scores: np.ndarray, q: float = 0.99, factor: float = 1.0) -> float:

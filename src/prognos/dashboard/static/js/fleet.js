@@ -19,7 +19,7 @@ export async function fleetPage(main) {
     <table id="fleet"><thead><tr>
       <th data-key="device_id" scope="col">Device</th><th data-key="type" scope="col">Type</th>
       <th data-key="status" scope="col">Status</th><th data-key="last_seen" scope="col">Last seen</th>
-      <th data-key="score" scope="col">Anomaly score</th><th data-key="state" scope="col">State</th>
+      <th data-key="score" scope="col">Anomaly (× alarm cut)</th><th data-key="state" scope="col">State</th>
       <th data-key="rul" scope="col">Remaining life (p10–p90)</th><th data-key="alerts" scope="col">Open alerts</th>
     </tr></thead><tbody></tbody></table>`;
   const table = main.querySelector("#fleet");
@@ -36,7 +36,9 @@ export async function fleetPage(main) {
       .sort((a, b) => state.dir * compare(value(a, state.key), value(b, state.key)) || compare(a.device_id, b.device_id));
     table.tBodies[0].innerHTML = rows.map((r) => {
       const a = r.anomaly, s = r.state, l = r.rul;
-      const score = a ? `${fmt(a["anomaly.score"])}${a["anomaly.ratio"] !== undefined ? ` <span class="muted">(${fmt(a["anomaly.ratio"], 2)}× threshold)</span>` : ""}` : "–";
+      const score = !a ? "–" : a["anomaly.ratio"] === undefined ? fmt(a["anomaly.score"])
+        : `${fmt(a["anomaly.ratio"], 2)}× <span class="muted" title="raw score; how often normal data scores as high">` +
+          `(score ${fmt(a["anomaly.score"])}${a["anomaly.p"] !== undefined ? `, p ${a["anomaly.p"].toExponential(1)}` : ""})</span>`;
       const life = l ? `${duration(l["rul.p50"])} <span class="muted">(${duration(l["rul.p10"])}–${duration(l["rul.p90"])})</span>` : "–";
       return `<tr data-device="${esc(r.device_id)}" data-status="${r.status}">
         <td><a href="#/device/${encodeURIComponent(r.device_id)}">${esc(r.device_id)}</a></td><td>${esc(r.type || "–")}</td>
