@@ -46,6 +46,11 @@ BUDGET = click.option(
     default=None,
     help="False alarms a device may raise, e.g. 1/week (default), 2/day: sets every anomaly model's cut.",
 )
+ADAPT = click.option(
+    "--adapt",
+    default=None,
+    help="How soon a change that stays becomes a device's normal, e.g. 6h (default), 1d; off: training's, fixed.",
+)
 REGISTRY = click.option(
     "--registry", envvar="PROGNOS_REGISTRY", default=None, help="Folder of published artifacts (prognos-data/models)."
 )
@@ -106,6 +111,7 @@ def main(log_level: str) -> None:
 )
 @RETYPE
 @BUDGET
+@ADAPT
 @edge
 def serve(**options: Any) -> None:
     """Run the server: HTTP API, ingestion (MQTT with --mqtt) and inference (Open Inference Protocol v2) for the
@@ -131,6 +137,7 @@ def serve(**options: Any) -> None:
 @click.option("--checkpoint-interval", type=float, default=None, help="Seconds between checkpoints (default 1).")
 @RETYPE
 @BUDGET
+@ADAPT
 @click.option("--host", default=None, help="Health and metrics: address (default 127.0.0.1).")
 @click.option(
     "--port", type=int, default=8601, show_default=True, envvar="PROGNOS_STREAM_PORT", help="Health and metrics: port."
@@ -218,6 +225,7 @@ def import_(file: Path, store: str | None, as_json: bool, **o: Any) -> None:
 @STORE
 @REGISTRY
 @BUDGET
+@ADAPT
 @mapped
 @edge
 def score(file: Path, models: tuple[str, ...], out: str, store: str | None, registry: str | None, **o: Any) -> None:
@@ -231,7 +239,7 @@ def score(file: Path, models: tuple[str, ...], out: str, store: str | None, regi
     summary = _read(file, mapping, readings.extend, "read")
     bar = tqdm(total=len(readings), unit="readings", unit_scale=True, desc="score", file=sys.stderr)
     with _registry(store, registry) as reg, bar:
-        rows = offline.score(readings, reg, models, bar.update, budget=o.pop("alarm_budget"))
+        rows = offline.score(readings, reg, models, bar.update, budget=o.pop("alarm_budget"), adapt=o.pop("adapt"))
     _write_table(rows, out)
     alarms = sum(bool(a) for a in rows.column("alarm").to_pylist()) if "alarm" in rows.column_names else 0
     click.echo(
@@ -457,7 +465,7 @@ def pretrained(out: Path, only: str | None, data_root: str, epochs: int | None) 
 
 
 @main.command()
-@click.option("--benchmark", default="cmapss", show_default=True, help="cmapss, skab, ai4i or simulator.")
+@click.option("--benchmark", default="cmapss", show_default=True, help="cmapss, skab, ai4i, simulator or univariate.")
 @click.option("--subsets", default="FD001,FD002,FD003,FD004", show_default=True, help="C-MAPSS subsets.")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Figures are medians over this many seeds.")
 @DATA

@@ -79,6 +79,7 @@ class StreamSettings:
     checkpoint_interval: float = option(1.0, "checkpoint_interval")  # seconds between checkpoints (and acks)
     retype_interval: float = option(30.0, "retype_interval")  # seconds between re-reads of every device's type
     alarm_budget: str | None = option(None, "alarm_budget")  # false alarms a device may raise: "1/week" (None)
+    adapt: str | None = option(None, "adapt")  # how soon a change that stays becomes normal: "6h" (None), or "off"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
 from prognos.store import open_store
 from prognos.stream import Planner, Scorer, parse_assignments
+from prognos.stream.view import Judge
 from prognos.train.estimators import thresholds
 from prognos.train.telemetry import Series, windows
 from prognos.types import Reading
@@ -136,7 +137,7 @@ def test_an_anomaly_score_is_read_as_a_tail_probability_and_cut_by_the_alarm_bud
         d = Deployments(reg, poll=0)
         await d.start()
         try:
-            return await Scorer(Planner(d, parse_assignments("*=calibrated"), budget=budget)).score(data)
+            return await Scorer(Planner(d, parse_assignments("*=calibrated"), judge=Judge(budget))).score(data)
         finally:
             await d.close()
 
@@ -151,6 +152,84 @@ def test_an_anomaly_score_is_read_as_a_tail_probability_and_cut_by_the_alarm_bud
         assert b.signals["anomaly.ratio"] <= a.signals["anomaly.ratio"]
     alarms = [sum(q.signals["anomaly.ratio"] >= 1 for q in ps) for ps in (by_loose, by_strict)]
     assert alarms[0] > alarms[1]  # 1/min on a 1 s grid: 1 window in 60 may alarm; 1/week: 1 in 604,800
+
+
+def calibrated(tmp_path, store):
+    """The toy detector with the normal reference of its scores on normal readings, published as "calibrated"."""
+    _, scaler = setup(tmp_path, store)
+    calm = np.array(list(offline(readings(seed=9, n=400), scaler, tmp_path / "toy" / "model.onnx").values()))
+    ref = thresholds.normal(calm)
+    reg = Registry(store, tmp_path / "models")
+    reg.publish(toy_anomaly(tmp_path / "calibrated", scaler, ref.to_dict()), "calibrated")
+    reg.promote("calibrated", 1)
+    return reg, scaler, ref
+
+
+def shifted(n=400, at=100, by=(6.0, 0.0)):
+    """One device a reading a second; from reading ``at`` on, its sensors sit ``by`` higher, and stay there."""
+    rng = np.random.default_rng(3)
+    t0 = 1_700_000_000_000
+    return [
+        Reading(
+            "pump-1",
+            t0 + i * STEP,
+            {s: float(rng.normal() + (by[j] if i >= at else 0.0)) for j, s in enumerate(SENSORS)},
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_level_that_shifts_and_stays_becomes_the_devices_normal_within_the_absorb_time(tmp_path):
+    store = open_store("memory://")
+    reg, _, _ = calibrated(tmp_path, store)
+    data = shifted()
+
+    async def scored(judge):
+        d = Deployments(reg, poll=0)
+        await d.start()
+        try:
+            return await Scorer(Planner(d, parse_assignments("*=calibrated"), judge=judge)).score(data)
+        finally:
+            await d.close()
+
+    fixed, adapting = asyncio.run(scored(Judge())), asyncio.run(scored(Judge(adapt="2m")))
+    t_shift = data[100].ts
+    late = [p for p in fixed if p.ts >= t_shift + 150 * STEP]  # well past the absorb time
+    assert late and all(p.signals["anomaly.ratio"] >= 1 for p in late)  # fixed: alarmed for good
+    after = {p.ts: p.signals["anomaly.ratio"] for p in adapting if p.ts > t_shift}
+    assert max(v for t, v in after.items() if t < t_shift + 10 * STEP) >= 1  # found at once
+    assert all(v < 1 for t, v in after.items() if t >= t_shift + 150 * STEP)  # then learned as normal
+
+
+def test_a_restored_scorer_keeps_each_devices_learned_normal(tmp_path):
+    store = open_store("memory://")
+    reg, _, _ = calibrated(tmp_path, store)
+    data = shifted(n=300)
+    judge = Judge(adapt="2m")
+
+    async def main():
+        d = Deployments(reg, poll=0)
+        await d.start()
+        try:
+            whole = await Scorer(Planner(d, parse_assignments("*=calibrated"), judge=judge)).score(data)
+            first = Scorer(Planner(d, parse_assignments("*=calibrated"), judge=judge))
+            head = await first.score(data[:200])
+            doc = json.loads(json.dumps(first.checkpoint()))
+            assert doc["trackers"]["calibrated@1"]["pump-1"]
+            again = Scorer(Planner(d, parse_assignments("*=calibrated"), judge=judge, history=store.read_many))
+            again.restore(doc)
+            store.write(data[:200])
+            tail = await again.score(data[200:])
+            return whole, head + tail
+        finally:
+            await d.close()
+
+    whole, resumed = asyncio.run(main())
+    want = {p.ts: (p.signals["anomaly.p"], p.signals["anomaly.ratio"]) for p in whole}
+    got = {p.ts: (p.signals["anomaly.p"], p.signals["anomaly.ratio"]) for p in resumed}
+    assert len(got) > 250 and set(got) <= set(want)
+    for ts, (p, r) in got.items():
+        assert p == pytest.approx(want[ts][0], rel=1e-6, abs=1e-300) and r == pytest.approx(want[ts][1], rel=1e-6), ts
 
 
 def test_signals_raise_alerts_with_explanations_and_predictions_are_stored(tmp_path):

@@ -22,7 +22,7 @@ import numpy as np
 
 from prognos.datasets import cmapss
 from prognos.evaluate.metrics import coverage, nasa_score, rmse
-from prognos.evaluate.report import Benchmark, Run, table
+from prognos.evaluate.report import Benchmark, Run, share, table
 from prognos.features import RegimeScaler, by_unit, last_window, rul, sliding, window_ends
 from prognos.train.estimators import GradientBoostingRUL, RULRegressor
 
@@ -195,15 +195,11 @@ def markdown(rows: list[Row]) -> str:
         "| best published RMSE / score"
     )
     cells = (
-        f"{r.subset} | {r.model} | {r.rmse:.2f} | {r.score:.1f} | {r.rmse_clipped:.2f} | {_share(r.coverage_80)} | "
+        f"{r.subset} | {r.model} | {r.rmse:.2f} | {r.score:.1f} | {r.rmse_clipped:.2f} | {share(r.coverage_80)} | "
         f"{r.train_seconds:.1f} | {r.published_rmse} / {r.published_score}"
         for r in rows
     )
     return table(header, "llrrrrrl", cells)
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
 
 
 PROTOCOL = (

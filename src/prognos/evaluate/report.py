@@ -41,6 +41,15 @@ def write_report(benchmark: Benchmark, rows: list[Any], out: str | Path) -> tupl
     return js, md
 
 
+def share(value: float | None) -> str:
+    """A share or a coverage in a table's cell, a dash where there is none.
+
+    >>> share(0.8123), share(None)
+    ('0.81', '–')
+    """
+    return "–" if value is None else f"{value:.2f}"
+
+
 def table(header: str, align: str, rows: Iterable[str]) -> str:
     """A Markdown table from lines of cells split by `` | ``: ``align`` has a letter per column, ``l`` for words and
     ``r`` for figures."""

@@ -20,7 +20,6 @@ from prognos.act.rulesfile import load_policies, load_rules
 from prognos.broker import unique_client_id
 from prognos.config import Settings
 from prognos.errors import ConfigError, DeviceNotFound
-from prognos.features.calibration import DEFAULT_BUDGET, Budget
 from prognos.inference.batching import BatchOptions
 from prognos.inference.deployments import Deployments
 from prognos.inference.metrics import Metrics
@@ -39,6 +38,7 @@ from prognos.store.writer import BatchWriter
 from prognos.stream import Planner, Scorer, parse_assignments
 from prognos.stream.bus import Bus
 from prognos.stream.metrics import StreamMetrics
+from prognos.stream.view import Judge
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,8 @@ def _scorer(ctx: Context, durable: bool) -> Scorer:
         return {d.device_id: d.type for d in store.devices()}
 
     assignments = parse_assignments(s.stream.assignments)
-    budget = Budget.parse(s.stream.alarm_budget or DEFAULT_BUDGET)
-    plan = Planner(ctx.deployments, assignments, device_type, store.read_many, types, s.stream.retype_interval, budget)
+    judge = Judge.of(s.stream.alarm_budget, s.stream.adapt)
+    plan = Planner(ctx.deployments, assignments, device_type, store.read_many, types, s.stream.retype_interval, judge)
     keep = functools.partial(ctx.writer.submit, tap=False)  # the predictions: never scored as telemetry
     return Scorer(plan, sink, keep, durable, counted, hub.scored if hub else None)
 

@@ -18,12 +18,12 @@ from typing import Any
 import pyarrow as pa
 
 from prognos.errors import InvalidInput, ModelNotReady
-from prognos.features.calibration import DEFAULT_BUDGET, Budget
 from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
 from prognos.stream.plan import Planner
 from prognos.stream.predictions import Prediction
 from prognos.stream.scorer import Scorer
+from prognos.stream.view import Judge
 from prognos.types import Reading, to_iso
 
 BATCH = 5_000  # readings handed to the scorer at a time (as many as a busy second of a fleet)
@@ -35,14 +35,16 @@ def score(
     models: Sequence[str],
     progress: Callable[[int], Any] | None = None,
     budget: str | None = None,
+    adapt: str | None = None,
 ) -> pa.Table:
     """One row per window the ``models`` (names; each scores with its champion) complete in ``readings``; an
-    anomaly model's ratio read against the alarm ``budget`` ("1/week", the default; `features.calibration`)."""
+    anomaly model's ratio read against the alarm ``budget`` ("1/week", the default; `features.calibration`), from a
+    normal that keeps learning for ``adapt`` ("6h", the default; "off": training's, fixed; `features.adapt`)."""
     if not models:
         raise InvalidInput("name at least one model to score with", field="model")
     ordered = sorted(readings, key=lambda r: r.ts)  # as they would arrive: in time order, whatever the file's
-    cut = Budget.parse(budget or DEFAULT_BUDGET)
-    return table(asyncio.run(_score(ordered, registry, list(models), progress, cut)))
+    judge = Judge.of(budget, adapt)
+    return table(asyncio.run(_score(ordered, registry, list(models), progress, judge)))
 
 
 def table(predictions: Iterable[Prediction]) -> pa.Table:
@@ -69,7 +71,7 @@ async def _score(
     registry: Registry,
     models: list[str],
     progress: Callable[[int], Any] | None,
-    budget: Budget,
+    judge: Judge,
 ) -> list[Prediction]:
     deployments = Deployments(registry, poll=0)
     await deployments.start()
@@ -78,7 +80,7 @@ async def _score(
             ready, why = deployments.status(name)
             if not ready:
                 raise ModelNotReady(f"model {name!r} cannot score: {why or 'it has no champion'}")
-        scorer = Scorer(Planner(deployments, {None: models}, budget=budget))
+        scorer = Scorer(Planner(deployments, {None: models}, judge=judge))
         problems = scorer.problems()
         if problems:
             raise ModelNotReady("; ".join(problems))

@@ -25,10 +25,9 @@ from typing import NamedTuple
 import numpy as np
 
 from prognos.errors import ConfigError, PrognosError
-from prognos.features.calibration import Budget
 from prognos.features.stream import Windower
 from prognos.inference.deployments import Deployments, Served
-from prognos.stream.view import View
+from prognos.stream.view import Judge, View
 from prognos.stream.windows import History, Windows
 from prognos.types import Reading
 
@@ -57,10 +56,11 @@ class Planner:
         history: History | None = None,
         types: Types | None = None,
         retype_s: float = 30.0,
-        budget: Budget | None = None,
+        judge: Judge | None = None,
     ) -> None:
         self.deployments = deployments
-        self.budget = budget  # the alarm budget every anomaly model's ratio is read against (None: the default)
+        self.judge = judge  # how every anomaly model's scores are judged (None: the budget's default, no adaptation)
+        self._trackers: dict[str, dict[str, list[float]]] = {}  # "model@version" → device → state, from a checkpoint
         self.assignments = {k: list(v) for k, v in assignments.items()}
         self.device_type, self.types, self.retype_s = device_type, types, retype_s
         self.windows = Windows(history)
@@ -89,6 +89,23 @@ class Planner:
                 continue
             out += [f"stream model {t}" for s in route.served() if (t := self._view(s).trouble())]
         return out
+
+    def trackers(self) -> dict[str, dict[str, list[float]]]:
+        """Every version's per-device normal, "model@version" → device → state: JSON for `restore_trackers`."""
+        out = {label: dict(devices) for label, devices in self._trackers.items()}  # restored, not yet in use
+        for view in list(self._views.values()):
+            if view.trackers:
+                out.setdefault(f"{view.name}@{view.version}", {}).update(
+                    (d, t.to_list()) for d, t in view.trackers.items()
+                )
+        return out
+
+    def restore_trackers(self, doc: Mapping[str, Mapping[str, list[float]]], keep: Callable[[str], bool]) -> None:
+        """Take `trackers` back (only the devices ``keep`` accepts); each version's view picks its own up."""
+        for label, devices in doc.items():
+            mine = {d: list(v) for d, v in devices.items() if keep(d)}
+            if mine:
+                self._trackers.setdefault(label, {}).update(mine)
 
     def retype(self, device_id: str) -> None:
         """The device's type may have changed: read it again, and plan the device again, with its next batch."""
@@ -184,7 +201,8 @@ class Planner:
     def _view(self, served: Served) -> View:
         view = self._views.get(served)
         if view is None:
-            view = self._views[served] = View(served, self.budget)
+            restored = self._trackers.pop(f"{served.model.name}@{served.model.version}", None)
+            view = self._views[served] = View(served, self.judge, restored)
         return view
 
 

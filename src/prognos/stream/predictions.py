@@ -77,6 +77,7 @@ class Job:
     items: list[Window]
     types: dict[str, str | None]  # each device's type, for its rules
     feed: dict[str, np.ndarray]
+    latest: np.ndarray  # each window's latest scaled row as training would see it: input drift is measured on it
     answer: asyncio.Future[Result] | None  # None: not taken (logged)
     shadow: bool
     drifts: dict[str, float] = field(default_factory=dict)
@@ -86,18 +87,19 @@ class Job:
     def submit(cls, view: View, items: list[Window], types: dict[str, str | None], shadow: bool) -> Job:
         """The windows to the version's batcher now: a large batch computes while the caller goes on."""
         feed: dict[str, np.ndarray] = {}
+        latest = np.empty((0, 0))
         answer = None
         try:
-            feed = view.feed([x for _, _, x in items])
+            feed, latest = view.feed(items)
             answer = view.served.infer(feed)
         except Exception as exc:  # this version's windows are lost; the other models' are not
             not_scored(view, items, exc)
-        return cls(view, items, types, feed, answer, shadow)
+        return cls(view, items, types, feed, latest, answer, shadow)
 
     def measure_inputs(self) -> None:
         """Input drift with this batch's windows (no answer needed: it runs while the model computes)."""
         if not self.shadow and self.answer is not None:
-            self.drifts, self.remeasured = self.view.input_drift(self.feed)
+            self.drifts, self.remeasured = self.view.input_drift(self.latest)
 
     async def predictions(self, watch: Watch, metrics: StreamMetrics | None = None) -> list[Prediction]:
         """The answer, read into a prediction per window (none when the version could not answer)."""
@@ -118,7 +120,8 @@ class Job:
         common = {k: v for k, v in drifts.items() if k in watch.drifts}
         span = (view.window - 1) * view.step
         out = []
-        for i, ((device, end, x), signals) in enumerate(zip(self.items, view.signals(y), strict=True)):
+        devices = [device for device, _, _ in self.items]
+        for i, ((device, end, x), signals) in enumerate(zip(self.items, view.signals(y, devices), strict=True)):
             if common:
                 signals |= common
             if watch.raw:

@@ -99,12 +99,18 @@ class Scorer:
         return predictions
 
     def checkpoint(self) -> dict[str, Any]:
-        """Where every window stands and what the sink remembers: JSON for `restore`."""
-        return {"positions": self.plan.windows.positions(), "engine": self.sink.snapshot() if self.sink else []}
+        """Where every window stands, each device's normal as it has learned it, and what the sink remembers: JSON for
+        `restore`."""
+        return {
+            "positions": self.plan.windows.positions(),
+            "engine": self.sink.snapshot() if self.sink else [],
+            "trackers": self.plan.trackers(),
+        }
 
     def restore(self, doc: Mapping[str, Any], keep: Callable[[str], bool] = lambda device_id: True) -> None:
         """Take a checkpoint back (only the devices ``keep`` accepts); windows are rebuilt on first use."""
         self.plan.windows.restore(doc.get("positions", {}), keep)
+        self.plan.restore_trackers(doc.get("trackers", {}), keep)
         if self.sink is not None:
             self.sink.restore(r for r in doc.get("engine", []) if keep(r["device_id"]))
 

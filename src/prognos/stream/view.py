@@ -9,6 +9,11 @@ budget's scale: 1 at the budget's cut; for a card without the reference, the sco
 ``raw.<sensor>``, the window's latest value of each input, when a rule watches one. `View.explain`
 gives the top contributing sensors, asked only for the predictions that move an alert.
 
+An anomaly model's normal keeps learning per device (`prognos.features.adapt`, ``--adapt``, 6 h by default): each
+window's inputs are measured from where the device's inputs now sit and its score from how high the device's scores
+now run, running medians that absorb a change that stays within the stated time and only a step of a spike; input
+drift is measured before that, against training. A view's `trackers` are part of the scorer's checkpoint.
+
 A view also knows when its version cannot serve the stream: `fault` when the card and graph cannot make a window
 (no sensors named, a window or a sensor count the graph does not take), `trouble` when windows failed to score
 in the last minute — what health reports for the stream, so a model nobody can use is never invisible.
@@ -17,13 +22,15 @@ in the last minute — what health reports for the stream, so a model nobody can
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from prognos import contract
 from prognos.errors import InvalidInput
+from prognos.features.adapt import DEFAULT_ABSORB, Step, Tracker
 from prognos.features.calibration import DEFAULT_BUDGET, Budget, Normal, ratio
 from prognos.features.drift import Drift, output_columns
 from prognos.features.scaling import RegimeScaler
@@ -33,10 +40,31 @@ from prognos.inference.runtime import Model
 RECENT_S = 60.0  # windows lost this recently show in health
 
 Recipe = tuple[tuple[str, ...], int, int]  # sensors, window, step_ms
+Item = tuple[str, int, np.ndarray]  # device id, the window's end, its rows (window, sensors) in raw units
+
+
+@dataclass(frozen=True)
+class Judge:
+    """How the stream judges an anomaly model's scores: against an alarm budget, from a normal that keeps learning
+    for ``adapt`` (an absorb time like "6h"; None: a fixed normal, training's)."""
+
+    budget: Budget = field(default_factory=lambda: Budget.parse(DEFAULT_BUDGET))
+    adapt: str | None = None
+
+    @classmethod
+    def of(cls, budget: str | None = None, adapt: str | None = DEFAULT_ABSORB) -> Judge:
+        """From settings: the budget ("1/week" when None), the absorb time (its default when None; "off": none)."""
+        absorb = DEFAULT_ABSORB if adapt is None else adapt
+        judge = cls(Budget.parse(budget or DEFAULT_BUDGET), None if absorb.strip().lower() == "off" else absorb)
+        if judge.adapt is not None:
+            Step.parse(judge.adapt, 1000)  # refused now, naming the setting, rather than at the first window
+        return judge
 
 
 class View:
-    def __init__(self, served: Served, budget: Budget | None = None) -> None:
+    def __init__(
+        self, served: Served, judge: Judge | None = None, trackers: Mapping[str, list[float]] | None = None
+    ) -> None:
         card = served.model.card
         self.served, self.name, self.version = served, served.model.name, served.model.version
         self.task = card.get("task", "custom")
@@ -46,7 +74,13 @@ class View:
         self.step = int(out.get("step_ms") or card.get("step_ms") or 1000)
         self.output = out
         self.normal = Normal.from_dict(out["normal"]) if self.task == "anomaly" and out.get("normal") else None
-        self.risk = (budget or Budget.parse(DEFAULT_BUDGET)).risk(self.step)  # per window: the budget's cut
+        judge = judge or Judge()
+        self.risk = judge.budget.risk(self.step)  # per window: the budget's cut
+        # Normal that keeps learning, per device: for an anomaly model whose card says what its normal scores are.
+        self.steps = Step.parse(judge.adapt, self.step) if judge.adapt and self.normal is not None else None
+        self.trackers: dict[str, Tracker] = {}
+        if self.steps is not None:
+            self.trackers = {d: Tracker.from_list(list(v), self.steps) for d, v in (trackers or {}).items()}
         self.scaler = RegimeScaler.from_dict(card["scaler"]) if card.get("scaler") else None
         self.input = served.model.inputs[0].name
         ref, ref_out = card.get("reference"), card.get("reference_output")
@@ -76,17 +110,32 @@ class View:
     def recipe(self) -> Recipe:
         return tuple(self.sensors), self.window, self.step
 
-    def feed(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
-        x = np.stack(windows)  # (n, window, sensors), raw units
+    def feed(self, items: list[Item]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The model's input for a batch's windows, and their latest scaled rows as training would see them (what
+        input drift is measured on); each device's window measured from its normal now, which then learns from it."""
+        x = np.stack([w for _, _, w in items])  # (n, window, sensors), raw units
         if self.scaler is not None:
             n, w, s = x.shape
             x = self.scaler.transform(x.reshape(-1, s)).reshape(n, w, s)
-        return {self.input: x.astype(np.float32)}
+        latest = x[:, -1, :].copy()
+        if self.steps is not None:  # in item order: a device's windows of one batch come in time order
+            for i, (device, _, _) in enumerate(items):
+                tracker = self._tracker(device)
+                x[i] = tracker.inputs(x[i])
+                tracker.see(latest[i])
+        return {self.input: x.astype(np.float32)}, latest
 
-    def input_drift(self, feed: dict[str, np.ndarray]) -> tuple[dict[str, float], bool]:
+    def _tracker(self, device: str) -> Tracker:
+        found = self.trackers.get(device)
+        if found is None:
+            assert self.steps is not None and self.normal is not None
+            found = self.trackers[device] = Tracker.start(len(self.sensors), self.normal.typical, self.steps)
+        return found
+
+    def input_drift(self, latest: np.ndarray) -> tuple[dict[str, float], bool]:
         """Input drift signals after adding this batch's latest rows, and whether they were measured anew. It
         needs no output, so the scorer takes it while the model runs."""
-        return _added(self.drift, lambda: feed[self.input][:, -1, :])
+        return _added(self.drift, lambda: latest)
 
     def output_drift(self, y: np.ndarray) -> tuple[dict[str, float], bool]:
         """Prediction drift signals after adding this batch's outputs, and whether they were measured anew."""
@@ -97,13 +146,13 @@ class View:
         cols = output_columns(self.task, y, self.output)
         return np.column_stack([cols[n] for n in self.pred_drift.names])
 
-    def signals(self, y: np.ndarray) -> list[dict[str, Any]]:
-        """The signals of every row of a batch's output ``y``, computed for the batch at once."""
+    def signals(self, y: np.ndarray, devices: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The signals of every row of a batch's output ``y`` (the windows of ``devices``), for the batch at once."""
         y = np.asarray(y, dtype=float).reshape(len(y), -1)
         if self.task == "anomaly":
             score = y.sum(axis=1)
             if self.normal is not None:
-                p = self.normal.p(score)
+                p = self.normal.p(self._against_normal(score, devices))
                 return [
                     {"anomaly.score": s, "anomaly.p": q, "anomaly.ratio": r}
                     for s, q, r in zip(score.tolist(), p.tolist(), ratio(p, self.risk).tolist(), strict=True)
@@ -131,6 +180,18 @@ class View:
             names = [f"rul.p{round(a * 100)}" for a in self.output.get("quantiles", [0.5])]
             return [dict(zip(names, row, strict=False)) for row in q.tolist()]
         return [{f"{self.name}.out": v} for v in y[:, 0].tolist()]
+
+    def _against_normal(self, score: np.ndarray, devices: Sequence[str]) -> np.ndarray:
+        """Scores in units of each device's typical score now, which then learns from them; as they are without
+        adaptation."""
+        if self.steps is None or self.normal is None:
+            return score
+        level = np.empty(len(score))
+        for i, device in enumerate(devices):  # in order: a device's windows of one batch come in time order
+            tracker = self._tracker(device)
+            level[i] = tracker.typical()
+            tracker.scored(float(score[i]))
+        return score * self.normal.typical / level
 
     def raw(self, x: np.ndarray) -> dict[str, float]:
         """``raw.<sensor>``: the window's latest (unscaled) value of each input."""
