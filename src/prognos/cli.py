@@ -662,7 +662,27 @@ def _alert_change(name: str, verb: str, text: str) -> click.Command:
 
 
 alerts_ack = _alert_change("ack", "acknowledge", "Acknowledge an open alert.")
-alerts_resolve = _alert_change("resolve", "resolve", "Resolve an alert by hand.")
+
+
+@alerts.command("resolve")
+@click.argument("alert_id")
+@click.option("--by", required=True, help="Who does it (kept on the alert).")
+@click.option("--note", default=None)
+@click.option("--false-alarm", is_flag=True, help="Nothing was wrong: a server scoring the stream learns it.")
+@STORE
+@API
+@edge
+def alerts_resolve(
+    alert_id: str, by: str, note: str | None, false_alarm: bool, store: str | None, api: str | None
+) -> None:
+    """Resolve an alert by hand."""
+    if api:
+        body = {"by": by, "note": note, **({"false_alarm": True} if false_alarm else {})}
+        doc = _api_call("POST", api, f"/api/v1/alerts/{alert_id}/resolve", body)
+    else:
+        with _store(store) as st:
+            doc = Alerts(st).resolve(alert_id, by, note, false_alarm).to_dict()
+    click.echo(f"{doc['id']}: {doc['state']}{' (a false alarm)' if false_alarm else ''}")
 
 
 # -- helpers ----------------------------------------------------------------------------------------------

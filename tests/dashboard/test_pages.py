@@ -109,6 +109,20 @@ def test_acknowledging_an_alert_in_the_page_changes_it_through_the_api(site: Sit
     assert page.locator("#ack").is_disabled()
 
 
+def test_calling_an_alert_a_false_alarm_in_the_page_resolves_it_as_one(site: Site, tab: Tab):
+    alert = site.http.get("/api/v1/alerts").json()["alerts"][-1]
+    page = tab.goto(site, f"/alert/{alert['id']}")
+    page.fill("#by", "ana")
+    page.click("#false-alarm")
+    deadline = time.monotonic() + 10
+    while not (after := site.http.get(f"/api/v1/alerts/{alert['id']}").json())["history"][-1].get("false_alarm"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert after["state"] == "resolved" and after["history"][-1]["by"] == "ana"
+    page.wait_for_function("() => document.querySelector('#false-alarm')?.disabled")
+    assert "a false alarm" in page.locator("ul").last.inner_text()
+
+
 def test_promoting_a_version_in_the_page_moves_the_alias_after_confirmation(site: Site, tab: Tab):
     page = tab.goto(site, "/model/pump-anomaly")
     assert site.http.get("/api/v1/models/pump-anomaly").json()["aliases"]["champion"] == 1

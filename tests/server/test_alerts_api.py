@@ -33,6 +33,19 @@ def test_the_alert_lifecycle_over_http(live):
     assert http.get("/api/v1/alerts?limit=0").status_code == 400
 
 
+def test_a_false_alarm_is_kept_on_the_alert_and_a_wrong_flag_refused(live):
+    alert = raise_alert(live.store, "pump-3")
+    http = live.http
+    bad = http.post(f"/api/v1/alerts/{alert.id}/resolve", json={"by": "ana", "false_alarm": "yes"})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "false_alarm"
+    done = http.post(f"/api/v1/alerts/{alert.id}/resolve", json={"by": "ana", "false_alarm": True}).json()
+    assert done["state"] == "resolved" and done["history"][-1] == done["history"][-1] | {
+        "false_alarm": True,
+        "by": "ana",
+    }
+    assert Alerts(live.store).get(alert.id).history[-1]["false_alarm"] is True
+
+
 def test_the_alerts_cli_on_the_store_and_through_the_api(live, tmp_path):
     raise_alert(live.store, "pump-9")
 
@@ -51,6 +64,9 @@ def test_the_alerts_cli_on_the_store_and_through_the_api(live, tmp_path):
     assert prognos("ack", alert_id, "--by", "ana", "--api", live.url).stdout.strip() == f"{alert_id}: acknowledged"
     missing = prognos("ack", "nope", "--by", "ana", "--api", live.url)
     assert missing.returncode == 1 and "404" in missing.stderr
+    called = prognos("resolve", alert_id, "--by", "ana", "--false-alarm", "--api", live.url)
+    assert called.stdout.strip() == f"{alert_id}: resolved (a false alarm)"
+    assert live.http.get(f"/api/v1/alerts/{alert_id}").json()["history"][-1]["false_alarm"] is True
 
     url = f"duckdb:///{tmp_path}/cli.duckdb"
     from prognos.store import open_store

@@ -10,7 +10,7 @@ from prognos.features import RegimeScaler
 from prognos.registry import Registry
 from tests.act.test_actions import Receiver
 from tests.server.conftest import serving
-from tests.stream.test_scorer import STEP, WINDOW, toy_anomaly
+from tests.stream.test_scorer import STEP, WINDOW, calibrated, toy_anomaly
 
 
 def test_readings_posted_over_http_raise_an_alert_that_calls_a_webhook(tmp_path):
@@ -96,3 +96,44 @@ def test_a_device_typed_over_patch_after_its_first_readings_is_scored_and_follow
         post(http, 20)
         time.sleep(1.0)
         assert scored(http) == before  # a fan: no model assigned any more
+
+
+def test_an_alarm_resolved_as_false_over_the_api_is_learned_by_the_streams_normal(tmp_path):
+    """An operator's "false alarm" reaches the scorer of the same server: the same device scoring as high again
+    reads about halfway to the cut, and raises nothing more."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {name: odd, signal: anomaly.ratio, above: 1.0, exit: 0.7}\n")
+    t0 = (int(time.time() * 1000) - 600_000) // STEP * STEP
+    rng = np.random.default_rng(3)
+
+    def body(first, n, shift):
+        return [
+            {"ts": t0 + (first + i) * STEP, "values": {"a": float(rng.normal() + shift), "b": float(rng.normal())}}
+            for i in range(n)
+        ]
+
+    with serving(tmp_path, lambda store: calibrated(tmp_path, store), stream="*=calibrated", rules=str(rules)) as s:
+        http = s.http
+        assert http.post("/api/v1/devices/pump-1/telemetry", json=body(0, 30, 0.0)).status_code == 200
+        assert http.post("/api/v1/devices/pump-1/telemetry", json=body(30, 30, 6.0)).status_code == 200
+        deadline = time.monotonic() + 15
+        while not (alerts := http.get("/api/v1/alerts?state=open").json()["alerts"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        (alert,) = alerts
+        assert alert["explanation"]["model"] == "calibrated"
+        done = http.post(f"/api/v1/alerts/{alert['id']}/resolve", json={"by": "ana", "false_alarm": True})
+        assert done.status_code == 200 and done.json()["history"][-1]["false_alarm"] is True
+        assert http.post("/api/v1/devices/pump-1/telemetry", json=body(60, 60, 6.0)).status_code == 200
+        query = {"keys": "pred.calibrated.anomaly.ratio", "start": t0 + 70 * STEP, "end": t0 + 120 * STEP}
+        deadline = time.monotonic() + 15
+        while len(ratios := _values(http, query)) < 40:
+            assert time.monotonic() < deadline, ratios
+            time.sleep(0.1)
+        assert max(ratios) < 1.0  # the same shift, after the false alarm: no longer over the cut
+        assert http.get("/api/v1/alerts?state=open").json()["alerts"] == []
+
+
+def _values(http, query):
+    series = http.get("/api/v1/devices/pump-1/telemetry", params=query).json()["series"]
+    return series.get("pred.calibrated.anomaly.ratio", {}).get("values", [])

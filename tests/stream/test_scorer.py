@@ -201,6 +201,33 @@ def test_a_level_that_shifts_and_stays_becomes_the_devices_normal_within_the_abs
     assert all(v < 1 for t, v in after.items() if t >= t_shift + 150 * STEP)  # then learned as normal
 
 
+def test_an_alarm_a_person_calls_false_stops_alarming_on_that_device_only(tmp_path):
+    store = open_store("memory://")
+    reg, _, _ = calibrated(tmp_path, store)
+    data = shifted(n=300) + [Reading("pump-2", r.ts, r.values) for r in shifted(n=300)]
+    data.sort(key=lambda r: r.ts)
+
+    async def main():
+        d = Deployments(reg, poll=0)
+        await d.start()
+        try:
+            scorer = Scorer(Planner(d, parse_assignments("*=calibrated"), judge=Judge(adapt="1d")))
+            head = await scorer.score(data[:260])  # 30 s into the shift: alarming on both
+            alarmed = [p for p in head if p.device_id == "pump-1" and p.signals["anomaly.ratio"] >= 1]
+            peak = max(p.signals["anomaly.score"] for p in alarmed)
+            assert scorer.plan.false_alarm("pump-1", "calibrated", 1, peak)
+            assert not scorer.plan.false_alarm("pump-1", "calibrated", 2, peak)  # no such version here
+            return peak, await scorer.score(data[260:])
+        finally:
+            await d.close()
+
+    peak, tail = asyncio.run(main())
+    one = [p for p in tail if p.device_id == "pump-1" and p.signals["anomaly.score"] <= peak]
+    two = [p for p in tail if p.device_id == "pump-2"]
+    assert one and all(p.signals["anomaly.ratio"] < 0.6 for p in one)  # as high as the false alarm: about 0.5 now
+    assert two and max(p.signals["anomaly.ratio"] for p in two) >= 1  # the other device still alarms
+
+
 def test_a_restored_scorer_keeps_each_devices_learned_normal(tmp_path):
     store = open_store("memory://")
     reg, _, _ = calibrated(tmp_path, store)

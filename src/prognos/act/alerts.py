@@ -46,6 +46,14 @@ class Alert:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def scored(self) -> tuple[str, int, float] | None:
+        """The anomaly model (name, version) and the raw score of the window that opened it, where one did."""
+        e = self.explanation
+        contributions = e.get("contributions")
+        if not isinstance(contributions, dict) or "model" not in e or "version" not in e:
+            return None
+        return str(e["model"]), int(e["version"]), float(sum(contributions.values()))
+
     def event(self, kind: str) -> dict[str, Any]:
         """What live views are told of a change (``kind``: open, escalate, resolve, acknowledge): enough to re-read."""
         return {
@@ -127,15 +135,18 @@ class Alerts:
             alert.history.append({"ts": alert.updated_ts, "event": "acknowledge", "by": by, "note": note})
             return self._save(alert)
 
-    def resolve(self, alert_id: str, by: str, note: str | None = None) -> Alert:
-        """Close an alert by hand (the rule resolves it on its own when the condition clears)."""
+    def resolve(self, alert_id: str, by: str, note: str | None = None, false_alarm: bool = False) -> Alert:
+        """Close an alert by hand (the rule resolves it on its own when the condition clears); ``false_alarm``: the
+        person says nothing was wrong (kept in its history; the stream learns from it, `feedback`)."""
         with self._lock:
             alert = self.get(alert_id)
-            if alert.state == "resolved":
+            if alert.state == "resolved" and not false_alarm:
                 return alert
-            alert.state, alert.resolved_ts = "resolved", now_ms()
-            alert.updated_ts = alert.resolved_ts
-            alert.history.append({"ts": alert.resolved_ts, "event": "resolve", "by": by, "note": note})
+            if alert.state != "resolved":
+                alert.state, alert.resolved_ts = "resolved", now_ms()
+            alert.updated_ts = now_ms()
+            entry = {"ts": alert.updated_ts, "event": "resolve", "by": by, "note": note}
+            alert.history.append(entry | ({"false_alarm": True} if false_alarm else {}))
             return self._save(alert)
 
     def record_action(self, alert_id: str, action: str, outcome: dict[str, Any]) -> Alert:

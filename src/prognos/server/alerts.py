@@ -15,6 +15,7 @@ from prognos.errors import InvalidInput
 from prognos.ingest.http import read_object
 from prognos.server.context import of
 from prognos.server.responses import limit_param, respond
+from prognos.types import now_ms, prediction_key
 
 
 async def list_alerts(request: Request) -> Response:
@@ -34,7 +35,39 @@ async def acknowledge(request: Request) -> Response:
 
 
 async def resolve(request: Request) -> Response:
-    return await _change(request, Alerts.resolve)
+    """Resolved by a person; ``"false_alarm": true`` says nothing was wrong, and the device's normal learns it."""
+    ctx = of(request)
+    body: dict[str, Any] = await read_object(request)
+    false_alarm = body.get("false_alarm", False)
+    if not isinstance(false_alarm, bool):
+        raise InvalidInput("false_alarm: expected true or false", field="false_alarm", value=false_alarm)
+    by, note = _person(body)
+    alert = await run_in_threadpool(ctx.alerts.resolve, request.path_params["id"], by, note, false_alarm)
+    found = alert.scored() if false_alarm and ctx.scorer is not None else None
+    if found is not None and ctx.scorer is not None:
+        model, version, score = found
+        peak = await run_in_threadpool(_peak, ctx.store, alert, model, score)
+        ctx.scorer.plan.false_alarm(alert.device_id, model, version, peak)
+    ctx.hub.publish("alert", alert.event(alert.history[-1]["event"]))
+    return respond(alert.to_dict())
+
+
+def _peak(store: Any, alert: Alert, model: str, opened: float) -> float:
+    """The highest raw score the alert's model gave its device from the alert's opening until now (what a person
+    called normal), at least the score that opened it."""
+    key = prediction_key(model, "anomaly.score")
+    scores = store.read(alert.device_id, alert.opened_ts, now_ms() + 1, [key]).column("value").to_numpy()
+    return float(max(opened, scores.max())) if len(scores) else opened
+
+
+def _person(body: dict[str, Any]) -> tuple[str, str | None]:
+    """Who changes an alert (``by``), and their optional ``note``."""
+    by, note = body.get("by"), body.get("note")
+    if not isinstance(by, str) or not by.strip():
+        raise InvalidInput("by: expected who does it (a non-empty string)", field="by", value=by)
+    if note is not None and not isinstance(note, str):
+        raise InvalidInput("note: expected a string", field="note", value=note)
+    return by, note
 
 
 ROUTES = [
@@ -48,12 +81,7 @@ ROUTES = [
 async def _change(request: Request, verb: Callable[[Alerts, str, str, str | None], Alert]) -> Response:
     """An alert changed by a person (``by``, with an optional ``note``); live views hear of it."""
     ctx = of(request)
-    body: dict[str, Any] = await read_object(request)
-    by, note = body.get("by"), body.get("note")
-    if not isinstance(by, str) or not by.strip():
-        raise InvalidInput("by: expected who does it (a non-empty string)", field="by", value=by)
-    if note is not None and not isinstance(note, str):
-        raise InvalidInput("note: expected a string", field="note", value=note)
+    by, note = _person(await read_object(request))
     alert = await run_in_threadpool(verb, ctx.alerts, request.path_params["id"], by, note)
     ctx.hub.publish("alert", alert.event(alert.history[-1]["event"]))
     return respond(alert.to_dict())

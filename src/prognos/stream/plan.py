@@ -107,6 +107,14 @@ class Planner:
             if mine:
                 self._trackers.setdefault(label, {}).update(mine)
 
+    def false_alarm(self, device_id: str, model: str, version: int, score: float) -> bool:
+        """A person said an alarm of ``model`` v``version`` on a device, at raw ``score``, was false: that device's
+        normal learns it (`View.false_alarm`). False when no version here adapts to it."""
+        for view in list(self._views.values()):
+            if view.name == model and view.version == version and view.false_alarm(device_id, score):
+                return True
+        return False
+
     def retype(self, device_id: str) -> None:
         """The device's type may have changed: read it again, and plan the device again, with its next batch."""
         self._types.pop(device_id, None)

@@ -21,6 +21,7 @@ in the last minute — what health reports for the stream, so a model nobody can
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -124,6 +125,16 @@ class View:
                 x[i] = tracker.inputs(x[i])
                 tracker.see(latest[i])
         return {self.input: x.astype(np.float32)}, latest
+
+    def false_alarm(self, device: str, score: float) -> bool:
+        """A person said a window scoring ``score`` on ``device`` was normal: the device's typical score rises so that
+        a score as high reads halfway to the cut (anomaly.ratio 0.5, p = √risk). Like any change it is forgotten as
+        the device's scores show otherwise, within the absorb time. False when this version does not adapt."""
+        if self.steps is None or self.normal is None or not score > 0:
+            return False
+        tracker = self._tracker(device)
+        tracker.level = max(tracker.level, math.log(score * self.normal.typical / self.normal.cut(self.risk**0.5)))
+        return True
 
     def _tracker(self, device: str) -> Tracker:
         found = self.trackers.get(device)

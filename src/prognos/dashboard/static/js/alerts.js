@@ -55,6 +55,7 @@ export async function alertPage(main, id) {
         <label>Note <input id="note" placeholder="optional"></label>
         <button class="primary" id="ack" ${a.state !== "open" ? "disabled" : ""}>Acknowledge</button>
         <button id="resolve" ${a.state === "resolved" ? "disabled" : ""}>Resolve</button>
+        <button id="false-alarm" title="Nothing was wrong: the device's normal learns it" ${a.history.some((h) => h.false_alarm) ? "disabled" : ""}>False alarm</button>
         <span id="msg" role="status" aria-live="polite"></span>
       </div>
       <h2>Per-sensor contributions</h2>
@@ -65,7 +66,7 @@ export async function alertPage(main, id) {
         ${Object.entries(a.actions).map(([k, o]) => `<tr><td>${esc(k)}</td><td>${o.ok ? badge("resolved").replace(">resolved<", ">done<") : badge("open").replace(">open<", ">failed<")}</td>
           <td class="num">${o.attempts}</td><td>${esc(o.status ?? o.topic ?? "")}</td><td>${esc(o.error || "")}</td><td>${when(o.ts)}</td></tr>`).join("") || `<tr><td colspan="6" class="muted">No actions for this rule.</td></tr>`}
       </tbody></table>
-      <h2>History</h2><ul>${a.history.map((h) => `<li>${when(h.ts)} — ${esc(h.event)}${h.by ? ` by ${esc(h.by)}` : ""}${h.value !== undefined && h.value !== null ? `, value ${fmt(h.value)}` : ""}</li>`).join("")}</ul>`;
+      <h2>History</h2><ul>${a.history.map((h) => `<li>${when(h.ts)} — ${esc(h.event)}${h.by ? ` by ${esc(h.by)}` : ""}${h.value !== undefined && h.value !== null ? `, value ${fmt(h.value)}` : ""}${h.false_alarm ? " — a false alarm" : ""}</li>`).join("")}</ul>`;
     const act = async (fn) => {
       const by = main.querySelector("#by").value.trim();
       if (!by) { main.querySelector("#msg").textContent = "Say who you are first."; main.querySelector("#by").focus(); return; }
@@ -75,6 +76,7 @@ export async function alertPage(main, id) {
     };
     main.querySelector("#ack").onclick = () => act(api.acknowledge);
     main.querySelector("#resolve").onclick = () => act(api.resolve);
+    main.querySelector("#false-alarm").onclick = () => act((i, by, note) => api.resolve(i, by, note, true));
     if (why.window) {
       const [w0, w1] = why.window, pad = Math.max(60e3, w1 - w0);
       const sensors = (why.top_sensors || []).map(([s]) => s);

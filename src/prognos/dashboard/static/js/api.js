@@ -36,7 +36,8 @@ export const api = {
   alerts: (p = {}) => call("GET", `/api/v1/alerts${q(p)}`),
   alert: (id) => call("GET", `/api/v1/alerts/${encodeURIComponent(id)}`),
   acknowledge: (id, by, note) => call("POST", `/api/v1/alerts/${encodeURIComponent(id)}/acknowledge`, { by, note }),
-  resolve: (id, by, note) => call("POST", `/api/v1/alerts/${encodeURIComponent(id)}/resolve`, { by, note }),
+  resolve: (id, by, note, falseAlarm = false) =>
+    call("POST", `/api/v1/alerts/${encodeURIComponent(id)}/resolve`, { by, note, ...(falseAlarm ? { false_alarm: true } : {}) }),
   models: () => call("GET", "/api/v1/models"),
   model: (name) => call("GET", `/api/v1/models/${encodeURIComponent(name)}`),
   version: (name, ref) => call("GET", `/api/v1/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(ref)}`),
