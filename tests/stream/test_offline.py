@@ -77,3 +77,8 @@ def test_prognos_score_writes_a_row_per_window_with_its_decision(tmp_path):
     assert nowhere.returncode == 2 and "--out" in nowhere.stderr and "no such folder" in nowhere.stderr
     both = prognos("--model", "toy", "--device", "x", "--device-column", "machine")
     assert both.returncode == 2 and "exactly one of a device column or a fixed device id" in both.stderr
+    base = ("--model", "toy", "--device-column", "machine", "--ts-column", "time")
+    budget = prognos(*base, "--alarm-budget", "3 per day")
+    assert budget.returncode == 2 and "alarm budget: expected false alarms per period like 1/week" in budget.stderr
+    absorb = prognos(*base, "--adapt", "soon")
+    assert absorb.returncode == 2 and "adapt: expected a duration" in absorb.stderr

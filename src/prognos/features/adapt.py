@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prognos.errors import InvalidInput
 from prognos.types import parse_duration
 
 SPAN_INPUT = 12.0  # noise widths an input may move and be learned within the absorb time
@@ -46,10 +45,7 @@ class Step:
     @classmethod
     def parse(cls, absorb: str, step_ms: int) -> Step:
         """``absorb`` as a duration ("6h", "30m"); refused with the field named if it does not read as one."""
-        try:
-            return cls.of(parse_duration(absorb, field="adapt"), step_ms)
-        except InvalidInput as exc:
-            raise InvalidInput(f"adapt: {exc}", field="adapt", value=absorb) from None
+        return cls.of(parse_duration(absorb, field="adapt"), step_ms)
 
 
 @dataclass
