@@ -12,7 +12,9 @@ readings up to its end and nothing after, so any data set can be judged the way 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +22,7 @@ import pyarrow as pa
 from prognos.errors import InvalidInput, ModelNotReady
 from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
+from prognos.store import open_store
 from prognos.stream.plan import Planner
 from prognos.stream.predictions import Prediction
 from prognos.stream.scorer import Scorer
@@ -45,6 +48,25 @@ def score(
     ordered = sorted(readings, key=lambda r: r.ts)  # as they would arrive: in time order, whatever the file's
     judge = Judge.of(budget, adapt)
     return table(asyncio.run(_score(ordered, registry, list(models), progress, judge)))
+
+
+def score_folders(
+    readings: Iterable[Reading],
+    folders: Sequence[str | Path],
+    progress: Callable[[int], Any] | None = None,
+    budget: str | None = None,
+    adapt: str | None = None,
+) -> pa.Table:
+    """`score` with artifact folders in hand (`prognos.train.tasks.fit`, `prognos train --out`) instead of a
+    registry's champions: each is checked as publishing checks it, and scores as it would once published."""
+    with tempfile.TemporaryDirectory(prefix="prognos-score-") as tmp:
+        registry = Registry(open_store("memory://"), tmp)  # a registry of its own, gone after
+        names = []
+        for folder in folders:
+            version = registry.publish(folder)
+            registry.promote(version.name, version.version)
+            names.append(version.name)
+        return score(readings, registry, names, progress, budget, adapt)
 
 
 def table(predictions: Iterable[Prediction]) -> pa.Table:

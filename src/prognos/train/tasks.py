@@ -7,7 +7,7 @@ with its feature spec (`FIT`); `train_store` reads them from the store, fits, an
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,13 @@ import numpy as np
 
 from prognos.errors import InvalidInput
 from prognos.features import RegimeScaler
+from prognos.store import open_store
 from prognos.train import telemetry
 from prognos.train.artifact import Fitted, Spec, data_hash, package, parent
 from prognos.train.estimators import AutoencoderDetector, DeepClassifier, RULRegressor
 from prognos.train.labels import Labels
 from prognos.train.telemetry import Series, Windows
+from prognos.types import Reading
 
 TASKS = ("anomaly", "classify", "rul")
 
@@ -195,6 +197,43 @@ def _censored(series: list[Series], labels: Labels, cfg: Config, scaler: RegimeS
 
 
 FIT = {"anomaly": fit_anomaly, "classify": fit_classify, "rul": fit_rul}
+
+
+def fit(
+    readings: Iterable[Reading],
+    out: str | Path,
+    task: str = "anomaly",
+    labels: str | Path | None = None,
+    cfg: Config = Config(),
+    name: str | None = None,
+) -> Path:
+    """Fit ``task`` on readings held in hand — a recording, a data frame's rows — without a store or a server: the
+    same windows, grid and model as `train_store`, and the same artifact (`prognos.stream.offline.score_folders`
+    scores a recording with it as the stream would). Returns the card's path.
+
+    ``readings`` are `prognos.types.Reading` (one device or many; `prognos.ingest.files` reads a CSV or Parquet into
+    them); ``cfg.step_ms`` is the grid the model reads them on.
+    """
+    store = open_store("memory://")  # a store of its own: the readings go nowhere else
+    first, last = None, None
+    for batch in _batches(readings):
+        store.write(batch)
+        first = min(r.ts for r in batch) if first is None else min(first, *(r.ts for r in batch))
+        last = max(r.ts for r in batch) if last is None else max(last, *(r.ts for r in batch))
+    if first is None or last is None:
+        raise InvalidInput("readings: nothing to learn from", field="readings")
+    return train_store(task, store, Selection(first, last + 1), out, labels, cfg, name or f"series-{task}")
+
+
+def _batches(readings: Iterable[Reading], size: int = 50_000) -> Iterator[list[Reading]]:
+    batch: list[Reading] = []
+    for r in readings:
+        batch.append(r)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def train_store(
