@@ -8,6 +8,7 @@ import numpy as np
 
 from prognos.features import RegimeScaler
 from prognos.registry import Registry
+from prognos.stream import feedback
 from tests.act.test_actions import Receiver
 from tests.server.conftest import serving
 from tests.stream.test_scorer import STEP, WINDOW, calibrated, toy_anomaly
@@ -124,6 +125,8 @@ def test_an_alarm_resolved_as_false_over_the_api_is_learned_by_the_streams_norma
         assert alert["explanation"]["model"] == "calibrated"
         done = http.post(f"/api/v1/alerts/{alert['id']}/resolve", json={"by": "ana", "false_alarm": True})
         assert done.status_code == 200 and done.json()["history"][-1]["false_alarm"] is True
+        ((_, heard),) = s.store.records(feedback.KIND)  # kept for workers to hear too
+        assert heard["device_id"] == "pump-1" and heard["model"] == "calibrated" and heard["score"] > 0
         assert http.post("/api/v1/devices/pump-1/telemetry", json=body(60, 60, 6.0)).status_code == 200
         query = {"keys": "pred.calibrated.anomaly.ratio", "start": t0 + 70 * STEP, "end": t0 + 120 * STEP}
         deadline = time.monotonic() + 15

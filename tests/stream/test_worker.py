@@ -27,12 +27,13 @@ from prognos.inference.deployments import Deployments
 from prognos.registry import Registry
 from prognos.sim.send import MqttTarget
 from prognos.store import open_store
-from prognos.stream import Planner, Scorer, parse_assignments
+from prognos.stream import Planner, Scorer, feedback, parse_assignments
 from prognos.stream.bus import partition
-from prognos.stream.worker import parse_worker
+from prognos.stream.view import Judge
+from prognos.stream.worker import Share, Worker, parse_worker
 from prognos.types import Reading
 from tests.services import Mosquitto, ServerProcess, listener
-from tests.stream.test_scorer import STEP, toy_anomaly
+from tests.stream.test_scorer import STEP, calibrated, shifted, toy_anomaly
 
 DEVICES = [f"pump-{i}" for i in range(8)]
 PARTITIONS = 4
@@ -186,3 +187,40 @@ def test_a_bad_worker_spelling_is_refused(bad):
 
     with pytest.raises(ConfigError, match="INDEX/COUNT"):
         parse_worker(bad)
+
+
+def test_a_worker_hears_false_alarms_for_the_devices_it_owns_and_keeps_where_it_stopped(tmp_path):
+    """A false alarm resolved anywhere is a record; a worker reads them between batches and its devices' normal
+    learns them (another worker's devices are left to that worker); the last one heard is in its checkpoint."""
+    store = open_store("memory://")
+    reg, _, _ = calibrated(tmp_path, store)
+    share = Share.parse(4, "0/2")
+    devices = [f"pump-{i}" for i in range(12)]
+    mine = next(d for d in devices if partition(d, 4) % 2 == 0)
+    theirs = next(d for d in devices if partition(d, 4) % 2 == 1)
+    data = sorted(
+        (Reading(d, r.ts, r.values) for d in (mine, theirs) for r in shifted(n=40, at=1000)), key=lambda r: r.ts
+    )
+
+    async def main():
+        d = Deployments(reg, poll=0)
+        await d.start()
+        try:
+            scorer = Scorer(Planner(d, parse_assignments("*=calibrated"), judge=Judge(adapt="1d")))
+            await scorer.score(data)
+            worker = Worker(scorer, store, "mqtt://127.0.0.1:1", share, interval=0.01)
+            view = next(iter(scorer.plan._views.values()))
+            before = {dev: view.trackers[dev].level for dev in (mine, theirs)}
+            for i, dev in enumerate((mine, theirs)):
+                store.put_record(feedback.KIND, *feedback.record(f"a{i}", dev, "calibrated", 1, 1e6, 1_700_000_000_000))
+            await worker.hear(every=0)
+            after = {dev: view.trackers[dev].level for dev in (mine, theirs)}
+            await worker.checkpoint(force=True)
+            return before, after, store.records("stream-checkpoint")
+        finally:
+            await d.close()
+
+    before, after, saved = asyncio.run(main())
+    assert after[mine] > before[mine] and after[theirs] == before[theirs]
+    ((_, doc),) = saved
+    assert doc["heard"] == feedback.record("a1", theirs, "calibrated", 1, 1e6, 1_700_000_000_000)[0]

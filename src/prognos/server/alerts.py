@@ -15,6 +15,7 @@ from prognos.errors import InvalidInput
 from prognos.ingest.http import read_object
 from prognos.server.context import of
 from prognos.server.responses import limit_param, respond
+from prognos.stream import feedback
 from prognos.types import now_ms, prediction_key
 
 
@@ -43,11 +44,14 @@ async def resolve(request: Request) -> Response:
         raise InvalidInput("false_alarm: expected true or false", field="false_alarm", value=false_alarm)
     by, note = _person(body)
     alert = await run_in_threadpool(ctx.alerts.resolve, request.path_params["id"], by, note, false_alarm)
-    found = alert.scored() if false_alarm and ctx.scorer is not None else None
-    if found is not None and ctx.scorer is not None:
+    found = alert.scored() if false_alarm else None
+    if found is not None:  # kept for every scorer (workers hear it within seconds); this server's learns it now
         model, version, score = found
         peak = await run_in_threadpool(_peak, ctx.store, alert, model, score)
-        ctx.scorer.plan.false_alarm(alert.device_id, model, version, peak)
+        key, doc = feedback.record(alert.id, alert.device_id, model, version, peak, alert.updated_ts)
+        await run_in_threadpool(ctx.store.put_record, feedback.KIND, key, doc)
+        if ctx.scorer is not None:
+            ctx.scorer.plan.false_alarm(alert.device_id, model, version, peak)
     ctx.hub.publish("alert", alert.event(alert.history[-1]["event"]))
     return respond(alert.to_dict())
 

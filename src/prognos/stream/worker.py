@@ -34,6 +34,7 @@ from prognos.aio import cancel
 from prognos.broker import Broker, Session, stop, subscribe
 from prognos.errors import ConfigError, InvalidInput, PrognosError
 from prognos.store import Records
+from prognos.stream import feedback
 from prognos.stream.bus import TOPIC, decode, partition
 from prognos.stream.scorer import Scorer
 from prognos.types import now_ms
@@ -41,6 +42,7 @@ from prognos.types import now_ms
 log = logging.getLogger(__name__)
 
 KIND = "stream-checkpoint"
+HEAR_S = 5.0  # how often a worker reads the false alarms people resolved
 
 
 @dataclass
@@ -108,6 +110,8 @@ class Worker:
         self._lock = asyncio.Lock()  # a checkpoint sees the scorer between batches, never inside one
         self._tasks: list[asyncio.Task[None]] = []
         self._last_checkpoint = 0.0
+        self._heard = ""  # the last false-alarm record applied (`prognos.stream.feedback`)
+        self._heard_at = 0.0
 
     def owns(self, device_id: str) -> bool:
         return partition(device_id, self.partitions) % self.count == self.index
@@ -117,6 +121,7 @@ class Worker:
         docs = [doc for _, doc in await asyncio.to_thread(self.store.records, KIND, f"{self.group}/")]
         for doc in sorted(docs, key=lambda d: d.get("ts", 0)):
             self.scorer.restore(doc, keep=self.owns)
+            self._heard = max(self._heard, str(doc.get("heard", "")))
         if docs:
             log.info("%s: state restored from %d checkpoints", self.key, len(docs))
         self._queue = asyncio.Queue()
@@ -214,7 +219,24 @@ class Worker:
     async def _checkpoints(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
+            await self.hear()
             await self.checkpoint()
+
+    async def hear(self, every: float = HEAR_S) -> None:
+        """False alarms people resolved since the last ones heard (every ``every`` s at most): the devices' normal
+        learns them between batches."""
+        if time.monotonic() - self._heard_at < every:
+            return
+        self._heard_at = time.monotonic()
+        try:
+            found = await asyncio.to_thread(self.store.records, feedback.KIND)
+        except PrognosError as exc:  # the store is away: heard next time
+            log.warning("%s: false alarms not read: %s", self.key, exc)
+            return
+        async with self._lock:
+            self._heard, learned = feedback.hear(self.scorer.plan, found, self._heard, self.owns)
+        if learned:
+            log.info("%s: %d false alarms learned", self.key, learned)
 
     async def checkpoint(self, force: bool = False) -> None:
         """Save the scorer's state, then acknowledge every message it includes."""
@@ -222,7 +244,8 @@ class Worker:
             idle = time.monotonic() - self._last_checkpoint < 30
             if not (self._acks or force or not idle):
                 return
-            doc = {"ts": now_ms(), "worker": self.key, "partitions": self.partitions, **self.scorer.checkpoint()}
+            doc = {"ts": now_ms(), "worker": self.key, "partitions": self.partitions, "heard": self._heard}
+            doc |= self.scorer.checkpoint()
             acks, self._acks = self._acks, []
         try:
             await asyncio.to_thread(self.store.put_record, KIND, self.key, doc, True)
