@@ -22,19 +22,16 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-import numpy as np
-
 from prognos.errors import ConfigError, PrognosError
 from prognos.features.stream import Windower
 from prognos.inference.deployments import Deployments, Served
-from prognos.stream.view import Judge, View
+from prognos.stream.view import Judge, View, Window
 from prognos.stream.windows import History, Windows
 from prognos.types import Reading
 
 log = logging.getLogger(__name__)
 
 Assignments = Mapping[str | None, Sequence[str]]  # device type (None: any other) → model names
-Window = tuple[str, int, np.ndarray]  # device id, the window's end, its rows (window, sensors) in raw units
 Pending = dict[int, tuple[View, View | None, list[Window]]]  # the windows completed, by the version scoring them
 Types = Callable[[], Mapping[str, str | None]]  # every known device's type, in one call
 

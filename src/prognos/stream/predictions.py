@@ -19,8 +19,7 @@ import numpy as np
 
 from prognos.inference.batching import Result
 from prognos.stream.metrics import StreamMetrics
-from prognos.stream.plan import Window
-from prognos.stream.view import View
+from prognos.stream.view import View, Window
 from prognos.types import Reading, prediction_key
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,6 @@ class Job:
     view: View
     items: list[Window]
     types: dict[str, str | None]  # each device's type, for its rules
-    feed: dict[str, np.ndarray]
     latest: np.ndarray  # each window's latest scaled row as training would see it: input drift is measured on it
     answer: asyncio.Future[Result] | None  # None: not taken (logged)
     shadow: bool
@@ -86,7 +84,6 @@ class Job:
     @classmethod
     def submit(cls, view: View, items: list[Window], types: dict[str, str | None], shadow: bool) -> Job:
         """The windows to the version's batcher now: a large batch computes while the caller goes on."""
-        feed: dict[str, np.ndarray] = {}
         latest = np.empty((0, 0))
         answer = None
         try:
@@ -94,7 +91,7 @@ class Job:
             answer = view.served.infer(feed)
         except Exception as exc:  # this version's windows are lost; the other models' are not
             not_scored(view, items, exc)
-        return cls(view, items, types, feed, latest, answer, shadow)
+        return cls(view, items, types, latest, answer, shadow)
 
     def measure_inputs(self) -> None:
         """Input drift with this batch's windows (no answer needed: it runs while the model computes)."""

@@ -41,7 +41,7 @@ from prognos.inference.runtime import Model
 RECENT_S = 60.0  # windows lost this recently show in health
 
 Recipe = tuple[tuple[str, ...], int, int]  # sensors, window, step_ms
-Item = tuple[str, int, np.ndarray]  # device id, the window's end, its rows (window, sensors) in raw units
+Window = tuple[str, int, np.ndarray]  # device id, the window's end, its rows (window, sensors) in raw units
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class View:
     def recipe(self) -> Recipe:
         return tuple(self.sensors), self.window, self.step
 
-    def feed(self, items: list[Item]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def feed(self, items: list[Window]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The model's input for a batch's windows, and their latest scaled rows as training would see them (what
         input drift is measured on); each device's window measured from its normal now, which then learns from it."""
         x = np.stack([w for _, _, w in items])  # (n, window, sensors), raw units
