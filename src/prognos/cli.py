@@ -389,6 +389,12 @@ def retain(store: str | None, days: float) -> None:
 )
 @click.option("--window", type=int, default=60, show_default=True, help="store: window length in grid steps.")
 @click.option("--step-ms", type=int, default=1000, show_default=True, help="store: grid step.")
+@click.option(
+    "--settings",
+    default=None,
+    help="store: comma-separated inputs that set the operating point (speed set point, load, mode); every sensor "
+    "is then scaled within its operating regime, the regimes found from these.",
+)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Artifact folder.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--epochs", type=int, default=None, help="At most this many epochs (early stopping may end sooner).")
@@ -409,6 +415,7 @@ def train(task: str, source: str, out: Path, store: str | None, **o: Any) -> Non
     search = recipes.Search(o["trials"], o["storage"], o["study"])
     order = recipes.Order(task, source, out, o["data_root"], o["seed"], o["epochs"], search=search)
     order = replace(order, labels=o["labels"], window=o["window"], step_ms=o["step_ms"], init_from=o["init_from"])
+    order = replace(order, settings=tuple(_split(o["settings"]) or ()))
     if source == "store":
         if o["start"]:
             end = parse_time(o["end"], field="end") if o["end"] else now_ms()
@@ -421,6 +428,10 @@ def train(task: str, source: str, out: Path, store: str | None, **o: Any) -> Non
         path = recipes.train(order)
     card = json.loads(path.read_text())
     click.echo(f"{card['name']}: {recipes.figures(card)}; trained in {card['training_seconds']:.1f} s -> {out}")
+    scaler = card.get("scaler") or {}
+    if scaler.get("columns"):
+        settings = ", ".join(card["input"]["sensors"][i] for i in scaler["columns"])
+        click.echo(f"  every sensor scaled within {scaler['regimes']} operating regime(s) found from {settings}")
     cut = (card.get("output") or {}).get("calibration")
     if cut:
         fallback = f" (not {cut['asked']}: {cut['fallback']})" if cut["fallback"] else ""

@@ -56,6 +56,7 @@ class Order:
     window: int = 60
     step_ms: int = 1000
     init_from: str | None = None
+    settings: tuple[str, ...] = ()  # store: inputs that set the operating point (scaled per regime)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def _spelling(name: str, recipe: Recipe) -> str:
 def _store(order: Order) -> Path:
     if order.selection is None or order.store is None:
         raise InvalidInput("--start is needed to train from the store", field="start")
-    cfg = _config(order, Config(window=order.window, step_ms=order.step_ms, init_from=order.init_from))
+    cfg = Config(window=order.window, step_ms=order.step_ms, init_from=order.init_from, settings=order.settings)
+    cfg = _config(order, cfg)
     return train_store(order.task, order.store, order.selection, order.out, order.labels, cfg)
 
 

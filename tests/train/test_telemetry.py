@@ -144,6 +144,9 @@ def test_train_from_the_store_with_simulator_truth(tmp_path):
     )
     no_labels = subprocess.run([*base, "--task", "rul", "--out", str(tmp_path / "r")], capture_output=True, text=True)
     assert no_labels.returncode == 2 and "--labels is needed to train rul" in no_labels.stderr
+    wrong = [*base, "--task", "anomaly", "--settings", "speed_set", "--out", str(tmp_path / "w")]
+    no_setting = subprocess.run(wrong, capture_output=True, text=True, timeout=300)
+    assert no_setting.returncode == 2 and "settings: 'speed_set' is not an input" in no_setting.stderr
 
 
 def test_fine_tuning_starts_from_a_pretrained_pump_model(tmp_path):

@@ -25,13 +25,19 @@ class RegimeScaler:
     distinct operating points (silhouette ≥ ``DISTINCT``), else one regime — settings that merely wander
     (noise around one operating point) are not regimes. The number found is what the card records.
 
+    ``columns`` names which columns of ``x`` itself are the settings (indices), for data that carries its
+    operating point among its inputs — a telemetry stream's set speed or load: `fit` and `transform` then read
+    the settings from ``x``, and the card's scaler needs nothing beside the window to apply them.
+
     >>> x = np.array([[0.0, 10.0], [0.0, 12.0], [1.0, 20.0], [1.0, 24.0]])
     >>> s = RegimeScaler(regimes=2, seed=0).fit(x[:, 1:], settings=x[:, :1])
     >>> s.transform(x[:, 1:], settings=x[:, :1]).ravel().tolist()
     [-1.0, 1.0, -1.0, 1.0]
     """
 
-    def __init__(self, regimes: int | str = 1, seed: int = 0, eps: float = 1e-8) -> None:
+    def __init__(
+        self, regimes: int | str = 1, seed: int = 0, eps: float = 1e-8, columns: list[int] | None = None
+    ) -> None:
         if regimes != "auto" and not (isinstance(regimes, int) and regimes >= 1):
             raise InvalidInput(
                 f"regimes: expected a count ≥ 1 or 'auto', got {regimes!r}", field="regimes", value=regimes
@@ -39,9 +45,11 @@ class RegimeScaler:
         self.regimes = regimes
         self.seed = seed
         self.eps = eps
+        self.columns = list(columns) if columns else None
 
     def fit(self, x: np.ndarray, settings: np.ndarray | None = None) -> RegimeScaler:
         x = _matrix(x, "x")
+        settings = self._settings(x, settings)
         if self.regimes == "auto":
             self.regimes = 1 if settings is None else regimes_in(_matrix(settings, "settings"), self.seed)
         if int(self.regimes) > 1:
@@ -70,13 +78,23 @@ class RegimeScaler:
         x = _matrix(x, "x")
         if x.shape[1] != self.mean_.shape[1]:
             raise InvalidInput(f"expected {self.mean_.shape[1]} sensors, got {x.shape[1]}", field="x", value=x.shape[1])
-        r = self.regime(settings, len(x))
+        r = self.regime(self._settings(x, settings), len(x))
         return (x - self.mean_[r]) / self.scale_[r]
+
+    def _settings(self, x: np.ndarray, settings: np.ndarray | None) -> np.ndarray | None:
+        if settings is not None or not self.columns:
+            return settings
+        if max(self.columns) >= x.shape[1]:
+            raise InvalidInput(
+                f"settings columns {self.columns} do not fit {x.shape[1]} inputs", field="columns", value=self.columns
+            )
+        return x[:, self.columns]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "regimes": self.regimes,
             "seed": self.seed,
+            "columns": self.columns,
             "centres": self.centres_.tolist(),
             "mean": self.mean_.tolist(),
             "scale": self.scale_.tolist(),
@@ -84,7 +102,7 @@ class RegimeScaler:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegimeScaler:
-        s = cls(regimes=d["regimes"], seed=d["seed"])
+        s = cls(regimes=d["regimes"], seed=d["seed"], columns=d.get("columns"))
         s.centres_, s.mean_, s.scale_ = (np.asarray(d[k], dtype=np.float64) for k in ("centres", "mean", "scale"))
         return s
 

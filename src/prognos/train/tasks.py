@@ -37,6 +37,7 @@ class Config:
     seed: int = 0
     progress: bool = False
     init_from: str | None = None  # an artifact folder to fine-tune from
+    settings: tuple[str, ...] = ()  # inputs that set the operating point: each sensor is scaled within its regime
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,22 @@ def _parent(cfg: Config, task: str, series: list[Series]) -> dict[str, Any]:
     return {k: v for k, v in card["params"].items() if k in ARCHITECTURE} | {"init_from": cfg.init_from}
 
 
-def _scaler(series: list[Series]) -> RegimeScaler:
+def _scaler(series: list[Series], cfg: Config) -> RegimeScaler:
+    """Standard scaling on the training rows; per operating regime when ``cfg.settings`` names the inputs that set
+    it (how many regimes there are is found from them: `RegimeScaler`)."""
     rows = np.concatenate([s.x for s in series])
-    return RegimeScaler().fit(rows[~np.isnan(rows).any(axis=1)])
+    rows = rows[~np.isnan(rows).any(axis=1)]
+    sensors = series[0].sensors
+    unknown = [name for name in cfg.settings if name not in sensors]
+    if unknown:
+        raise InvalidInput(
+            f"settings: {unknown[0]!r} is not an input; expected some of {', '.join(sensors)}",
+            field="settings",
+            value=unknown[0],
+        )
+    if not cfg.settings:
+        return RegimeScaler().fit(rows)
+    return RegimeScaler("auto", cfg.seed, columns=[sensors.index(n) for n in cfg.settings]).fit(rows)
 
 
 def _split_time(w: Windows, share: float = 0.2) -> np.ndarray:
@@ -83,7 +97,7 @@ def _split_time(w: Windows, share: float = 0.2) -> np.ndarray:
 
 
 def fit_anomaly(series: list[Series], labels: Labels, cfg: Config) -> Fitted:
-    scaler = _scaler(series)
+    scaler = _scaler(series, cfg)
     w = telemetry.windows(series, cfg.window, cfg.stride, scaler.transform)
     normal = ~telemetry.touches_label(w, labels, cfg.window * cfg.step_ms) & _healthy(w, labels, cfg)
     x = w.x[normal]
@@ -128,7 +142,7 @@ def _healthy(w: Windows, labels: Labels, cfg: Config) -> np.ndarray:
 
 
 def fit_classify(series: list[Series], labels: Labels, cfg: Config) -> Fitted:
-    scaler = _scaler(series)
+    scaler = _scaler(series, cfg)
     w = telemetry.windows(series, cfg.window, cfg.stride, scaler.transform)
     y = telemetry.label_windows(w, labels).astype(str)
     val = _split_time(w)
@@ -151,7 +165,7 @@ def fit_rul(series: list[Series], labels: Labels, cfg: Config) -> Fitted:
     failing = [s for s in series if s.device_id in labels.failures]
     if not failing:
         raise InvalidInput("rul: no device in the training data has a failure to learn from", field="labels")
-    scaler = _scaler(series)
+    scaler = _scaler(series, cfg)
     w = telemetry.windows(failing, cfg.window, cfg.stride, scaler.transform)
     y = telemetry.remaining(w, labels, int(cfg.rul_cap_s * 1000))
     healthy = _censored(series, labels, cfg, scaler)
