@@ -22,7 +22,8 @@ def tiny_cmapss(tmp_path):
     rng = np.random.default_rng(0)
     for split, n in (("train", 12), ("test", 6)):
         write(tmp_path, f"{split}_FD001.txt", {u: int(rng.integers(40, 70)) for u in range(1, n + 1)})
-    (tmp_path / "RUL_FD001.txt").write_text("\n".join(str(int(v)) for v in rng.integers(5, 100, 6)))
+    truth = [*rng.integers(5, 100, 5), 160]  # one engine with more life left than the training target's cap
+    (tmp_path / "RUL_FD001.txt").write_text("\n".join(str(int(v)) for v in truth))
     return tmp_path
 
 
@@ -85,6 +86,10 @@ def test_evaluate_prints_the_table_and_writes_json_and_markdown(tmp_path):
     report = json.loads((tmp_path / "r" / "cmapss.json").read_text())
     assert {r["model"] for r in report["rows"]} == {DEEP, "gradient boosting (classic)"}
     assert "best published" in (tmp_path / "r" / "cmapss.md").read_text()
+    floor = (160 - 125) / np.sqrt(6)  # what a perfect prediction of the capped target misses against the raw file
+    assert all(abs(r["floor"] - floor) < 1e-9 and r["rmse"] >= floor - 1e-9 for r in report["rows"])
+    deep = next(r for r in report["rows"] if r["model"] == DEEP)
+    assert 0.0 <= deep["coverage_80_capped"] <= 1.0 and deep["coverage_80_capped"] >= deep["coverage_80"] - 1 / 6
     bad = subprocess.run(
         [sys.executable, "-m", "prognos.cli", "evaluate", "--benchmark", "nope"], capture_output=True, text=True
     )
