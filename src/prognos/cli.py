@@ -395,6 +395,13 @@ def retain(store: str | None, days: float) -> None:
     help="store: comma-separated inputs that set the operating point (speed set point, load, mode); every sensor "
     "is then scaled within its operating regime, the regimes found from these.",
 )
+@click.option(
+    "--detectors",
+    default=None,
+    help="store, anomaly: the candidates that compete (conv-ae, pca; default both): each is fitted on all but the "
+    "latest fifth of every device's data and judged on it at the alarm budget, and the best is served — the deep "
+    "one only if it beats the baseline.",
+)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Artifact folder.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--epochs", type=int, default=None, help="At most this many epochs (early stopping may end sooner).")
@@ -415,7 +422,7 @@ def train(task: str, source: str, out: Path, store: str | None, **o: Any) -> Non
     search = recipes.Search(o["trials"], o["storage"], o["study"])
     order = recipes.Order(task, source, out, o["data_root"], o["seed"], o["epochs"], search=search)
     order = replace(order, labels=o["labels"], window=o["window"], step_ms=o["step_ms"], init_from=o["init_from"])
-    order = replace(order, settings=tuple(_split(o["settings"]) or ()))
+    order = replace(order, settings=tuple(_split(o["settings"]) or ()), detectors=tuple(_split(o["detectors"]) or ()))
     if source == "store":
         if o["start"]:
             end = parse_time(o["end"], field="end") if o["end"] else now_ms()
@@ -428,6 +435,14 @@ def train(task: str, source: str, out: Path, store: str | None, **o: Any) -> Non
         path = recipes.train(order)
     card = json.loads(path.read_text())
     click.echo(f"{card['name']}: {recipes.figures(card)}; trained in {card['training_seconds']:.1f} s -> {out}")
+    contest = (card.get("metrics") or {}).get("contest")
+    if contest:
+        click.echo(f"  {contest['why']}")
+        for e in contest.get("entries", []):
+            click.echo(
+                f"    {e['name']:8} event F1 {e['event_f1']:.3f} ({e['events']:.0f} events), "
+                f"{e['false_alarms_per_device_day']:.2f} false alarms per device-day, alarm on {e['alarm_share']:.1%}"
+            )
     scaler = card.get("scaler") or {}
     if scaler.get("columns"):
         settings = ", ".join(card["input"]["sensors"][i] for i in scaler["columns"])

@@ -57,6 +57,7 @@ class Order:
     step_ms: int = 1000
     init_from: str | None = None
     settings: tuple[str, ...] = ()  # store: inputs that set the operating point (scaled per regime)
+    detectors: tuple[str, ...] = ()  # store, anomaly: the candidates of the contest (none named: all)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def _spelling(name: str, recipe: Recipe) -> str:
 def _store(order: Order) -> Path:
     if order.selection is None or order.store is None:
         raise InvalidInput("--start is needed to train from the store", field="start")
-    cfg = Config(window=order.window, step_ms=order.step_ms, init_from=order.init_from, settings=order.settings)
+    cfg = Config(order.window, order.step_ms, init_from=order.init_from, settings=order.settings)
+    cfg = replace(cfg, detectors=order.detectors)
     cfg = _config(order, cfg)
     return train_store(order.task, order.store, order.selection, order.out, order.labels, cfg)
 
@@ -206,11 +208,12 @@ def simulated(order: Order, devices: int = 24, hours: float = 6.0) -> Path:
     kind = order.source.partition(":")[2].lower()
     fleet = sim.Fleet(devices, 1.0, hours * 3600, seed=order.seed, start=1_700_000_000_000)
     group = [s for s in from_fleet(fleet) if s.type == kind]
-    fitted = fit_anomaly(group, Labels.from_truth(fleet.truth()), _config(order, Config()))
+    cfg = Config(detectors=("conv-ae",))  # a starting point to fine-tune from is a network
+    fitted = fit_anomaly(group, Labels.from_truth(fleet.truth()), _config(order, cfg))
     source = f"simulator seed={order.seed} devices={devices} hours={hours}"
     ids = [s.device_id for s in group]
     data = {"source": source, "hash": data_hash(fitted.x), "devices": ids, "train_windows": len(fitted.x)}
-    return package(fitted, order.out, name=f"{kind}-anomaly", metrics={}, data=data)
+    return package(fitted, order.out, name=f"{kind}-anomaly", metrics=fitted.metrics, data=data)
 
 
 def _config(order: Order, cfg: Config) -> Config:

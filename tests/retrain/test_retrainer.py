@@ -141,7 +141,8 @@ def test_the_real_trainer_trains_the_challenger_in_a_subprocess_on_recent_data(t
     for batch in seconds(fleet):
         store.write(batch)
     selection = Selection(T0, T0 + 1_800_000, device_type="pump")
-    card = train_store("anomaly", store, selection, tmp_path / "champion", cfg=Config(window=30, epochs=1))
+    deep = Config(window=30, epochs=1, detectors=("conv-ae",))  # a network, whose weights a challenger starts from
+    card = train_store("anomaly", store, selection, tmp_path / "champion", cfg=deep)
     reg = Registry(store, tmp_path / "models")
     reg.publish(card.parent)
     reg.promote("pump-anomaly", 1)

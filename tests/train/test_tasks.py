@@ -22,6 +22,11 @@ def test_a_recording_in_hand_is_fitted_and_scored_as_the_stream_would(tmp_path):
     card = json.loads(folder.read_text())
     assert card["name"] == "series-anomaly" and card["output"]["normal"]["windows"] > 0
     assert card["input"]["sensors"] == sorted(calm[0].values)
+    contest = card["metrics"]["contest"]  # both candidates judged on the latest fifth, one served
+    entries = {e["name"]: e for e in contest["entries"]}
+    assert contest["held"] and set(entries) == {"conv-ae", "pca"} and entries["pca"]["windows"] > 50
+    served = [name for name, e in entries.items() if e["served"]]
+    assert served == [card["output"]["detector"]] and ("channels" in card["params"]) == (served == ["conv-ae"])
 
     rows = score_folders(calm[-600:], [folder.parent]).to_pylist()
     assert len(rows) > 500 and {r["model"] for r in rows} == {"series-anomaly"}

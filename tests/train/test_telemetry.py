@@ -142,11 +142,16 @@ def test_train_from_the_store_with_simulator_truth(tmp_path):
     assert (
         f"alarm threshold {output['threshold']:.4g}: {calibration['method']} of {calibration['windows']}" in out.stdout
     )
+    contest = json.loads((tmp_path / "ad" / "card.json").read_text())["metrics"]["contest"]
+    assert contest["why"] in out.stdout and "conv-ae  event F1" in out.stdout and "pca      event F1" in out.stdout
     no_labels = subprocess.run([*base, "--task", "rul", "--out", str(tmp_path / "r")], capture_output=True, text=True)
     assert no_labels.returncode == 2 and "--labels is needed to train rul" in no_labels.stderr
     wrong = [*base, "--task", "anomaly", "--settings", "speed_set", "--out", str(tmp_path / "w")]
     no_setting = subprocess.run(wrong, capture_output=True, text=True, timeout=300)
     assert no_setting.returncode == 2 and "settings: 'speed_set' is not an input" in no_setting.stderr
+    wrong = [*base, "--task", "anomaly", "--detectors", "lstm", "--out", str(tmp_path / "w")]
+    no_detector = subprocess.run(wrong, capture_output=True, text=True, timeout=300)
+    assert no_detector.returncode == 2 and "detectors: 'lstm' is not a detector" in no_detector.stderr
 
 
 def test_fine_tuning_starts_from_a_pretrained_pump_model(tmp_path):
@@ -204,7 +209,10 @@ def test_fine_tuning_starts_from_a_pretrained_pump_model(tmp_path):
         return sum(float((sa[k] - sb[k]).abs().sum()) for k in sa if k != "scale")
 
     fresh = subprocess.run(
-        [*base, "--seed", "5", "--out", str(tmp_path / "fresh")], capture_output=True, text=True, timeout=300
+        [*base, "--seed", "5", "--detectors", "conv-ae", "--out", str(tmp_path / "fresh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert fresh.returncode == 0, fresh.stderr
     assert distance(tmp_path / "mine", parent) < distance(tmp_path / "fresh", parent) / 3

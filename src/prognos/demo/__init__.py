@@ -152,6 +152,9 @@ def train_and_publish(
                 f"  {v.name} v{v.version}: {card['data']['train_windows']} windows, "
                 f"{card['training_seconds']:.1f} s, ONNX parity {card['onnx_parity_max_abs_diff']:.1e}"
             )
+            contest = (card.get("metrics") or {}).get("contest")
+            if contest:
+                click.echo(f"    {contest['why']}")
             names.append((kind, v.name))
     return names
 

@@ -139,7 +139,7 @@ def rows(run: Run, devices: int = 24, hours: float = 3.0) -> list[SimulatorRow]:
     med = statistics.median
     return [
         SimulatorRow(
-            "conv-ae / 1D-CNN classifier / multi-scale trend RUL",
+            "detector chosen by contest (conv-ae or pca) / 1D-CNN classifier / multi-scale trend RUL",
             med(r.anomaly["event_f1"] for r in rs),
             med(r.anomaly["event_precision"] for r in rs),
             med(r.anomaly["event_recall"] for r in rs),

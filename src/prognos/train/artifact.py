@@ -15,7 +15,7 @@ import json
 import logging
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ class Fitted:
     x: np.ndarray  # training windows: the export's example and the drift reference
     held_out: np.ndarray  # windows it did not train on: ONNX parity and the int8 delta are measured there
     seconds: float  # training time
+    metrics: dict[str, Any] = field(default_factory=dict)  # what training measured of it (a contest's table)
 
 
 def package(fitted: Fitted, out: str | Path, *, name: str, metrics: dict[str, Any], data: dict[str, Any]) -> Path:

@@ -7,7 +7,7 @@ with its feature spec (`FIT`); `train_store` reads them from the store, fits, an
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,12 @@ import numpy as np
 
 from prognos.errors import InvalidInput
 from prognos.features import RegimeScaler
+from prognos.features.calibration import DEFAULT_BUDGET, Budget
 from prognos.store import open_store
 from prognos.train import telemetry
 from prognos.train.artifact import Fitted, Spec, data_hash, package, parent
-from prognos.train.estimators import AutoencoderDetector, DeepClassifier, RULRegressor
+from prognos.train.contest import Entry, Judging, choose, judge_detector
+from prognos.train.estimators import AutoencoderDetector, DeepClassifier, Detector, PCADetector, RULRegressor
 from prognos.train.labels import Labels
 from prognos.train.telemetry import Series, Windows
 from prognos.types import Reading
@@ -38,6 +40,7 @@ class Config:
     progress: bool = False
     init_from: str | None = None  # an artifact folder to fine-tune from
     settings: tuple[str, ...] = ()  # inputs that set the operating point: each sensor is scaled within its regime
+    detectors: tuple[str, ...] = ()  # anomaly: the candidates that enter the contest (none named: all of them)
 
 
 @dataclass(frozen=True)
@@ -75,13 +78,7 @@ def _scaler(series: list[Series], cfg: Config) -> RegimeScaler:
     rows = np.concatenate([s.x for s in series])
     rows = rows[~np.isnan(rows).any(axis=1)]
     sensors = series[0].sensors
-    unknown = [name for name in cfg.settings if name not in sensors]
-    if unknown:
-        raise InvalidInput(
-            f"settings: {unknown[0]!r} is not an input; expected some of {', '.join(sensors)}",
-            field="settings",
-            value=unknown[0],
-        )
+    _known("settings", cfg.settings, sensors, "is not an input")
     if not cfg.settings:
         return RegimeScaler().fit(rows)
     return RegimeScaler("auto", cfg.seed, columns=[sensors.index(n) for n in cfg.settings]).fit(rows)
@@ -96,7 +93,37 @@ def _split_time(w: Windows, share: float = 0.2) -> np.ndarray:
     return val
 
 
+MIN_CONTEST = 10  # normal windows before, and windows in, the later period: fewer and the contest is not held
+
+
+def _detectors(cfg: Config, series: list[Series]) -> dict[str, tuple[bool, Callable[[], Detector]]]:
+    """The anomaly task's candidates: name → (deep?, a fresh estimator), those of ``cfg.detectors`` if it names any.
+    Fine-tuning a deep parent (``--init-from``) is what was asked for: the deep detector alone, from its weights."""
+    ae: dict[str, Any] = {"epochs": cfg.epochs, "batch": 128, "seed": cfg.seed, "progress": cfg.progress}
+    if cfg.init_from is not None and parent(cfg.init_from, "anomaly").get("params", {}).get("channels"):
+        tuned = _parent(cfg, "anomaly", series)
+        return {"conv-ae": (True, lambda: AutoencoderDetector(threshold="pot", risk=1e-4, **ae, **tuned))}
+    every: dict[str, tuple[bool, Callable[[], Detector]]] = {
+        "conv-ae": (True, lambda: AutoencoderDetector(threshold="pot", risk=1e-4, **ae)),
+        "pca": (False, lambda: PCADetector(threshold="pot", risk=1e-4)),
+    }
+    _known("detectors", cfg.detectors, list(every), "is not a detector")
+    return {name: made for name, made in every.items() if not cfg.detectors or name in cfg.detectors}
+
+
+def _known(option: str, named: Sequence[str], choices: Sequence[str], what: str) -> None:
+    """Every name an option gives is one of ``choices``; else the first that is not, named, with the choices."""
+    unknown = [name for name in named if name not in choices]
+    if unknown:
+        raise InvalidInput(
+            f"{option}: {unknown[0]!r} {what}; expected some of {', '.join(choices)}", field=option, value=unknown[0]
+        )
+
+
 def fit_anomaly(series: list[Series], labels: Labels, cfg: Config) -> Fitted:
+    """The deep detector and its baselines, each fitted on the normal windows before the latest fifth of every
+    device's data and judged on that fifth at the default alarm budget (`prognos.train.contest`); the winner is
+    fitted again on every normal window, and the card keeps the contest (``metrics.contest``)."""
     scaler = _scaler(series, cfg)
     w = telemetry.windows(series, cfg.window, cfg.stride, scaler.transform)
     normal = ~telemetry.touches_label(w, labels, cfg.window * cfg.step_ms) & _healthy(w, labels, cfg)
@@ -109,15 +136,9 @@ def fit_anomaly(series: list[Series], labels: Labels, cfg: Config) -> Fitted:
             value=len(x),
         )
     t = time.perf_counter()
-    model = AutoencoderDetector(
-        epochs=cfg.epochs,
-        batch=128,
-        seed=cfg.seed,
-        progress=cfg.progress,
-        threshold="pot",
-        risk=1e-4,
-        **_parent(cfg, "anomaly", series),
-    ).fit(x)
+    candidates = _detectors(cfg, series)
+    name, contest = _contest(candidates, w, normal, labels, cfg)
+    model = candidates[name][1]().fit(x)
     spec = Spec(
         "anomaly",
         series[0].sensors,
@@ -125,13 +146,53 @@ def fit_anomaly(series: list[Series], labels: Labels, cfg: Config) -> Fitted:
         scaler.to_dict(),
         {
             "kind": "per-sensor contributions; score = sum",
+            "detector": name,
             "threshold": model.threshold_,
             "calibration": model.calibration_,
             "normal": model.normal_,
             "step_ms": cfg.step_ms,
         },
     )
-    return Fitted(model, spec, x, x[-max(2, len(x) // 5) :], time.perf_counter() - t)
+    fitted = Fitted(model, spec, x, x[-max(2, len(x) // 5) :], time.perf_counter() - t)
+    fitted.metrics = {"contest": contest}
+    return fitted
+
+
+def _contest(
+    candidates: dict[str, tuple[bool, Callable[[], Detector]]],
+    w: Windows,
+    normal: np.ndarray,
+    labels: Labels,
+    cfg: Config,
+) -> tuple[str, dict[str, Any]]:
+    """Which candidate to serve, and the contest as the card keeps it."""
+    later = _split_time(w)
+    early = normal & ~later
+    first = next(iter(candidates))
+    about = {
+        "metric": "event F1 at the alarm budget, then false alarms per device-day, then delay",
+        "budget": DEFAULT_BUDGET,
+    }
+    about["validation"] = "the latest fifth of every device's windows; candidates fitted on the normal windows before"
+    if len(candidates) == 1:
+        return first, {**about, "held": False, "why": f"{first}: the only candidate"}
+    if early.sum() < MIN_CONTEST or later.sum() < MIN_CONTEST:
+        return first, {**about, "held": False, "why": f"too few windows to hold a later period out: {first}, unjudged"}
+    on = Judging(
+        labels,
+        Budget.parse(DEFAULT_BUDGET).risk(cfg.step_ms),
+        grace_ms=cfg.window * cfg.step_ms,
+        wear_ms=int(cfg.rul_cap_s * 1000),
+        step_ms=cfg.step_ms,
+    )
+    held_out = Windows(w.x[later], w.end[later], w.device[later])
+    entries = []
+    for name, (is_deep, make) in candidates.items():
+        model = make().fit(w.x[early])
+        entries.append(Entry(name, is_deep, judge_detector(model.score, model.normal_, held_out, on)))
+    best, why = choose(entries)
+    table = [{"name": e.name, "deep": e.deep, "served": e.served, **e.figures} for e in entries]
+    return best.name, {**about, "held": True, "entries": table, "why": why}
 
 
 def _healthy(w: Windows, labels: Labels, cfg: Config) -> np.ndarray:
@@ -290,4 +351,4 @@ def train_store(
         "train_windows": len(fitted.x),
         "labels": str(labels) if labels else None,
     }
-    return package(fitted, out, name=name or f"{kind or 'devices'}-{task}", metrics={}, data=data)
+    return package(fitted, out, name=name or f"{kind or 'devices'}-{task}", metrics=fitted.metrics, data=data)

@@ -86,3 +86,18 @@ def test_a_detector_records_how_its_cut_was_set():
 def test_thresholds_refuse_non_finite_scores():
     with pytest.raises(InvalidInput, match="finite"):
         thresholds.quantile(np.array([1.0, np.nan]))
+
+
+def test_the_pca_monitor_is_a_graph_that_exports_and_agrees_with_itself(tmp_path):
+    import onnxruntime as ort
+
+    x = normal_data()[0]
+    det = PCADetector().fit(x)
+    broken = x[:50].copy()
+    broken[:, -1, 1] += 8.0  # the latest row off the model plane
+    want = det.predict(np.concatenate([x[:50], broken]))
+    assert np.allclose(det.forward(np.concatenate([x[:50], broken])), want, atol=1e-4)
+    path = det.to_onnx(tmp_path / "pca.onnx", x)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"x": broken.astype(np.float32)})[0]
+    assert np.allclose(got, want[50:], atol=1e-3) and (got.argmax(axis=1) == 1).mean() > 0.9

@@ -14,6 +14,7 @@ import torch
 
 from prognos.errors import InvalidInput
 from prognos.models.autoencoder import ConvAutoencoder, reconstruction_loss
+from prognos.models.monitor import PCAMonitor
 from prognos.train import loop
 from prognos.train.estimators import thresholds
 from prognos.train.estimators.base import Deep, Estimator
@@ -120,10 +121,11 @@ class AutoencoderDetector(Deep, Detector):
         return self.forward(x)
 
 
-class PCADetector(Detector):
+class PCADetector(Deep, Detector):
     """PCA on the latest sample of each window: Hotelling's T² in the model plane plus Q (the squared
     residual) off it, the classic T²+Q monitor. Each term is divided by its mean on training data; Q
-    splits over sensors by their residuals and T² is spread evenly."""
+    splits over sensors by their residuals and T² is spread evenly. The fitted monitor is also a graph
+    (``net_``, `prognos.models.monitor.PCAMonitor`), so it exports and serves as the deep detector does."""
 
     def __init__(
         self,
@@ -146,6 +148,8 @@ class PCADetector(Detector):
         self.t2_ref_ = self.q_ref_ = 1.0
         t2, q = self._terms(x)
         self.t2_ref_, self.q_ref_ = max(float(t2.mean()), 1e-9), max(float(q.sum(axis=1).mean()), 1e-9)
+        pca = self.pca_
+        self.net_ = PCAMonitor(pca.mean_, pca.components_, pca.explained_variance_, self.t2_ref_, self.q_ref_)
         self._set_threshold(x_val)
         return self
 
