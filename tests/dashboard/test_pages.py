@@ -124,6 +124,18 @@ def test_calling_an_alert_a_false_alarm_in_the_page_resolves_it_as_one(site: Sit
     assert "a false alarm" in page.locator("ul").last.inner_text()
 
 
+def test_the_model_page_shows_how_its_detector_was_chosen(site: Site, tab: Tab):
+    champion = site.http.get("/api/v1/models/pump-anomaly").json()["aliases"]["champion"]
+    contest = site.http.get(f"/api/v1/models/pump-anomaly/versions/{champion}").json()["card"]["metrics"]["contest"]
+    page = tab.goto(site, "/model/pump-anomaly")
+    page.wait_for_selector("#contest")
+    assert page.locator("#why").inner_text() == contest["why"]
+    rows = page.locator("#contest tbody tr")
+    assert rows.count() == len(contest["entries"]) == 2
+    served = next(e["name"] for e in contest["entries"] if e["served"])
+    assert page.locator("#contest tr[data-served]").get_attribute("data-candidate") == served
+
+
 def test_promoting_a_version_in_the_page_moves_the_alias_after_confirmation(site: Site, tab: Tab):
     page = tab.goto(site, "/model/pump-anomaly")
     assert site.http.get("/api/v1/models/pump-anomaly").json()["aliases"]["champion"] == 1

@@ -25,6 +25,19 @@ function metrics(card) {
   return flat;
 }
 
+// How training chose the champion's detector: every candidate's showing on the later data, and why one serves.
+function contestTable(contest) {
+  if (!contest) return "";
+  const rows = (contest.entries || []).map((e) => `<tr data-candidate="${esc(e.name)}"${e.served ? " data-served" : ""}>
+    <td>${esc(e.name)}${e.deep ? " (deep)" : ""}</td><td class="num">${fmt(e.event_f1)}</td><td class="num">${fmt(e.events)}</td>
+    <td class="num">${fmt(e.false_alarms_per_device_day)}</td><td class="num">${fmt(e.mean_delay_s)}</td>
+    <td class="num">${fmt(100 * e.alarm_share)} %</td><td>${e.served ? "served" : ""}</td></tr>`).join("");
+  return `<h2>How it was chosen</h2><p id="why">${esc(contest.why)}</p>${rows ? `<table id="contest"><thead><tr>
+    <th scope="col">Candidate</th><th scope="col">Event F1</th><th scope="col">Events</th><th scope="col">False alarms / device-day</th>
+    <th scope="col">Mean delay s</th><th scope="col">In alarm</th><th scope="col"></th></tr></thead><tbody>${rows}</tbody></table>
+    <p class="muted">${esc(contest.validation || "")}; ${esc(contest.metric || "")}, at an alarm budget of ${esc(contest.budget || "")}.</p>` : ""}`;
+}
+
 export async function modelPage(main, name) {
   async function render() {
     const [doc, runs, shadow] = await Promise.all([api.model(name), api.retraining({ model: name }).catch(() => ({ runs: [] })),
@@ -41,6 +54,7 @@ export async function modelPage(main, name) {
       ${champ ? `<table id="compare"><thead><tr><th>Figure</th><th>champion v${champ.version}</th><th>${chall ? `challenger v${chall.version}` : "no challenger"}</th></tr></thead><tbody>
         ${keys.map((k) => `<tr><td>${esc(k)}</td><td class="num">${fmt(get(champ, k))}</td><td class="num">${fmt(get(chall, k))}</td></tr>`).join("")}
         <tr><td>trained</td><td>${esc(champ.card.created || "")}</td><td>${esc(chall?.card?.created || "–")}</td></tr></tbody></table>` : `<p class="muted">No champion yet.</p>`}
+      ${contestTable(champ?.card?.metrics?.contest)}
       ${shadow && shadow.compared ? `<p id="shadow">Shadow: ${shadow.compared} requests answered by both; ${Object.entries(shadow.outputs)
         .map(([k, o]) => `${esc(k)}: mean absolute difference ${fmt(o.mean_abs_diff)}, largest ${fmt(o.max_abs_diff)}`).join("; ")}.</p>` : ""}
       <h2>Retraining</h2>
