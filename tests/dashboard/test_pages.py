@@ -125,9 +125,9 @@ def test_calling_an_alert_a_false_alarm_in_the_page_resolves_it_as_one(site: Sit
 
 
 def test_the_model_page_shows_how_its_detector_was_chosen(site: Site, tab: Tab):
-    champion = site.http.get("/api/v1/models/pump-anomaly").json()["aliases"]["champion"]
-    contest = site.http.get(f"/api/v1/models/pump-anomaly/versions/{champion}").json()["card"]["metrics"]["contest"]
-    page = tab.goto(site, "/model/pump-anomaly")
+    champion = site.http.get("/api/v1/models/fan-contest").json()["aliases"]["champion"]
+    contest = site.http.get(f"/api/v1/models/fan-contest/versions/{champion}").json()["card"]["metrics"]["contest"]
+    page = tab.goto(site, "/model/fan-contest")
     page.wait_for_selector("#contest")
     assert page.locator("#why").inner_text() == contest["why"]
     rows = page.locator("#contest tbody tr")
